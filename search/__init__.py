@@ -1,0 +1,1 @@
+"""How a study runs: spec, data, train, measure, objective, storage, export, report."""

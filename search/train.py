@@ -1,0 +1,171 @@
+"""Training from scratch: AdamW with a cosine or one-cycle schedule, seeded.
+
+The trainer knows nothing about Optuna. It reports each epoch to an ``on_epoch`` callback,
+which may raise to stop training (that is how early stopping reaches it), and raises
+:class:`Diverged` when the loss stops being finite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from scalesearch.search.data import Dataset, Split
+
+SCHEDULES = ("cosine", "onecycle")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Searched knobs (``spaces.space.TRAINING_KNOBS``) plus fixed trainer settings."""
+
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    epochs: int = 10
+    batch_size: int = 64
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0  # linear warm-up before the cosine decay
+    grad_clip: float = 5.0
+    amp: bool = True  # bf16 autocast on CUDA
+    channels_last: bool = True  # on CUDA
+    eval_batch_size: int = 1024
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    epoch: int  # 1-based
+    train_loss: float
+    val_accuracy: float
+    seconds: float  # cumulative training time
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    val_accuracy: float
+    curve: list[float] = field(default_factory=list)  # validation accuracy after each epoch
+    epochs_run: int = 0
+    train_seconds: float = 0.0
+    train_loss: float = math.nan
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, step: int, loss: float):
+        super().__init__(f"loss became {loss} at epoch {epoch}, step {step}")
+        self.epoch, self.step, self.loss = epoch, step, loss
+
+
+OnEpoch = Callable[[EpochReport], None]
+
+
+class Trainer(Protocol):
+    """What the objective calls; tests pass a fake one that returns made-up curves."""
+
+    def __call__(self, model: Any, data: Dataset, cfg: TrainConfig, device: str,
+                 on_epoch: OnEpoch | None = None) -> TrainResult: ...
+
+
+def _is_cuda(device: str) -> bool:
+    return device.startswith("cuda")
+
+
+def _prepare(model: Any, x: Any, cfg: TrainConfig, device: str) -> tuple[Any, Any]:
+    import torch
+
+    if _is_cuda(device) and cfg.channels_last:
+        return model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    return model, x
+
+
+def _autocast(cfg: TrainConfig, device: str) -> Any:
+    import contextlib
+
+    import torch
+
+    if _is_cuda(device) and cfg.amp:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def evaluate(model: Any, split: Split, device: str, cfg: TrainConfig = TrainConfig()) -> float:
+    """Top-1 accuracy of ``model`` on ``split``."""
+    import torch
+
+    model.eval()
+    correct = 0
+    with torch.inference_mode(), _autocast(cfg, device):
+        for start in range(0, len(split), cfg.eval_batch_size):
+            x = split.x[start:start + cfg.eval_batch_size].to(device, non_blocking=True)
+            _, x = _prepare(model, x, cfg, device)
+            y = split.y[start:start + cfg.eval_batch_size].to(device, non_blocking=True)
+            correct += (model(x).argmax(dim=1) == y).sum().item()
+    return correct / max(1, len(split))
+
+
+def _scheduler(optimizer: Any, cfg: TrainConfig, steps_per_epoch: int) -> Any:
+    import torch
+
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
+          on_epoch: OnEpoch | None = None) -> TrainResult:
+    """Train ``model`` on ``data.train``, validating on ``data.val`` after every epoch."""
+    import torch
+    import torch.nn.functional as F
+
+    if cfg.schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {cfg.schedule!r}")
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model = model.to(device)
+    train_x, train_y = data.train.x.to(device), data.train.y.to(device)
+    model, train_x = _prepare(model, train_x, cfg, device)
+    n = len(train_y)
+    batch = min(cfg.batch_size, n)
+    steps_per_epoch = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = _scheduler(optimizer, cfg, steps_per_epoch)
+    curve: list[float] = []
+    seconds, loss_value = 0.0, math.nan
+    for epoch in range(1, cfg.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=generator).to(device)
+        total_loss = torch.zeros((), device=device)
+        for step in range(steps_per_epoch):
+            idx = order[step * batch:(step + 1) * batch]
+            with _autocast(cfg, device):
+                loss = F.cross_entropy(model(train_x[idx]), train_y[idx], label_smoothing=cfg.label_smoothing)
+            if not torch.isfinite(loss):
+                raise Diverged(epoch, step, loss.item())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.detach()
+        loss_value = total_loss.item() / steps_per_epoch
+        seconds += time.perf_counter() - started
+        curve.append(evaluate(model, data.val, device, cfg))
+        if on_epoch is not None:
+            on_epoch(EpochReport(epoch, loss_value, curve[-1], seconds))
+    return TrainResult(curve[-1] if curve else 0.0, curve, len(curve), seconds, loss_value)

@@ -1,0 +1,57 @@
+"""ResNet (timm ``ResNet``), BasicBlock or Bottleneck, scaled by width and depth.
+
+Reference points: width 1, depth 1 is ResNet-18 (basic) or ResNet-50 (bottleneck), with timm's
+"deep" stem (the only one whose width scales). For inputs of 64 px or less the stem and its
+max-pool are replaced by one 3x3/1 conv (as for CIFAR), so a 16x16 image still reaches the last
+stage as 2x2 instead of vanishing.
+"""
+
+from __future__ import annotations
+
+from scalesearch.spaces.families._scaling import scale_channels, scale_depth, small_input
+from scalesearch.spaces.registry import ModelInput, register_family
+
+_BASE_LAYERS = {"basic": (2, 2, 2, 2), "bottleneck": (3, 4, 6, 3)}
+_BASE_CHANNELS = (64, 128, 256, 512)
+
+
+@register_family(
+    "resnet",
+    description="timm ResNet (BasicBlock or Bottleneck); width scales channels, depth scales blocks per stage",
+    knobs={
+        "width_multiplier": {"low": 0.0625, "high": 2.0, "log": True},
+        "depth_multiplier": {"low": 0.5, "high": 2.0},
+        "block": {"choices": ["basic", "bottleneck"]},
+        "drop_rate": {"low": 0.0, "high": 0.5},
+        "drop_path_rate": {"low": 0.0, "high": 0.3},
+    },
+)
+def build_resnet(
+    io: ModelInput,
+    width_multiplier: float = 1.0,
+    depth_multiplier: float = 1.0,
+    block: str = "basic",
+    drop_rate: float = 0.0,
+    drop_path_rate: float = 0.0,
+):
+    from timm.models.resnet import BasicBlock, Bottleneck, ResNet
+    from torch import nn
+
+    block_cls = {"basic": BasicBlock, "bottleneck": Bottleneck}[block]
+    channels = tuple(scale_channels(c, width_multiplier) for c in _BASE_CHANNELS)
+    layers = [scale_depth(n, depth_multiplier) for n in _BASE_LAYERS[block]]
+    model = ResNet(
+        block=block_cls,
+        layers=layers,
+        channels=channels,
+        stem_type="deep",  # the only stem timm scales: its width is 2 * stem_width
+        stem_width=channels[0] // 2,
+        num_classes=io.num_classes,
+        in_chans=io.in_chans,
+        drop_rate=drop_rate,
+        drop_path_rate=drop_path_rate,
+    )
+    if small_input(io.input_size):
+        model.conv1 = nn.Conv2d(io.in_chans, channels[0], 3, stride=1, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    return model
