@@ -6,7 +6,7 @@ Datasets are chosen by name from ``DATASETS`` (one loader function each).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +15,29 @@ from scalesearch.errors import DataError, UnknownNameError
 
 @dataclass(frozen=True)
 class Split:
+    """An in-memory split: the trainer only calls ``len``, ``num_batches`` and ``batches``."""
+
     x: Any  # float tensor (N, C, H, W), normalised
     y: Any  # long tensor (N,)
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
+        n = len(self)
+        return max(1, n // batch_size) if drop_last else -(-n // batch_size)
+
+    def batches(self, batch_size: int, *, device: str, shuffle: bool = False,
+                generator: Any = None, drop_last: bool = False) -> Iterator[tuple[Any, Any]]:
+        """``(x, y)`` batches on ``device``; ``drop_last`` drops a ragged tail (BatchNorm needs > 1)."""
+        import torch
+
+        n = len(self)
+        batch_size = min(batch_size, n)
+        order = torch.randperm(n, generator=generator).to(self.y.device) if shuffle else None
+        for b in range(self.num_batches(batch_size, drop_last)):
+            idx = slice(b * batch_size, (b + 1) * batch_size) if order is None else order[b * batch_size:(b + 1) * batch_size]
+            yield self.x[idx].to(device, non_blocking=True), self.y[idx].to(device, non_blocking=True)
 
 
 @dataclass(frozen=True)

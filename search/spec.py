@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.search.metrics import METRICS, Condition, direction, parse_condition
+from scalesearch.search.samplers import SAMPLERS
 from scalesearch.spaces.space import SearchSpace, load_space, read_yaml, space_data
 
-SAMPLERS = ("auto", "tpe", "nsga2", "random")
 DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "studies" / "digits.yaml"
 
 

@@ -75,12 +75,14 @@ def _is_cuda(device: str) -> bool:
     return device.startswith("cuda")
 
 
-def _prepare(model: Any, x: Any, cfg: TrainConfig, device: str) -> tuple[Any, Any]:
+def _channels_last(cfg: TrainConfig, device: str) -> bool:
+    return _is_cuda(device) and cfg.channels_last
+
+
+def _layout(x: Any, cfg: TrainConfig, device: str) -> Any:
     import torch
 
-    if _is_cuda(device) and cfg.channels_last:
-        return model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    return model, x
+    return x.contiguous(memory_format=torch.channels_last) if _channels_last(cfg, device) else x
 
 
 def _autocast(cfg: TrainConfig, device: str) -> Any:
@@ -100,11 +102,8 @@ def evaluate(model: Any, split: Split, device: str, cfg: TrainConfig = TrainConf
     model.eval()
     correct = 0
     with torch.inference_mode(), _autocast(cfg, device):
-        for start in range(0, len(split), cfg.eval_batch_size):
-            x = split.x[start:start + cfg.eval_batch_size].to(device, non_blocking=True)
-            _, x = _prepare(model, x, cfg, device)
-            y = split.y[start:start + cfg.eval_batch_size].to(device, non_blocking=True)
-            correct += (model(x).argmax(dim=1) == y).sum().item()
+        for x, y in split.batches(cfg.eval_batch_size, device=device):
+            correct += (model(_layout(x, cfg, device)).argmax(dim=1) == y).sum().item()
     return correct / max(1, len(split))
 
 
@@ -136,11 +135,9 @@ def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     model = model.to(device)
-    train_x, train_y = data.train.x.to(device), data.train.y.to(device)
-    model, train_x = _prepare(model, train_x, cfg, device)
-    n = len(train_y)
-    batch = min(cfg.batch_size, n)
-    steps_per_epoch = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)
+    if _channels_last(cfg, device):
+        model = model.to(memory_format=torch.channels_last)
+    steps_per_epoch = data.train.num_batches(cfg.batch_size, drop_last=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = _scheduler(optimizer, cfg, steps_per_epoch)
     curve: list[float] = []
@@ -148,12 +145,11 @@ def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(n, generator=generator).to(device)
         total_loss = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
-            idx = order[step * batch:(step + 1) * batch]
+        batches = data.train.batches(cfg.batch_size, device=device, shuffle=True, generator=generator, drop_last=True)
+        for step, (x, y) in enumerate(batches):
             with _autocast(cfg, device):
-                loss = F.cross_entropy(model(train_x[idx]), train_y[idx], label_smoothing=cfg.label_smoothing)
+                loss = F.cross_entropy(model(_layout(x, cfg, device)), y, label_smoothing=cfg.label_smoothing)
             if not torch.isfinite(loss):
                 raise Diverged(epoch, step, loss.item())
             optimizer.zero_grad(set_to_none=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+
 from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.spaces.registry import get_family, list_families
 

@@ -1,0 +1,134 @@
+"""The Optuna objective: sample a config, build, train, measure, store everything on the trial.
+
+Flow (one way): space -> sampled config -> model -> train -> measure -> trial values/attrs.
+The trainer is injected, so tests drive the search logic with a fake one in milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from scalesearch.search import attrs
+from scalesearch.search.data import Dataset
+from scalesearch.search.measure import measure_latency, static_cost
+from scalesearch.search.spec import StudySpec
+from scalesearch.search.train import Diverged, EpochReport, TrainConfig, Trainer, train
+from scalesearch.spaces.registry import ModelInput, get_family
+from scalesearch.spaces.space import suggest
+
+
+class ModelBuildError(Exception):
+    """A family failed to build a sampled configuration (the trial ends as FAIL)."""
+
+
+class Events(Protocol):
+    """What the objective tells a progress view. Every method is optional to act on."""
+
+    def trial_started(self, number: int, config: dict[str, Any]) -> None: ...
+    def epoch(self, number: int, report: EpochReport, total_epochs: int) -> None: ...
+
+
+class _NoEvents:
+    def trial_started(self, number: int, config: dict[str, Any]) -> None:
+        pass
+
+    def epoch(self, number: int, report: EpochReport, total_epochs: int) -> None:
+        pass
+
+
+def train_config(spec: StudySpec, training: dict[str, Any], seed: int) -> TrainConfig:
+    """The trainer's config: searched knobs + the spec's fixed trainer settings + seed."""
+    return TrainConfig(**training, **dataclasses.asdict(spec.training), seed=seed)
+
+
+def build_model(config: dict[str, Any], data: Dataset) -> Any:
+    """A fresh model for a sampled ``config``, seeded by ``config["seed"]``."""
+    import torch
+
+    torch.manual_seed(config["seed"])
+    family = get_family(config["family"])
+    io = ModelInput(data.num_classes, data.in_chans, data.input_size)
+    try:
+        return family.build(io, **config["model"])
+    except Exception as e:
+        raise ModelBuildError(f"{config['family']} could not build {config['model']}: {e}") from e
+
+
+class Objective:
+    """Callable passed to ``study.optimize``; returns the spec's objectives in order."""
+
+    def __init__(self, spec: StudySpec, data: Dataset, device: str, *,
+                 trainer: Trainer = train, events: Events | None = None,
+                 on_epoch: Callable[[Any, EpochReport], None] | None = None):
+        self.spec, self.data, self.device = spec, data, device
+        self.trainer = trainer
+        self.events = events or _NoEvents()
+        self.on_epoch = on_epoch  # e.g. early stopping; may raise optuna.TrialPruned
+
+    def __call__(self, trial: Any) -> list[float]:
+        import optuna
+
+        config = suggest(trial, self.spec.space) | {"seed": self.spec.seed + trial.number}
+        trial.set_user_attr(attrs.CONFIG, config)
+        trial.set_user_attr("ss.device", self.device)
+        self.events.trial_started(trial.number, config)
+        try:
+            model = build_model(config, self.data)
+        except ModelBuildError as e:
+            trial.set_user_attr(attrs.FAIL_REASON, str(e))
+            raise
+        shape = (self.data.in_chans, self.data.input_size, self.data.input_size)
+        cost = static_cost(model, shape)
+        metrics: dict[str, Any] = {"params": cost.params, "flops": cost.flops,
+                                   "size_bytes": cost.size_bytes, "size_mb": cost.size_mb}
+        self._store(trial, metrics)
+        cfg = train_config(self.spec, config["training"], config["seed"])
+
+        def on_epoch(report: EpochReport) -> None:
+            self.events.epoch(trial.number, report, cfg.epochs)
+            if self.on_epoch is not None:
+                self.on_epoch(trial, report)
+
+        try:
+            result = self.trainer(model, self.data, cfg, self.device, on_epoch)
+        except Diverged as e:
+            trial.set_user_attr(attrs.PRUNE_REASON, f"diverged: {e}")
+            raise optuna.TrialPruned(f"diverged: {e}") from None
+        m = self.spec.measure
+        latency = measure_latency(model, shape, self.device, batch_size=m.latency_batch_size,
+                                  warmup=m.latency_warmup, repeats=m.latency_repeats)
+        metrics = {
+            "accuracy": result.val_accuracy,
+            "latency_ms": latency.batch1_ms,
+            "latency_ms_batch": latency.batch_ms,
+            "latency_batch_size": latency.batch_size,
+            "train_seconds": result.train_seconds,
+            "epochs_run": result.epochs_run,
+        }
+        self._store(trial, metrics)
+        trial.set_user_attr("ss.val_curve", [round(a, 5) for a in result.curve])
+        stored = attrs.trial_metrics(trial.user_attrs)
+        return [float(stored[name]) for name in self.spec.objectives]
+
+    @staticmethod
+    def _store(trial: Any, metrics: dict[str, Any]) -> None:
+        for name, value in metrics.items():
+            trial.set_user_attr(attrs.metric_key(name), value)
+
+
+def constraints_func(spec: StudySpec) -> Callable[[Any], list[float]] | None:
+    """Optuna ``constraints_func`` for the spec's constraints (None when there are none).
+
+    A trial without the metric (e.g. pruned before measuring it) counts as infeasible.
+    """
+    conditions = spec.conditions
+    if not conditions:
+        return None
+
+    def evaluate(frozen: Any) -> list[float]:
+        metrics = attrs.trial_metrics(frozen.user_attrs)
+        return [c.violation(metrics) if c.metric in metrics else 1.0 for c in conditions]
+
+    return evaluate

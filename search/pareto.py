@@ -1,0 +1,72 @@
+"""Pareto dominance, non-dominated sorting and crowding distance over plain value lists.
+
+Directions are Optuna's (``"maximize"``/``"minimize"``); values are compared after flipping
+maximized ones, so every function here minimises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def _signs(directions: Sequence[str]) -> list[float]:
+    return [-1.0 if d == "maximize" else 1.0 for d in directions]
+
+
+def _as_min(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[list[float]]:
+    signs = _signs(directions)
+    return [[s * v for s, v in zip(signs, p, strict=True)] for p in points]
+
+
+def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """``a`` dominates ``b`` (both already minimised)."""
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
+
+
+def non_dominated_sort(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
+    """The front rank of each point (0 = Pareto-optimal)."""
+    mins = _as_min(points, directions)
+    n = len(mins)
+    ranks = [-1] * n
+    remaining = set(range(n))
+    rank = 0
+    while remaining:
+        front = {i for i in remaining if not any(dominates(mins[j], mins[i]) for j in remaining if j != i)}
+        for i in front:
+            ranks[i] = rank
+        remaining -= front
+        rank += 1
+    return ranks
+
+
+def pareto_indices(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
+    """Indices of the Pareto-optimal points, in input order."""
+    return [i for i, r in enumerate(non_dominated_sort(points, directions)) if r == 0]
+
+
+def crowding_distance(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[float]:
+    """NSGA-II crowding distance within one front (boundary points get infinity)."""
+    mins = _as_min(points, directions)
+    n = len(mins)
+    if n <= 2:
+        return [float("inf")] * n
+    distance = [0.0] * n
+    for k in range(len(mins[0])):
+        order = sorted(range(n), key=lambda i: mins[i][k])
+        low, high = mins[order[0]][k], mins[order[-1]][k]
+        distance[order[0]] = distance[order[-1]] = float("inf")
+        if high == low:
+            continue
+        for prev, cur, nxt in zip(order, order[1:], order[2:], strict=False):
+            distance[cur] += (mins[nxt][k] - mins[prev][k]) / (high - low)
+    return distance
+
+
+def normalized(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[list[float]]:
+    """Each objective scaled to [0, 1] over ``points``, 0 = best."""
+    mins = _as_min(points, directions)
+    if not mins:
+        return []
+    lows = [min(col) for col in zip(*mins, strict=True)]
+    highs = [max(col) for col in zip(*mins, strict=True)]
+    return [[(v - lo) / (hi - lo) if hi > lo else 0.0 for v, lo, hi in zip(p, lows, highs, strict=True)] for p in mins]

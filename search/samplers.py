@@ -1,0 +1,46 @@
+"""Optuna samplers by name. ``auto`` is Optuna's own default (TPE in Optuna 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+ConstraintsFunc = Callable[[Any], Sequence[float]] | None
+
+
+def _auto(seed: int | None, constraints: ConstraintsFunc, n_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints)
+
+
+def _tpe(seed: int | None, constraints: ConstraintsFunc, n_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.TPESampler(
+        seed=seed, constraints_func=constraints, multivariate=True, group=True,
+        n_startup_trials=max(4, min(10, n_trials // 3)),
+    )
+
+
+def _nsga2(seed: int | None, constraints: ConstraintsFunc, n_trials: int) -> Any:
+    import optuna
+
+    population = max(8, min(50, n_trials // 4))
+    return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints, population_size=population)
+
+
+def _random(seed: int | None, constraints: ConstraintsFunc, n_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+SAMPLERS: dict[str, Callable[[int | None, ConstraintsFunc, int], Any]] = {
+    "auto": _auto, "tpe": _tpe, "nsga2": _nsga2, "random": _random,
+}
+
+
+def make_sampler(name: str, seed: int | None, constraints: ConstraintsFunc = None, n_trials: int = 100) -> Any:
+    """The sampler registered as ``name``, seeded (``seed`` None = nondeterministic)."""
+    return SAMPLERS[name](seed, constraints, n_trials)
