@@ -23,3 +23,7 @@ class ExportError(ScalesearchError):
 
 class DataError(ScalesearchError):
     """A dataset cannot be loaded or split as asked."""
+
+
+class ArtifactError(ScalesearchError):
+    """A saved model directory is missing, malformed, or of another format version."""

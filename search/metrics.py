@@ -16,6 +16,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "flops": ("minimize", ""),
     "latency_ms": ("minimize", "ms"),
     "size_mb": ("minimize", "MB"),
+    "nonzero_params": ("minimize", ""),  # differs from params only with sparsity
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {

@@ -1,6 +1,7 @@
 """The Optuna objective: sample a config, build, train, measure, store everything on the trial.
 
-Flow (one way): space -> sampled config -> model -> train -> measure -> trial values/attrs.
+Flow (one way): space -> sampled config -> model -> train -> compress and measure on the
+deploy device (``search/deploy.py``) -> trial values/attrs.
 The trainer is injected, so tests drive the search logic with a fake one in milliseconds.
 """
 
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from scalesearch.search import attrs
+from scalesearch.search.compress import CompressionError
 from scalesearch.search.data import Dataset
-from scalesearch.search.measure import measure_latency, static_cost
+from scalesearch.search.deploy import check_deploy, deploy_trial
+from scalesearch.search.measure import static_cost
 from scalesearch.search.spec import StudySpec
 from scalesearch.search.train import Diverged, EpochReport, TrainConfig, Trainer, train
 from scalesearch.spaces.registry import ModelInput, get_family
@@ -63,6 +66,7 @@ class Objective:
                  trainer: Trainer = train, events: Events | None = None,
                  on_epoch: Callable[[Any, EpochReport], None] | None = None):
         self.spec, self.data, self.device = spec, data, device
+        check_deploy(spec, device)
         self.trainer = trainer
         self.events = events or _NoEvents()
         self.on_epoch = on_epoch  # e.g. early stopping; may raise optuna.TrialPruned
@@ -93,20 +97,15 @@ class Objective:
 
         try:
             result = self.trainer(model, self.data, cfg, self.device, on_epoch)
+            # Compression (if configured) and measurement on the deploy device.
+            metrics = deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, self.trainer)
         except Diverged as e:
             trial.set_user_attr(attrs.PRUNE_REASON, f"diverged: {e}")
             raise optuna.TrialPruned(f"diverged: {e}") from None
-        m = self.spec.measure
-        latency = measure_latency(model, shape, self.device, batch_size=m.latency_batch_size,
-                                  warmup=m.latency_warmup, repeats=m.latency_repeats)
-        metrics = {
-            "accuracy": result.val_accuracy,
-            "latency_ms": latency.batch1_ms,
-            "latency_ms_batch": latency.batch_ms,
-            "latency_batch_size": latency.batch_size,
-            "train_seconds": result.train_seconds,
-            "epochs_run": result.epochs_run,
-        }
+        except CompressionError as e:
+            trial.set_user_attr(attrs.FAIL_REASON, str(e))
+            raise
+        metrics |= {"train_seconds": result.train_seconds, "epochs_run": result.epochs_run}
         self._store(trial, metrics)
         trial.set_user_attr("ss.val_curve", [round(a, 5) for a in result.curve])
         stored = attrs.trial_metrics(trial.user_attrs)

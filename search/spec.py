@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from scalesearch.errors import SpecError, UnknownNameError
+from scalesearch.search.compress import validate_compression
 from scalesearch.search.metrics import METRICS, Condition, direction, parse_condition
 from scalesearch.search.samplers import SAMPLERS
 from scalesearch.spaces.space import SearchSpace, load_space, read_yaml, space_data
@@ -64,6 +65,16 @@ class MeasureSpec:
 
 
 @dataclass(frozen=True)
+class DeploySpec:
+    """Where the deployed (possibly compressed) model is measured: latency, size, accuracy."""
+
+    device: str = "same"  # same (the trial's device) | cpu | cuda | cuda:N
+    batch_size: int = 1  # latency_ms is one forward pass of this many samples
+    threads: int | None = None  # CPU threads while measuring on the CPU; None = the study's
+    calibration_samples: int = 512  # training inputs for int8_static ranges and BatchNorm after pruning
+
+
+@dataclass(frozen=True)
 class StudySpec:
     study_name: str = "digits"
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
@@ -74,6 +85,7 @@ class StudySpec:
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     measure: MeasureSpec = field(default_factory=MeasureSpec)
+    deploy: DeploySpec = field(default_factory=DeploySpec)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # CPU threads per worker; None = all cores
     seed: int = 0
@@ -249,3 +261,21 @@ def _validate(spec: StudySpec) -> None:
     device = spec.device
     if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise SpecError(f"device: expected auto, cpu, cuda or cuda:N, got {device!r}")
+    _validate_deploy(spec)
+
+
+def deploy_device_type(deploy_device: str, device: str) -> str | None:
+    """``"cpu"``/``"cuda"`` the deployed model runs on; None while it depends on ``auto``."""
+    name = device if deploy_device == "same" else deploy_device
+    return None if name == "auto" else ("cuda" if name.startswith("cuda") else "cpu")
+
+
+def _validate_deploy(spec: StudySpec) -> None:
+    d = spec.deploy
+    if not (d.device in ("same", "cpu", "cuda") or (d.device.startswith("cuda:") and d.device[5:].isdigit())):
+        raise SpecError(f"deploy.device: expected same, cpu, cuda or cuda:N, got {d.device!r}")
+    for name in ("batch_size", "threads", "calibration_samples"):
+        value = getattr(d, name)
+        if value is not None and value <= 0:
+            raise SpecError(f"deploy.{name}: must be positive, got {value}")
+    validate_compression(spec.space.compression, deploy_device_type(d.device, spec.device))

@@ -16,6 +16,7 @@ from typing import Any
 
 from scalesearch.errors import SpecError, StorageError
 from scalesearch.search import attrs
+from scalesearch.search.compress import CompressionError
 from scalesearch.search.objective import Events, ModelBuildError, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
 from scalesearch.search.spec import StudySpec, spec_from_data, spec_to_data
@@ -182,6 +183,6 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
     remaining = spec.budget.n_trials - count_finished(study)
     if remaining > 0:
         study.optimize(objective, timeout=spec.budget.timeout, callbacks=callbacks,
-                       catch=(ModelBuildError,), gc_after_trial=False, show_progress_bar=False)
+                       catch=(ModelBuildError, CompressionError), gc_after_trial=False, show_progress_bar=False)
     stopped_by = budget.stopped_by or ("timeout" if remaining > 0 else "budget")
     return RunSummary(study.study_name, count_finished(study), budget.failed, time.monotonic() - started, stopped_by)

@@ -14,11 +14,18 @@ A space file::
       lr: {low: 1.0e-3, high: 1.0e-2, log: true}
       epochs: 12
       batch_size: {choices: [32, 64]}
+    compression:                       # optional; absent = models are deployed as trained
+      pruning_ratio: {choices: [0.0, 0.3, 0.5]}
+      finetune_epochs: 2
+      quantization: {choices: [none, int8_static]}
 
 A parameter is a plain value (fixed), ``{choices: [...]}`` (categorical) or
 ``{low, high[, log][, step][, type: int]}`` (a float range unless ``type: int``).
 Family knobs are named ``<family>.<knob>`` in the study, so each family's knobs are
-conditional on that family being chosen.
+conditional on that family being chosen. Compression knobs are conditional too: a knob listed
+in :data:`COMPRESSION_KNOBS` with prerequisites is sampled only when one of them is non-zero
+(no fine-tuning epochs are sampled for a model that is neither pruned nor sparsified). Their
+values are checked against the compression registries by the study spec (``search/compress.py``).
 """
 
 from __future__ import annotations
@@ -40,12 +47,24 @@ TRAINING_KNOBS = (
     "lr", "weight_decay", "label_smoothing", "epochs", "batch_size", "schedule", "warmup_epochs",
 )
 
+#: Compression knobs a space may set -> knobs of which one must be non-zero for it to matter.
+#: Sampled in this order into ``config["compression"]``; ``search/compress.py`` applies them.
+COMPRESSION_KNOBS: dict[str, tuple[str, ...]] = {
+    "pruning_ratio": (),
+    "sparsity": (),
+    "quantization": (),
+    "pruning_allocation": ("pruning_ratio",),
+    "pruning_profile": ("pruning_ratio",),
+    "finetune_epochs": ("pruning_ratio", "sparsity"),
+    "finetune_lr_factor": ("pruning_ratio", "sparsity"),
+}
+
 Scalar = int | float | str | bool
 
 
 @dataclass(frozen=True)
 class Fixed:
-    value: Scalar
+    value: Scalar | tuple[float, ...]  # a tuple only for a fixed compression.pruning_profile list
 
 
 @dataclass(frozen=True)
@@ -79,16 +98,20 @@ class SearchSpace:
     training: Mapping[str, Param] = field(default_factory=dict)
     input_size: int | None = None
     description: str = ""
+    compression: Mapping[str, Param] = field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
         """The plain-data form :func:`parse_space` reads back (stored with each study)."""
-        return {
+        data = {
             "name": self.name,
             "description": self.description,
             "input_size": self.input_size,
             "families": {f: {k: param_to_data(p) for k, p in kn.items()} for f, kn in self.families.items()},
             "training": {k: param_to_data(p) for k, p in self.training.items()},
         }
+        if self.compression:
+            data["compression"] = {k: param_to_data(p) for k, p in self.compression.items()}
+        return data
 
 
 class TrialLike(Protocol):
@@ -100,11 +123,19 @@ class TrialLike(Protocol):
 
 
 def suggest(trial: TrialLike, space: SearchSpace) -> dict[str, Any]:
-    """Sample one configuration: ``{"family": .., "model": {knob: ..}, "training": {..}}``."""
+    """Sample one configuration: ``{"family": .., "model": {knob: ..}, "training": {..}}``,
+    plus ``"compression": {..}`` when the space has a compression section."""
     family = _suggest(trial, "family", Choice(tuple(space.families)))
     model = {k: _suggest(trial, f"{family}.{k}", p) for k, p in space.families[family].items()}
     training = {k: _suggest(trial, k, p) for k, p in space.training.items()}
-    return {"family": family, "model": model, "training": training}
+    config = {"family": family, "model": model, "training": training}
+    if space.compression:
+        compression: dict[str, Any] = {}
+        for knob, needs in COMPRESSION_KNOBS.items():
+            if knob in space.compression and (not needs or any(compression.get(n) for n in needs)):
+                compression[knob] = _suggest(trial, knob, space.compression[knob])
+        config["compression"] = compression
+    return config
 
 
 def _suggest(trial: TrialLike, name: str, param: Param) -> Any:
@@ -128,7 +159,7 @@ def _suggest(trial: TrialLike, name: str, param: Param) -> Any:
 def param_to_data(p: Param) -> Any:
     match p:
         case Fixed(value):
-            return value
+            return list(value) if isinstance(value, tuple) else value
         case Choice(choices):
             return {"choices": list(choices)}
         case IntRange(low, high, log, step):
@@ -215,9 +246,9 @@ def parse_space(data: Any, where: str = "space") -> SearchSpace:
     """A :class:`SearchSpace` from its data form, validated against the family registry."""
     if not isinstance(data, Mapping):
         raise SpecError(f"{where}: expected a mapping with 'families' and 'training', got {data!r}")
-    unknown = set(data) - {"name", "description", "input_size", "families", "training"}
+    unknown = set(data) - {"name", "description", "input_size", "families", "training", "compression"}
     if unknown:
-        raise SpecError(f"{where}: unknown key {sorted(unknown)[0]!r}; a space has name, description, input_size, families, training")
+        raise SpecError(f"{where}: unknown key {sorted(unknown)[0]!r}; a space has name, description, input_size, families, training, compression")
     families_data = data.get("families")
     if not isinstance(families_data, Mapping) or not families_data:
         raise SpecError(f"{where}.families: expected a non-empty mapping of family -> knobs; families: {', '.join(list_families())}")
@@ -246,6 +277,7 @@ def parse_space(data: Any, where: str = "space") -> SearchSpace:
         if knob not in TRAINING_KNOBS:
             raise SpecError(f"{where}.training.{knob}: unknown training knob; known: {', '.join(TRAINING_KNOBS)}")
         training[knob] = parse_param(value, f"{where}.training.{knob}")
+    compression = _parse_compression(data.get("compression") or {}, f"{where}.compression")
     input_size = data.get("input_size")
     if input_size is not None and (not isinstance(input_size, int) or isinstance(input_size, bool) or input_size < 1):
         raise SpecError(f"{where}.input_size: expected a positive integer, got {input_size!r}")
@@ -255,7 +287,26 @@ def parse_space(data: Any, where: str = "space") -> SearchSpace:
         training=training,
         input_size=input_size,
         description=str(data.get("description", "")),
+        compression=compression,
     )
+
+
+def _parse_compression(data: Any, where: str) -> dict[str, Param]:
+    """Knob names checked here; their values by the spec, against the compression registries.
+    ``pruning_profile`` may also be one fixed list of per-stage multipliers."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{where}: expected a mapping of knob -> value or range")
+    out: dict[str, Param] = {}
+    for knob, value in data.items():
+        if knob not in COMPRESSION_KNOBS:
+            raise SpecError(f"{where}.{knob}: unknown compression knob; known: {', '.join(COMPRESSION_KNOBS)}")
+        if knob == "pruning_profile" and isinstance(value, list):
+            if not value or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+                raise SpecError(f"{where}.{knob}: a profile list holds numbers (per-stage multipliers), got {value!r}")
+            out[knob] = Fixed(tuple(value))
+        else:
+            out[knob] = parse_param(value, f"{where}.{knob}")
+    return out
 
 
 def list_presets() -> list[str]:

@@ -1,0 +1,93 @@
+"""Measuring on the deploy device, and a study that searches pruning and quantization."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+import torch
+from compression_helpers import TRAIN, digits, small_knobs, trained
+
+from scalesearch.search import deploy
+from scalesearch.search.measure import Latency, count_params
+from scalesearch.search.spec import spec_from_data
+from scalesearch.search.study import open_study, run_study
+from scalesearch.search.train import TrainResult
+
+SPACE = {
+    "name": "tiny_compress",
+    "input_size": 8,
+    "families": {"resnet": small_knobs("resnet"), "convnext": small_knobs("convnext")},
+    "training": {"epochs": 1, "batch_size": 64, "lr": 5e-3},
+    "compression": {
+        "pruning_ratio": {"choices": [0.0, 0.5]},
+        "finetune_epochs": 1,
+        "quantization": {"choices": ["none", "int8_dynamic", "int8_static"]},
+    },
+}
+
+
+def spec(**extra):
+    data = {"study_name": "t", "space": SPACE, "device": "cpu", "threads": 1,
+            "objectives": ["accuracy", "latency_ms", "size_mb"],
+            "measure": {"latency_warmup": 1, "latency_repeats": 3, "latency_batch_size": 8},
+            "deploy": {"device": "cpu", "threads": 1}}
+    return spec_from_data(data | extra)
+
+
+def test_an_uncompressed_model_is_measured_as_trained() -> None:
+    model = trained("resnet")
+    result = TrainResult(0.75, [0.75], 1, 1.0)
+    metrics = deploy.deploy_trial(model, {"family": "resnet"}, result, digits(), spec(), "cpu", TRAIN)
+    assert metrics["accuracy"] == 0.75 and metrics["params"] == count_params(model)
+    assert metrics["nonzero_params"] <= metrics["params"] and metrics["deploy_device"] == "cpu"
+    assert metrics["latency_batch_size"] == 8 and metrics["latency_ms"] > 0
+    assert not any(k.endswith("_uncompressed") for k in metrics)
+
+
+def test_a_compressed_model_records_before_and_after(monkeypatch) -> None:
+    model = trained("convnext")
+    config = {"family": "convnext", "compression": {"pruning_ratio": 0.5, "quantization": "int8_static"}}
+    m = deploy.deploy_trial(model, config, TrainResult(0.9, [0.9], 1, 1.0), digits(), spec(), "cpu", TRAIN)
+    assert m["params"] < 0.5 * m["params_uncompressed"] and m["flops"] < m["flops_uncompressed"]
+    assert m["size_mb"] < 0.5 * m["size_mb_uncompressed"]
+    assert m["accuracy_uncompressed"] == 0.9 and 0 <= m["accuracy"] <= 1
+    assert {"accuracy_before_finetune", "accuracy_after_finetune", "quantization_agreement",
+            "latency_ms_uncompressed"} <= set(m)
+    assert m["quantization"] == "int8_static"
+
+
+def test_latency_is_measured_at_the_deploy_batch_size_with_the_deploy_threads(monkeypatch) -> None:
+    seen = []
+
+    def fake_latency(model, shape, device, *, batch_size, warmup, repeats):
+        seen.append((batch_size, torch.get_num_threads()))
+        return Latency(1.0, float(batch_size), batch_size, device)
+
+    monkeypatch.setattr(deploy, "measure_latency", fake_latency)
+    threads = torch.get_num_threads()
+    s = spec(deploy={"device": "cpu", "batch_size": 4, "threads": 3})
+    out = deploy.latency_metrics(trained("resnet"), (1, 8, 8), "cpu", s)
+    assert out == {"latency_ms": 4.0, "latency_ms_batch": 8.0, "latency_batch_size": 8}
+    assert seen == [(8, 3), (4, 3)]
+    assert torch.get_num_threads() == threads
+
+
+def test_a_study_with_pruning_and_quantization_in_its_space_completes(tmp_path) -> None:
+    s = spec(budget={"n_trials": 4}, sampler={"name": "random", "seed": 0})
+    study, s = open_study(s, f"sqlite:///{tmp_path}/s.db")
+    study.enqueue_trial({"family": "resnet", "pruning_ratio": 0.0, "quantization": "none"})
+    study.enqueue_trial({"family": "convnext", "pruning_ratio": 0.5, "quantization": "int8_static"})
+    study.enqueue_trial({"family": "resnet", "pruning_ratio": 0.5, "quantization": "int8_dynamic"})
+    summary = run_study(study, s, data=digits())
+    assert summary.finished == 4 and summary.failed_this_run == 0
+    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) == 4
+    plain, pruned_static, pruned_dynamic = trials[:3]
+    assert "ss.params_uncompressed" not in plain.user_attrs
+    for t in (pruned_static, pruned_dynamic):
+        a = t.user_attrs
+        assert a["ss.params"] < a["ss.params_uncompressed"]
+        assert a["ss.size_mb"] < a["ss.size_mb_uncompressed"]
+        assert t.values == pytest.approx([a["ss.accuracy"], a["ss.latency_ms"], a["ss.size_mb"]])
+    assert pruned_static.user_attrs["ss.quantization"] == "int8_static"
+    assert study.best_trials
