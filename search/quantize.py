@@ -21,12 +21,12 @@ Why ``torch.ao.quantization`` on torch 2.14: it is deprecated in favour of torch
 int8 path goes through ``torch.compile`` (minutes of compile per trial on two cores, and torchao
 is not installed here). The ao eager/FX paths still run and give real int8 kernels (fbgemm /
 oneDNN) on 2.14. Two deprecation warnings they raise are filtered *only* around our calls into
-them, by exact message: "torch.ao.quantization is deprecated" (module-level notice) and "
-torch.quantize_per_tensor, torch.quantize_per_channel and other quantized tensor creation
-functions ... are deprecated" (quantized dtypes). Every other warning passes through. Activation
-observers are built with explicit ``quant_min``/``quant_max`` (0..127, what x86's default
-``reduce_range=True`` means), so the per-observer ``reduce_range`` deprecation is not raised at
-all. On a torch where ``torch.ao.quantization`` is gone, the two int8 entries must be rewritten
+them, by exact message: "torch.ao.quantization is deprecated" (module-level notice) and
+"torch.quantize_per_tensor, torch.quantize_per_channel and other quantized tensor creation
+functions ... are deprecated" (quantized dtypes). Every other warning passes through. The static
+mapping is x86's default with its activation observer written out as ``quant_min=0,
+quant_max=127`` (what its ``reduce_range=True`` means), so the per-observer ``reduce_range``
+deprecation is not raised at all. On a torch where ``torch.ao.quantization`` is gone, the two int8 entries must be rewritten
 on torchao (``quantize_(model, Int8DynamicActivationInt8WeightConfig())`` + ``torch.compile``);
 the interface and the rest of scalesearch stay as they are. See ``docs/compression.md``.
 """
@@ -86,22 +86,32 @@ def _dynamic_convert(prepared: Any) -> Any:
 
 
 def _static_qconfig_mapping() -> Any:
+    """x86's default mapping (fixed ranges for sigmoid/hardsigmoid/tanh/softmax, LayerNorm and
+    transposed-conv variants), with its activation observer written out as ``quant_min=0,
+    quant_max=127`` instead of the deprecated ``reduce_range=True`` it stands for."""
     import torch
 
     with ao_deprecations_filtered():
         from torch.ao.quantization import (
             HistogramObserver,
-            PerChannelMinMaxObserver,
             QConfig,
             QConfigMapping,
+            get_default_qconfig_mapping,
         )
 
-    # x86's default qconfig, with the activation range written out instead of reduce_range.
-    qconfig = QConfig(
-        activation=HistogramObserver.with_args(dtype=torch.quint8, quant_min=0, quant_max=127),
-        weight=PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric),
-    )
-    return QConfigMapping().set_global(qconfig)
+        default = get_default_qconfig_mapping("x86")
+    activation = HistogramObserver.with_args(dtype=torch.quint8, quant_min=0, quant_max=127)
+    reduced = default.global_qconfig.activation
+
+    def explicit(qconfig: Any) -> Any:
+        if qconfig is None or qconfig.activation is not reduced:
+            return qconfig
+        return QConfig(activation=activation, weight=qconfig.weight)
+
+    mapping = QConfigMapping().set_global(explicit(default.global_qconfig))
+    for key, qconfig in default.object_type_qconfigs.items():
+        mapping.set_object_type(key, explicit(qconfig))
+    return mapping
 
 
 def _static_prepare(model: Any, example: Any) -> Any:
