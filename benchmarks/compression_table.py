@@ -7,14 +7,17 @@ Each family is trained once (seeded), then each row compresses a copy with
 ``search.compress.compress`` and measures the deployed model on the CPU, one thread, at
 ``--latency-batch`` samples (digits upsampled to ``--input-size`` when given):
 params and FLOPs of the float model, serialized size, non-zero weights, median latency, and
-validation accuracy of the deployed model. Latency ratios are against the uncompressed model,
-measured in the same run (absolute numbers move with machine load).
+validation accuracy of the deployed model ("acc pruned": right after pruning/sparsifying;
+"acc before ft": after BatchNorm re-estimation, before fine-tuning). Latency is measured paired: in each of ``--rounds``
+rounds the uncompressed model and the row's model run back to back, and the ratio is of the two
+medians, so load on a shared machine moves both alike (absolute numbers still move with it).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 
 from scalesearch.search.compress import CompressionConfig, compress, predictions
 from scalesearch.search.data import load_dataset
@@ -40,12 +43,29 @@ ROWS = {
 }
 
 
+def fmt(accuracy: float | None) -> str:
+    return "-" if accuracy is None else f"{accuracy:.3f}"
+
+
+def paired_latency(base: object, model: object, shape: tuple[int, ...], args: argparse.Namespace) -> tuple[float, float]:
+    """Median batch latency (ms) of ``base`` and ``model``, measured in alternating rounds."""
+    times: dict[int, list[float]] = {0: [], 1: []}
+    per_round = max(3, args.repeats // args.rounds)
+    with cpu_threads(1, "cpu"):
+        for _ in range(args.rounds):
+            for i, m in enumerate((base, model)):
+                times[i].append(measure_latency(m, shape, "cpu", batch_size=args.latency_batch, warmup=3,
+                                                repeats=per_round).batch_ms)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def main() -> None:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=60, help="timed forwards per model and row")
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--input-size", type=int, default=None)
     parser.add_argument("--latency-batch", type=int, default=1)
     args = parser.parse_args()
@@ -55,25 +75,21 @@ def main() -> None:
     shape = (data.in_chans, data.input_size, data.input_size)
     cfg = TrainConfig(epochs=args.epochs, lr=5e-3, weight_decay=5e-4, schedule="onecycle", amp=False)
     print(f"input {shape}, latency: CPU, 1 thread, batch {args.latency_batch}\n")
-    print("| family | compression | params | FLOPs | non-zero | size KB | latency ms | vs fp32 | acc before ft | accuracy |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| family | compression | params | FLOPs | non-zero | size KB | latency ms | vs fp32 | acc pruned | acc before ft | accuracy |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for family, knobs in MODELS.items():
         torch.manual_seed(0)
         trained = get_family(family).build(io, **knobs)
         train(trained, data, cfg, "cpu")
-        base_ms = None
         for label, cc in ROWS.items():
             out = compress(copy.deepcopy(trained), data, cc, train_cfg=cfg, device="cpu", deploy_device="cpu")
-            with cpu_threads(1, "cpu"):
-                ms = measure_latency(out.model, shape, "cpu", batch_size=args.latency_batch, warmup=10,
-                                     repeats=args.repeats).batch_ms
-            base_ms = base_ms or ms
+            base_ms, ms = paired_latency(trained, out.model, shape, args)
             acc = (predictions(out.model, data.val, "cpu") == data.val.y).float().mean().item()
-            before = out.record.get("accuracy_before_finetune")
+            pruned, before = (out.record.get(k) for k in ("accuracy_after_pruning", "accuracy_before_finetune"))
             print(f"| {family} {knobs['width_multiplier']}x{knobs['depth_multiplier']} | {label} "
                   f"| {count_params(out.float_model):,} | {count_flops(out.float_model, shape) / 1e6:.2f}M "
                   f"| {count_nonzero(out.float_model):,} | {serialized_size(out.model) / 1e3:.1f} | {ms:.3f} "
-                  f"| {ms / base_ms:.2f} | {'-' if before is None else f'{before:.3f}'} | {acc:.3f} |",
+                  f"| {ms / base_ms:.2f} | {fmt(pruned)} | {fmt(before)} | {acc:.3f} |",
                   flush=True)
 
 

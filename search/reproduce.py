@@ -1,0 +1,68 @@
+"""Rebuild a finished trial's deployed model from its stored config, and save it.
+
+A trial stores its sampled config (``ss.config``) and the study its spec, and every step is
+seeded: building the model, training it, pruning by magnitude, fine-tuning, calibrating on the
+first training inputs. :func:`reproduce` re-runs those steps and so returns the model the trial
+measured (same weights on the same device and torch build; latency is re-measured, not stored).
+:func:`export_trial` writes it with ``search/artifact.py``.
+
+Example::
+
+    study, spec = open_study(None, "sqlite:///compress.db", "digits_compress")
+    export_trial(study, 12, "out/trial-12")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scalesearch.errors import ExportError
+from scalesearch.search import artifact, attrs
+from scalesearch.search.compress import Compressed, CompressionConfig, compress
+from scalesearch.search.data import Dataset, load_dataset
+from scalesearch.search.deploy import resolve_deploy_device
+from scalesearch.search.objective import build_model, train_config
+from scalesearch.search.spec import StudySpec
+from scalesearch.search.train import Trainer, train
+from scalesearch.spaces.registry import ModelInput
+
+
+def study_data(spec: StudySpec) -> Dataset:
+    """The dataset and split the study's trials trained on."""
+    d = spec.dataset
+    return load_dataset(d.name, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
+                        split_seed=d.split_seed, input_size=d.input_size or spec.space.input_size)
+
+
+def reproduce(config: dict[str, Any], spec: StudySpec, data: Dataset, device: str,
+              trainer: Trainer = train) -> Compressed:
+    """Build, train and compress ``config`` exactly as the objective did."""
+    model = build_model(config, data)
+    cfg = train_config(spec, config["training"], config["seed"])
+    trainer(model, data, cfg, device)
+    return compress(model, data, CompressionConfig.from_data(config.get("compression")),
+                    train_cfg=cfg, device=device,
+                    deploy_device=resolve_deploy_device(spec.deploy.device, device),
+                    trainer=trainer, calibration_samples=spec.deploy.calibration_samples)
+
+
+def export_trial(study: Any, number: int, path: str | Path, *, spec: StudySpec | None = None,
+                 data: Dataset | None = None, device: str | None = None) -> Path:
+    """Re-run trial ``number`` of ``study`` and save its deployed model to directory ``path``."""
+    import optuna
+
+    from scalesearch.search.device import resolve_device
+    from scalesearch.search.study import stored_spec
+
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    trial = trials.get(number)
+    if trial is None or trial.state != optuna.trial.TrialState.COMPLETE:
+        state = "does not exist" if trial is None else f"is {trial.state.name}"
+        raise ExportError(f"trial {number} of study {study.study_name!r} {state}; export needs a COMPLETE trial")
+    spec = spec or stored_spec(study)
+    data = data or study_data(spec)
+    device = device or resolve_device(spec.device)
+    config = trial.user_attrs[attrs.CONFIG]
+    compressed = reproduce(config, spec, data, device)
+    return artifact.save(path, compressed, config, ModelInput(data.num_classes, data.in_chans, data.input_size))
