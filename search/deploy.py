@@ -37,9 +37,15 @@ if TYPE_CHECKING:
 
 def resolve_deploy_device(deploy_device: str, device: str) -> str:
     """The torch device deployed models are measured on (``same`` = the trial's ``device``)."""
+    from scalesearch.errors import SpecError
     from scalesearch.search.device import resolve_device
 
-    return device if deploy_device == "same" else resolve_device(deploy_device)
+    if deploy_device == "same":
+        return device
+    try:
+        return resolve_device(deploy_device)
+    except SpecError as e:
+        raise SpecError(f"deploy.{e}") from None
 
 
 def check_deploy(spec: StudySpec, device: str) -> None:

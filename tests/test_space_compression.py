@@ -98,6 +98,17 @@ def test_auto_device_defers_the_quantizer_check_to_run_time() -> None:
         check_deploy(spec, "cpu")
 
 
+def test_a_deploy_device_that_is_not_there_is_named_as_such(monkeypatch) -> None:
+    import torch
+
+    from scalesearch.search.deploy import resolve_deploy_device
+
+    assert resolve_deploy_device("same", "cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SpecError, match="^deploy.device: 'cuda'"):
+        resolve_deploy_device("cuda", "cpu")
+
+
 def test_the_compression_study_spec_loads() -> None:
     spec = load_spec(STUDIES / "digits_compress.yaml", ["deploy.threads=2"])
     assert spec.objectives == ("accuracy", "latency_ms", "size_mb")
