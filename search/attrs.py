@@ -11,6 +11,7 @@ from typing import Any
 PREFIX = "ss."
 SPEC = "ss.spec"  # study: the resolved spec, plain data
 VERSIONS = "ss.versions"  # study: package versions that created it
+SPLIT = "ss.split"  # study: the dataset split every worker and the retrain use (datasets/split.py)
 CONFIG = "ss.config"  # trial: the sampled configuration (family, model, training, seed)
 FAIL_REASON = "ss.fail_reason"
 PRUNE_REASON = "ss.prune_reason"

@@ -163,16 +163,14 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
               on_trial_end: Callable[[Any, Any], None] | None = None) -> RunSummary:
     """Run trials until the study holds ``spec.budget.n_trials`` finished ones (or timeout)."""
 
-    from scalesearch.search.data import load_dataset
+    from scalesearch.search.datasets.recorded import load_for_study
     from scalesearch.search.device import resolve_device, set_threads
 
     device = device or resolve_device(spec.device)
     if device == "cpu":
         set_threads(spec.threads)
     if data is None:
-        d = spec.dataset
-        data = load_dataset(d.name, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                            split_seed=d.split_seed, input_size=d.input_size or spec.space.input_size)
+        data = load_for_study(study, spec)  # the split recorded in the study (ss.split)
         if device.startswith("cuda"):
             data = data.to(device)  # digits-sized data lives on the GPU for the whole study
     objective = Objective(spec, data, device, trainer=trainer, events=events)
