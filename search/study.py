@@ -18,7 +18,7 @@ from scalesearch.errors import SpecError, StorageError
 from scalesearch.search import attrs
 from scalesearch.search.objective import Events, ModelBuildError, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
-from scalesearch.search.spec import StudySpec, spec_from_data, spec_to_data
+from scalesearch.search.spec import DatasetSpec, StudySpec, spec_from_data, spec_to_data
 from scalesearch.search.storage import open_storage, redact, resolve_url
 from scalesearch.search.train import Trainer, train
 
@@ -124,6 +124,17 @@ def count_finished(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+def load_data(dataset: DatasetSpec, default_input_size: int | None, device: str) -> Any:
+    """The spec's dataset at the space's input size (unless the spec sets one), on ``device``
+    when that is a GPU (digits-sized data then lives there for the whole study)."""
+    from scalesearch.search.data import load_dataset
+
+    kwargs = dataclasses.asdict(dataset)
+    kwargs["input_size"] = dataset.input_size or default_input_size
+    data = load_dataset(**kwargs)
+    return data.to(device) if device.startswith("cuda") else data
+
+
 @dataclass
 class RunSummary:
     study_name: str
@@ -163,18 +174,13 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
               on_trial_end: Callable[[Any, Any], None] | None = None) -> RunSummary:
     """Run trials until the study holds ``spec.budget.n_trials`` finished ones (or timeout)."""
 
-    from scalesearch.search.data import load_dataset
     from scalesearch.search.device import resolve_device, set_threads
 
     device = device or resolve_device(spec.device)
     if device == "cpu":
         set_threads(spec.threads)
     if data is None:
-        d = spec.dataset
-        data = load_dataset(d.name, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                            split_seed=d.split_seed, input_size=d.input_size or spec.space.input_size)
-        if device.startswith("cuda"):
-            data = data.to(device)  # digits-sized data lives on the GPU for the whole study
+        data = load_data(spec.dataset, spec.space.input_size, device)
     objective = Objective(spec, data, device, trainer=trainer, events=events)
     started = time.monotonic()
     budget = _BudgetCallback(spec.budget.n_trials, max_consecutive_failures=max(3, spec.budget.n_trials // 4))
