@@ -53,24 +53,20 @@ def _table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[
 
 def cmd_run(args: argparse.Namespace) -> int:
     from scalesearch.search.spec import load_spec
-    from scalesearch.search.storage import open_storage, redact, resolve_url
+    from scalesearch.search.storage import redact, resolve_url
     from scalesearch.search.study import count_finished, open_study, run_study
 
     _quiet_optuna()
     console = _console()
     budget = {k: v for k, v in (("n_trials", args.n_trials), ("timeout", args.timeout)) if v is not None}
-    spec = None
-    if args.spec is not None or not (args.study_name and _study_exists(args.storage, args.study_name)):
-        spec = load_spec(args.spec, args.set)
-    elif args.set:
-        raise ScalesearchError("run: --set needs a spec file; a resumed study keeps its stored spec "
-                               "(use --n-trials / --timeout to change its budget)")
-    study, spec = open_study(spec, args.storage, args.study_name, budget=budget)
+    resume = args.spec is None and args.study_name and _study_exists(args.storage, args.study_name)
+    spec = None if resume else load_spec(args.spec, args.set)
+    study, spec = open_study(spec, args.storage, args.study_name, budget=budget,
+                             overrides=args.set if resume else ())
     url = redact(resolve_url(args.storage))
     done = count_finished(study)
     console.print(f"study [bold]{spec.study_name}[/] in {url}: {done}/{spec.budget.n_trials} trials finished, "
                   f"objectives {', '.join(f'{o} ({d[:3]})' for o, d in zip(spec.objectives, spec.directions, strict=True))}")
-    del open_storage
     from scalesearch.search.progress import Progress
 
     with Progress(spec, console, finished_before=done) as progress:

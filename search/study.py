@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,13 @@ from scalesearch.errors import SpecError, StorageError
 from scalesearch.search import attrs
 from scalesearch.search.objective import Events, ModelBuildError, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
-from scalesearch.search.spec import DatasetSpec, StudySpec, spec_from_data, spec_to_data
+from scalesearch.search.spec import (
+    DatasetSpec,
+    StudySpec,
+    apply_overrides,
+    spec_from_data,
+    spec_to_data,
+)
 from scalesearch.search.storage import open_storage, redact, resolve_url
 from scalesearch.search.train import Trainer, train
 
@@ -73,11 +79,12 @@ def stored_spec(study: Any) -> StudySpec:
 
 
 def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
-               budget: dict[str, Any] | None = None) -> tuple[Any, StudySpec]:
+               budget: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> tuple[Any, StudySpec]:
     """Create the study, or resume it.
 
-    ``spec`` None means "use the spec stored with ``study_name``". A given spec that differs from
-    the stored one (other than its budget) is refused with the differing keys.
+    ``spec`` None means "use the spec stored with ``study_name``" (with ``overrides`` applied to
+    it, as ``--set`` does to a file). A spec that differs from the stored one (other than its
+    budget) is refused with the differing keys.
     """
     import optuna
 
@@ -89,6 +96,8 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     if exists:
         study = load_study(storage, name)
         stored = stored_spec(study)
+        if spec is None and overrides:
+            spec = spec_from_data(apply_overrides(spec_to_data(stored), overrides))
         if spec is not None:
             given = dataclasses.replace(spec, study_name=name)
             diffs = spec_conflicts(spec_to_data(stored), spec_to_data(given))
