@@ -67,6 +67,7 @@ def main() -> None:
         spec = spec_from_data({
             "study_name": "data_loading",
             "dataset": {"kind": "imagefolder", "root": str(tmp / "digits_png"), "cache_dir": str(tmp / "cache"),
+                        "input_size": args.size,  # the PNGs' own size, not the space's 8
                         "stream": True if args.stream else None, "augment": {"crop_padding": 2}},
             "space": "small_cnn", "objectives": ["accuracy", "params"],
             "budget": {"n_trials": args.trials}, "sampler": {"name": "random", "seed": 0},

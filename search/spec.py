@@ -192,12 +192,17 @@ def spec_to_data(spec: StudySpec) -> dict[str, Any]:
         if isinstance(value, SearchSpace):
             data[f.name] = value.to_data()
         elif dataclasses.is_dataclass(value):
-            data[f.name] = dataclasses.asdict(value)
+            data[f.name] = dataclasses.asdict(value, dict_factory=_lists_dict)
         elif isinstance(value, tuple):
             data[f.name] = list(value)
         else:
             data[f.name] = value
     return data
+
+
+def _lists_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``dataclasses.asdict`` factory writing tuples as lists, as JSON storage reads them back."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in items}
 
 
 def _type_name(tp: Any) -> str:
@@ -225,7 +230,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if typing.get_origin(tp) is tuple:
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list | tuple):  # tuple: nested sections from spec_to_data
+        if not isinstance(value, list):
             raise SpecError(f"{where}: expected {_type_name(tp)}, got {value!r}")
         (item,) = typing.get_args(tp)[:1]
         return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))

@@ -27,8 +27,8 @@ def measure_stability(study: Any, spec: StudySpec, *, runs: int | None = None, t
     and store ``accuracy_std`` for it. Trials that already have it are left alone unless
     ``remeasure``. Returns ``{trial number: {"accuracy_std", "accuracy_mean", "accuracies", "seeds"}}``.
     """
-    from scalesearch.search.datasets.recorded import load_for_study
     from scalesearch.search.device import resolve_device
+    from scalesearch.search.study import load_data
 
     device = device or resolve_device(spec.device)
     runs = runs or spec.measure.stability_runs
@@ -38,8 +38,7 @@ def measure_stability(study: Any, spec: StudySpec, *, runs: int | None = None, t
     done = stored_stability(study)
     todo = [t for t in trials if remeasure or (t.number not in done and attrs.metric_key("accuracy_std") not in t.user_attrs)]
     if todo and data is None:
-        data = load_for_study(study, spec)
-        data = data.to(device) if device.startswith("cuda") else data
+        data = load_data(spec.dataset, spec.space.input_size, device, study=study)
     out = {}
     for t in todo:
         config = t.user_attrs[attrs.CONFIG]

@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
-from datasets_helpers import TINY_SPACE, digits_folder
 
 from scalesearch.search.datasets import cache, clear_memory_cache, imagefolder, load_dataset
 from scalesearch.search.spec import DatasetSpec, spec_from_data
+from tests.datasets_helpers import TINY_SPACE, digits_folder
 
 
 @pytest.fixture(autouse=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from datasets_helpers import TINY_SPACE, digits, digits_folder, write_folder
 
 from scalesearch.errors import DataError, SpecError
 from scalesearch.search import attrs
 from scalesearch.search.datasets import clear_memory_cache, load_dataset
 from scalesearch.search.spec import DatasetSpec, spec_from_data
+from tests.datasets_helpers import TINY_SPACE, digits, digits_folder, write_folder
 
 
 @pytest.fixture(autouse=True)
@@ -173,7 +173,7 @@ def test_the_example_study_runs_on_a_folder(tmp_path, monkeypatch):
 
     root = digits_folder(tmp_path / "imgs", per_class=10, classes=3)
     example = DEFAULT_SPEC.parent / "imagefolder_example.yaml"
-    spec = load_spec(example, [f"dataset.root={root}", "budget.n_trials=1", "space.training.epochs=1",
+    spec = load_spec(example, [f"dataset.root={root}", "dataset.input_size=8", "budget.n_trials=1", "space.training.epochs=1",
                                "space.families.resnet.width_multiplier=0.0625",
                                "space.families.convnext.width_multiplier=0.25", "device=cpu", "threads=1",
                                "measure.latency_repeats=1"])

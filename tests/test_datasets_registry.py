@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from datasets_helpers import digits_folder, fake_mnist_root
 
 from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.search.datasets import DATASETS, Split, clear_memory_cache, load_dataset
 from scalesearch.search.spec import DatasetSpec, load_spec, spec_from_data, spec_to_data
+from tests.datasets_helpers import digits_folder, fake_mnist_root
 
 #: A tiny instance of every registered kind.
 EXAMPLES = {

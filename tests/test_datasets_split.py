@@ -6,7 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-from datasets_helpers import digits_folder
 
 from scalesearch.errors import DataError
 from scalesearch.search import attrs
@@ -15,6 +14,7 @@ from scalesearch.search.datasets.recorded import load_for_study
 from scalesearch.search.datasets.source import POOL, TEST, VAL
 from scalesearch.search.datasets.split import TRAIN, assign, assignment_from_record, split_record
 from scalesearch.search.spec import spec_from_data
+from tests.datasets_helpers import digits_folder
 
 
 @pytest.fixture(autouse=True)
@@ -80,21 +80,21 @@ def study_for(tmp_path, root):
 def test_the_study_records_the_split_and_later_loads_reuse_it(tmp_path):
     root = digits_folder(tmp_path / "imgs", per_class=10, classes=3)
     study, spec = study_for(tmp_path, root)
-    first = load_for_study(study, spec)
+    first = load_for_study(study, spec.dataset)
     record = study.user_attrs[attrs.SPLIT]
     assert record["sizes"] == {"train": 18, "val": 6, "test": 6}
     # A worker with another split seed still gets the recorded split: the study decides.
     clear_memory_cache()
     other = dataclasses.replace(spec, dataset=dataclasses.replace(spec.dataset, split_seed=7))
-    again = load_for_study(study, other)
+    again = load_for_study(study, other.dataset)
     assert (again.val.x == first.val.x).all() and (again.test.y == first.test.y).all()
 
 
 def test_changed_data_is_refused_on_resume(tmp_path):
     root = digits_folder(tmp_path / "imgs", per_class=10, classes=3)
     study, spec = study_for(tmp_path, root)
-    load_for_study(study, spec)
+    load_for_study(study, spec.dataset)
     (root / "digit_2" / "00029.png").unlink()
     clear_memory_cache()
     with pytest.raises(DataError, match="the data changed since the study recorded its split"):
-        load_for_study(study, spec)
+        load_for_study(study, spec.dataset)

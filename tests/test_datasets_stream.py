@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from datasets_helpers import digits_folder
 
 from scalesearch.errors import DataError
 from scalesearch.search.datasets import clear_memory_cache, load_dataset
 from scalesearch.search.datasets.stream import StreamSplit
 from scalesearch.search.spec import AugmentSpec, DatasetSpec
 from scalesearch.search.train import TrainConfig, evaluate, train
+from tests.datasets_helpers import digits_folder
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from datasets_helpers import fake_mnist_root
 
 from scalesearch.errors import DataError, UnknownNameError
 from scalesearch.search.datasets import clear_memory_cache, load_dataset
 from scalesearch.search.datasets.torchvision_root import TORCHVISION
 from scalesearch.search.spec import DatasetSpec
+from tests.datasets_helpers import fake_mnist_root
 
 
 @pytest.fixture(autouse=True)

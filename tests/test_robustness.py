@@ -6,7 +6,6 @@ import statistics
 
 import pytest
 import torch
-from datasets_helpers import TINY_SPACE
 
 from scalesearch.search.datasets import Split
 from scalesearch.search.robustness import (
@@ -21,6 +20,7 @@ from scalesearch.search.robustness import (
 )
 from scalesearch.search.spec import spec_from_data
 from scalesearch.search.train import TrainConfig, TrainResult
+from tests.datasets_helpers import TINY_SPACE
 
 
 def test_noise_has_the_stated_strength_in_pixel_units():

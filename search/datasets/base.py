@@ -81,6 +81,12 @@ class Split:
     def to(self, device: str) -> Split:
         return dataclasses.replace(self, x=self.x.to(device), y=self.y.to(device))
 
+    def __add__(self, other: Split) -> Split:
+        """Both splits' samples, with this one's augmentation (e.g. train + val for a retrain)."""
+        import torch
+
+        return dataclasses.replace(self, x=torch.cat([self.x, other.x]), y=torch.cat([self.y, other.y]))
+
 
 @dataclass(frozen=True)
 class Dataset:

@@ -10,7 +10,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from scalesearch.errors import DataError
+from scalesearch.errors import DataError, UnknownNameError
 from scalesearch.search.datasets import split as splits
 from scalesearch.search.datasets.augment import Augment
 from scalesearch.search.datasets.base import DataClock, Dataset, Split
@@ -27,7 +27,10 @@ def _as_spec(dataset: DatasetSpec | str, overrides: dict[str, Any]) -> DatasetSp
     from scalesearch.search.spec import DatasetSpec
 
     if isinstance(dataset, str):
-        dataset = DatasetSpec(kind=dataset, name=dataset) if dataset in ("digits", "synthetic") else DatasetSpec(name=dataset)
+        if dataset not in ("digits", "synthetic"):
+            raise UnknownNameError(f"dataset: unknown dataset {dataset!r}; pass a DatasetSpec with a kind "
+                                   "(imagefolder, torchvision) for anything but digits or synthetic")
+        dataset = DatasetSpec(kind=dataset, name=dataset)
     changes = {k: v for k, v in overrides.items() if v is not None}
     spec = dataclasses.replace(dataset, **changes) if changes else dataset
     check_dataset(spec)

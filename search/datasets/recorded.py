@@ -13,13 +13,13 @@ from scalesearch.search.datasets.base import Dataset
 from scalesearch.search.datasets.load import load_dataset
 
 if TYPE_CHECKING:
-    from scalesearch.search.spec import StudySpec
+    from scalesearch.search.spec import DatasetSpec
 
 
-def load_for_study(study: Any, spec: StudySpec) -> Dataset:
-    """``spec.dataset`` loaded with ``study``'s recorded split (recording it on first use)."""
+def load_for_study(study: Any, dataset: DatasetSpec) -> Dataset:
+    """``dataset`` loaded with ``study``'s recorded split (recording it on first use)."""
     record = study.user_attrs.get(attrs.SPLIT)
-    data = load_dataset(spec.dataset, record=record)
+    data = load_dataset(dataset, record=record)
     if record is None:
         study.set_user_attr(attrs.SPLIT, data.split_record)
     return data

@@ -74,6 +74,15 @@ class StreamSplit:
     def to(self, device: str) -> StreamSplit:
         return self
 
+    def __add__(self, other: StreamSplit) -> StreamSplit:
+        """Both splits' files, with this one's augmentation (e.g. train + val for a retrain)."""
+        import numpy as np
+
+        a, b = self.files, other.files
+        files = FileDataset(a.root, a.files + b.files, np.concatenate([a.labels, b.labels]), a.size, a.in_chans)
+        return StreamSplit(files, self.mean, self.std, augment=self.augment, clock=self.clock,
+                           num_workers=self.num_workers, on_corrupt=self.on_corrupt)
+
     def _loader(self, batch_size: int, shuffle: bool, drop_last: bool, pin: bool) -> tuple[Any, _OrderSampler]:
         from torch.utils.data import DataLoader
 
