@@ -156,7 +156,8 @@ def extra_metrics(spec: StudySpec, model: Any, data: Dataset, device: str, cfg: 
     """The optional metrics the spec asks for, for a trial whose model is trained with ``cfg``."""
     wanted, out = requested(spec), {}
     if "robust_accuracy" in wanted:
-        r = robust_accuracy(model, data.val, device, data.std, seed=cfg.seed, cfg=cfg)
+        std = data.std or (1.0,) * data.in_chans  # a hand-built Dataset may not say
+        r = robust_accuracy(model, data.val, device, std, seed=cfg.seed, cfg=cfg)
         out["robust_accuracy"] = r.accuracy
         out |= {f"robust_{name}": value for name, value in r.per_corruption.items()}
     if "accuracy_std" in wanted:

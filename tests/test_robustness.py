@@ -144,3 +144,12 @@ def test_stability_of_the_pareto_front_is_measured_afterwards(tmp_path):
     calls.clear()
     assert measure_stability(study, spec, runs=2, trainer=fake_trainer(calls), device="cpu") == {}
     assert calls == []  # already measured: not trained again
+
+
+def test_robust_accuracy_works_on_a_hand_built_dataset_without_stats(tiny_data):
+    from scalesearch.search.robustness import extra_metrics
+
+    spec = study_spec(measure={"extra_metrics": ["robust_accuracy"]})
+    metrics = extra_metrics(spec, MeanBrightness(), tiny_data, "cpu", TrainConfig(), 0.5,
+                            trainer=fake_trainer([]), rebuild=lambda seed: None)
+    assert 0 <= metrics["robust_accuracy"] <= 1
