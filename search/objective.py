@@ -79,6 +79,7 @@ class Objective:
         config = suggest(trial, self.spec.space) | {"seed": self.spec.seed + trial.number}
         trial.set_user_attr(attrs.CONFIG, config)
         trial.set_user_attr("ss.device", self.device)
+        trial.set_user_attr(attrs.INPUT_SIZE, self.data.input_size)
         self.events.trial_started(trial.number, config)
         try:
             model = build_model(config, self.data)

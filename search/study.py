@@ -194,7 +194,7 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
     if device == "cpu":
         set_threads(spec.threads)
     if data is None:
-        data = load_data(spec.dataset, spec.space.input_size, device, study=study)
+        data = load_data(spec.dataset, None, device, study=study)  # the data's own size unless set
     objective = Objective(spec, data, device, trainer=trainer, events=events)
     started = time.monotonic()
     budget = _BudgetCallback(spec.budget.n_trials, max_consecutive_failures=max(3, spec.budget.n_trials // 4))

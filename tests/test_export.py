@@ -23,7 +23,7 @@ def study_and_spec():
         config = {"family": "resnet", "model": {"width_multiplier": 0.1 * (i + 1), "depth_multiplier": 1.0},
                   "training": {"lr": 0.01, "epochs": 3}, "seed": i}
         study.add_trial(optuna.trial.create_trial(
-            values=[acc, params], user_attrs={attrs.CONFIG: config, "ss.accuracy": acc, "ss.params": params,
+            values=[acc, params], user_attrs={attrs.CONFIG: config, attrs.INPUT_SIZE: 8, "ss.accuracy": acc, "ss.params": params,
                                               "ss.latency_ms": latency},
         ))
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
