@@ -23,10 +23,10 @@ def small_input(input_size: int) -> bool:
     return input_size <= 64
 
 
-def num_downsamples(input_size: int, available: int, final_size: int = 4) -> int:
+def num_downsamples(input_size: int, available: int, final_size: int = 2) -> int:
     """How many of a network's ``available`` stride-2 steps to keep so that its last feature map
-    is still at least ``final_size`` px: all of them at ImageNet sizes (224 -> 7), fewer for
-    small inputs (32 -> 4 after three, 8 -> 4 after one). Drop the earliest strides first."""
+    is still at least ``final_size`` px: all five at ImageNet sizes (224 -> 7), fewer for small
+    inputs (32 -> 2 after four, 8 -> 2 after two). Callers drop the earliest strides first."""
     kept = 0
     while kept < available and input_size // 2 ** (kept + 1) >= final_size:
         kept += 1

@@ -29,7 +29,7 @@ def build_from_arch(model_cls: Any, arch_def: ArchDef, io: ModelInput, width_mul
     """``model_cls`` (``EfficientNet`` or ``MobileNetV3``) built from ``arch_def`` for ``io``.
 
     Small inputs give up their earliest downsamples, the stem's first (see ``num_downsamples``),
-    so the last feature map stays about 4 px instead of vanishing.
+    so the last feature map stays at least 2 px instead of vanishing.
     """
     from torch import nn
 

@@ -7,7 +7,9 @@ A RegNet config is not free: timm asserts ``w0 % 8 == 0`` and that the width rul
 four stages, which fails for many depths. So width scales ``w0`` (rounded to a multiple of 8)
 and ``wa`` by the same factor, and depth stretches the block index (``wa`` shrinks as blocks
 are added), which keeps the four stage widths and multiplies the blocks in each; a depth that
-still quantizes to three or five stages is moved to the nearest one that gives four.
+still quantizes to three or five stages is moved to the nearest one that gives four. Stage
+widths are ``w0 * wm**k``, so width moves in steps of 8 in ``w0``: the range holds six distinct
+widths (w0 = 8 ... 48). Inputs of 64 px or less get a stride-1 stem.
 """
 
 from __future__ import annotations
@@ -80,8 +82,9 @@ def build_regnet(
     cfg = RegNetCfg(w0=arch.w0, wa=arch.wa, wm=arch.wm, depth=arch.depth,
                     group_size=arch.group_size, se_ratio=0.25 if variant == "y" else 0.0,
                     stem_width=scale_channels(32, width_multiplier))
-    # Small inputs: a stride-1 stem, and the stages keep 2-4 of their downsamples.
-    stage_strides = min(4, max(2, num_downsamples(io.input_size, 4)))
+    # Small inputs: a stride-1 stem, and the stages keep 3 or 4 of their 4 downsamples (timm
+    # dilates the stages it does not downsample; dilation on maps this small only costs time).
+    stage_strides = max(3, num_downsamples(io.input_size, 4))
     model = RegNet(
         cfg,
         in_chans=io.in_chans,
