@@ -32,6 +32,16 @@ CORNERS = [("low", "low"), ("low", "high"), ("high", "low"), ("high", "high")]
 SCALE_KNOBS = ("width_multiplier", "depth_multiplier")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: one thread is faster, and on a shared CPU several spin-wait for each other
+    (5x slower here). The models do not depend on it; the setting is restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def build(name: str, size: int, chans: int, **params):
     torch.manual_seed(0)
     return get_family(name).build(ModelInput(NUM_CLASSES, chans, size), **params)

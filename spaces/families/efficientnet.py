@@ -3,7 +3,8 @@
 Reference point: width 1, depth 1 is EfficientNet-B0 (MBConv blocks with squeeze-excite and
 SiLU; the arch strings are timm's ``_gen_efficientnet``). Width scales every stage, the stem and
 the head (rounded to multiples of 8); depth scales the repeats of each stage, rounding up as
-timm does. B1..B7 are (width, depth) = (1.0, 1.1), (1.1, 1.2), (1.2, 1.4) ... (2.0, 3.1).
+timm does. Within the range: B1..B4 are (width, depth) = (1.0, 1.1), (1.1, 1.2), (1.2, 1.4),
+(1.4, 1.8).
 """
 
 from __future__ import annotations
