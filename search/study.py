@@ -78,6 +78,10 @@ def stored_spec(study: Any) -> StudySpec:
     return spec_from_data(data)
 
 
+def _with_budget(spec: StudySpec, budget: dict[str, Any]) -> StudySpec:
+    return dataclasses.replace(spec, budget=dataclasses.replace(spec.budget, **budget))
+
+
 def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
                budget: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> tuple[Any, StudySpec]:
     """Create the study, or resume it.
@@ -88,6 +92,8 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     """
     import optuna
 
+    if spec is not None and budget:
+        spec = _with_budget(spec, budget)  # a new study stores the budget it was started with
     storage = open_storage(storage_url)
     name = study_name or (spec.study_name if spec else None)
     if name is None:
@@ -120,10 +126,21 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
         study.set_metric_names(list(spec.objectives))
         study.set_user_attr(attrs.SPEC, spec_to_data(spec))
         study.set_user_attr(attrs.VERSIONS, versions())
+        seed_families(study, spec)
     if budget:
-        spec = dataclasses.replace(spec, budget=dataclasses.replace(spec.budget, **budget))
+        spec = _with_budget(spec, budget)
     study.sampler = make_sampler(spec.sampler.name, spec.sampler.seed, constraints_func(spec), spec.budget.n_trials)
     return study, spec
+
+
+def seed_families(study: Any, spec: StudySpec) -> None:
+    """Start a new multi-family study with one trial per family (other knobs sampled as usual),
+    so every family in the space is measured at least once even when the sampler, early on,
+    would favour a few. Skipped when the budget is smaller than the number of families."""
+    families = list(spec.space.families)
+    if 1 < len(families) <= spec.budget.n_trials:
+        for family in families:
+            study.enqueue_trial({"family": family}, skip_if_exists=True)
 
 
 def count_finished(study: Any) -> int:
