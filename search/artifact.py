@@ -77,18 +77,45 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def restore(model: Any, io: ModelInput, compression: dict[str, Any] | None,
+            history: list[list[Any]], state: dict[str, Any]) -> Any:
+    """The deployed model from a fresh family ``model``: pruning ``history`` replayed, the saved
+    quantizer ``state`` loaded and converted (``state`` alone for an uncompressed model)."""
+    from scalesearch.search import prune, quantize
+
+    example = _example(io)
+    prune.replay(model, example, history)
+    return quantize.restore(CompressionConfig.from_data(compression).quantization, model, example, state)
+
+
 def load(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """``(deployed model in eval mode, manifest)`` from a directory written by :func:`save`."""
     from safetensors.torch import load_file
 
-    from scalesearch.search import prune, quantize
-
     manifest = read_manifest(path)
     io = ModelInput(**manifest["input"])
-    cc = CompressionConfig.from_data(manifest["compression"])
     model = get_family(manifest["family"]).build(io, **manifest["model"])
-    example = _example(io)
-    prune.replay(model, example, manifest["pruning_history"])
     state = load_file(str(Path(path) / WEIGHTS))
-    model = quantize.restore(cc.quantization, model, example, state)
+    model = restore(model, io, manifest["compression"], manifest["pruning_history"], state)
     return model.to(device).eval(), manifest
+
+
+def compress_retrained(model: Any, data: Any, export: dict[str, Any], cfg: Any,
+                       device: str) -> tuple[Compressed, float] | None:
+    """Apply an export's ``compression`` to a model just retrained on ``data`` and deploy it on
+    the export's ``deploy.device``: ``(compressed, its accuracy on data.val)`` (in a retrain,
+    ``val`` is the held-out test split), or None when the export has no compression."""
+    from scalesearch.search.compress import accuracy, compress, validate_compression
+    from scalesearch.search.deploy import resolve_deploy_device
+    from scalesearch.spaces.space import Fixed
+
+    cc = CompressionConfig.from_data(export.get("compression"))
+    if not cc.active:
+        return None
+    deploy = export.get("deploy") or {}
+    deploy_device = resolve_deploy_device(deploy.get("device", "same"), device)
+    validate_compression({"quantization": Fixed(cc.quantization)},
+                         "cuda" if deploy_device.startswith("cuda") else "cpu", where="export.compression")
+    out = compress(model, data, cc, train_cfg=cfg, device=device, deploy_device=deploy_device,
+                   calibration_samples=deploy.get("calibration_samples", 512))
+    return out, accuracy(out.model, data.val, deploy_device)

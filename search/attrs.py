@@ -11,12 +11,14 @@ from typing import Any
 PREFIX = "ss."
 SPEC = "ss.spec"  # study: the resolved spec, plain data
 VERSIONS = "ss.versions"  # study: package versions that created it
+SPLIT = "ss.split"  # study: the dataset split every worker and the retrain use (datasets/split.py)
 CONFIG = "ss.config"  # trial: the sampled configuration (family, model, training, seed)
 FAIL_REASON = "ss.fail_reason"
 PRUNE_REASON = "ss.prune_reason"
+INPUT_SIZE = "ss.input_size"  # trial: the side of the square input the model was built for
 
 #: Non-scalar or descriptive trial attrs that are not metrics.
-NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, "ss.val_curve", "ss.device", "ss.worker"}
+NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, "ss.val_curve", "ss.device", "ss.worker"}
 
 
 def metric_key(name: str) -> str:

@@ -128,9 +128,15 @@ class Compressed:
 
 
 def calibration_batches(split: Split, samples: int, batch_size: int = 64) -> list[Any]:
-    """The first ``samples`` training inputs (the split is already shuffled), on the CPU."""
-    x = split.x[:samples].cpu()
-    return [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
+    """The first ``samples`` inputs of ``split`` in its stored order (the split is already
+    shuffled; no augmentation), on the CPU. Works for in-memory and streaming splits."""
+    out, n = [], 0
+    for x, _ in split.batches(min(batch_size, samples), device="cpu"):
+        out.append(x[: samples - n])
+        n += len(out[-1])
+        if n >= samples:
+            break
+    return out
 
 
 def recalibrate_batchnorm(model: Any, inputs: list[Any], device: str) -> bool:
@@ -160,14 +166,25 @@ def recalibrate_batchnorm(model: Any, inputs: list[Any], device: str) -> bool:
 
 def predictions(model: Any, split: Split, device: str, batch_size: int = 1024) -> Any:
     """Top-1 class of every sample of ``split``, plain inference on ``device`` (CPU tensor)."""
+    return _predict(model, split, device, batch_size)[0]
+
+
+def accuracy(model: Any, split: Split, device: str, batch_size: int = 1024) -> float:
+    """Top-1 accuracy of ``model`` (e.g. quantized: no autocast, no layout change) on ``split``."""
+    predicted, labels = _predict(model, split, device, batch_size)
+    return float((predicted == labels).float().mean()) if len(labels) else 0.0
+
+
+def _predict(model: Any, split: Split, device: str, batch_size: int) -> tuple[Any, Any]:
     import torch
 
     model.eval()
-    out = []
+    predicted, labels = [], []
     with torch.inference_mode():
-        for x, _ in split.batches(batch_size, device=device):
-            out.append(model(x).argmax(dim=1).cpu())
-    return torch.cat(out)
+        for x, y in split.batches(batch_size, device=device):
+            predicted.append(model(x).argmax(dim=1).cpu())
+            labels.append(y.cpu())
+    return torch.cat(predicted), torch.cat(labels)
 
 
 def compress(model: Any, data: Dataset, cc: CompressionConfig, *, train_cfg: TrainConfig,
@@ -177,7 +194,8 @@ def compress(model: Any, data: Dataset, cc: CompressionConfig, *, train_cfg: Tra
     from scalesearch.search import prune, quantize, sparsity
 
     model = model.to(device)
-    example = data.train.x[:2].to(device)
+    calibration = calibration_batches(data.train, calibration_samples)
+    example = calibration[0][:2].to(device)
     record: dict[str, Any] = {"quantization": cc.quantization}
     history: list[list[Any]] = []
     try:
@@ -188,7 +206,6 @@ def compress(model: Any, data: Dataset, cc: CompressionConfig, *, train_cfg: Tra
         sparsity.sparsify(model, cc.sparsity)
     except (RuntimeError, ValueError, TypeError, AttributeError) as e:
         raise CompressionError(f"pruning {type(model).__name__} failed: {type(e).__name__}: {e}") from e
-    calibration = calibration_batches(data.train, calibration_samples)
     if cc.pruning_ratio > 0 or cc.sparsity > 0:
         record["accuracy_after_pruning"] = evaluate(model, data.val, device, train_cfg)
         if recalibrate_batchnorm(model, calibration, device):

@@ -96,7 +96,7 @@ def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: 
                  spec: StudySpec, device: str, train_cfg: TrainConfig,
                  trainer: Trainer = train) -> dict[str, Any]:
     """Metrics of the deployed model (objective values first), plus compression facts."""
-    from scalesearch.search.compress import predictions
+    from scalesearch.search.compress import accuracy
 
     deploy_device = resolve_deploy_device(spec.deploy.device, device)
     shape = (data.in_chans, data.input_size, data.input_size)
@@ -110,8 +110,7 @@ def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: 
               for k in ("accuracy", "params", "flops", "size_mb", "latency_ms", "nonzero_params")}
     out = compress(model, data, cc, train_cfg=train_cfg, device=device, deploy_device=deploy_device,
                    trainer=trainer, calibration_samples=spec.deploy.calibration_samples)
-    deployed = {"accuracy": float((predictions(out.model, data.val, deploy_device) == data.val.y.cpu())
-                                  .float().mean()),
+    deployed = {"accuracy": accuracy(out.model, data.val, deploy_device),
                 **_costs(out.float_model, out.model, shape),
                 **latency_metrics(out.model, shape, deploy_device, spec)}
     return metrics | before | out.record | deployed

@@ -8,6 +8,7 @@ The trainer is injected, so tests drive the search logic with a fake one in mill
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ from scalesearch.search.compress import CompressionError
 from scalesearch.search.data import Dataset
 from scalesearch.search.deploy import check_deploy, deploy_trial
 from scalesearch.search.measure import static_cost
+from scalesearch.search.robustness import extra_metrics
 from scalesearch.search.spec import StudySpec
 from scalesearch.search.train import Diverged, EpochReport, TrainConfig, Trainer, train
 from scalesearch.spaces.registry import ModelInput, get_family
@@ -70,13 +72,18 @@ class Objective:
         self.trainer = trainer
         self.events = events or _NoEvents()
         self.on_epoch = on_epoch  # e.g. early stopping; may raise optuna.TrialPruned
+        self._first_trial = True
 
     def __call__(self, trial: Any) -> list[float]:
         import optuna
 
+        first, self._first_trial = self._first_trial, False
+        charged = self.data.load_seconds if first else 0.0  # the first trial pays for loading
+        started, data_mark = time.perf_counter() - charged, self.data.data_seconds - charged
         config = suggest(trial, self.spec.space) | {"seed": self.spec.seed + trial.number}
         trial.set_user_attr(attrs.CONFIG, config)
         trial.set_user_attr("ss.device", self.device)
+        trial.set_user_attr(attrs.INPUT_SIZE, self.data.input_size)
         self.events.trial_started(trial.number, config)
         try:
             model = build_model(config, self.data)
@@ -97,15 +104,25 @@ class Objective:
 
         try:
             result = self.trainer(model, self.data, cfg, self.device, on_epoch)
-            # Compression (if configured) and measurement on the deploy device.
-            metrics = deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, self.trainer)
         except Diverged as e:
             trial.set_user_attr(attrs.PRUNE_REASON, f"diverged: {e}")
             raise optuna.TrialPruned(f"diverged: {e}") from None
+        # Robustness and stability describe the trained float model (compression changes it in place).
+        metrics = extra_metrics(self.spec, model, self.data, self.device, cfg, result.val_accuracy,
+                                trainer=self.trainer,
+                                rebuild=lambda seed: build_model(config | {"seed": seed}, self.data))
+        try:
+            # Compression (if configured) and measurement on the deploy device.
+            metrics |= deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, self.trainer)
+        except Diverged as e:
+            trial.set_user_attr(attrs.PRUNE_REASON, f"diverged while fine-tuning: {e}")
+            raise optuna.TrialPruned(f"diverged while fine-tuning: {e}") from None
         except CompressionError as e:
             trial.set_user_attr(attrs.FAIL_REASON, str(e))
             raise
-        metrics |= {"train_seconds": result.train_seconds, "epochs_run": result.epochs_run}
+        metrics |= {"train_seconds": result.train_seconds, "epochs_run": result.epochs_run,
+                    "data_seconds": self.data.data_seconds - data_mark,
+                    "trial_seconds": time.perf_counter() - started}
         self._store(trial, metrics)
         trial.set_user_attr("ss.val_curve", [round(a, 5) for a in result.curve])
         stored = attrs.trial_metrics(trial.user_attrs)

@@ -88,7 +88,8 @@ def _dynamic_convert(prepared: Any) -> Any:
 def _static_qconfig_mapping() -> Any:
     """x86's default mapping (fixed ranges for sigmoid/hardsigmoid/tanh/softmax, LayerNorm and
     transposed-conv variants), with its activation observer written out as ``quant_min=0,
-    quant_max=127`` instead of the deprecated ``reduce_range=True`` it stands for."""
+    quant_max=127`` instead of the deprecated ``reduce_range=True`` it stands for, and
+    ``torch.cat`` left in float."""
     import torch
 
     with ao_deprecations_filtered():
@@ -111,7 +112,9 @@ def _static_qconfig_mapping() -> Any:
     mapping = QConfigMapping().set_global(explicit(default.global_qconfig))
     for key, qconfig in default.object_type_qconfigs.items():
         mapping.set_object_type(key, explicit(qconfig))
-    return mapping
+    # A quantized cat needs its inputs on one scale; ViT concatenates its class token (a
+    # parameter) with the patch embeddings, which are not. Concatenate in float instead.
+    return mapping.set_object_type(torch.cat, None)
 
 
 def _static_prepare(model: Any, example: Any) -> Any:

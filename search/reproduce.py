@@ -20,19 +20,12 @@ from typing import Any
 from scalesearch.errors import ExportError
 from scalesearch.search import artifact, attrs
 from scalesearch.search.compress import Compressed, CompressionConfig, compress
-from scalesearch.search.data import Dataset, load_dataset
+from scalesearch.search.data import Dataset
 from scalesearch.search.deploy import resolve_deploy_device
 from scalesearch.search.objective import build_model, train_config
 from scalesearch.search.spec import StudySpec
 from scalesearch.search.train import Trainer, train
 from scalesearch.spaces.registry import ModelInput
-
-
-def study_data(spec: StudySpec) -> Dataset:
-    """The dataset and split the study's trials trained on."""
-    d = spec.dataset
-    return load_dataset(d.name, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                        split_seed=d.split_seed, input_size=d.input_size or spec.space.input_size)
 
 
 def reproduce(config: dict[str, Any], spec: StudySpec, data: Dataset, device: str,
@@ -53,7 +46,7 @@ def export_trial(study: Any, number: int, path: str | Path, *, spec: StudySpec |
     import optuna
 
     from scalesearch.search.device import resolve_device
-    from scalesearch.search.study import stored_spec
+    from scalesearch.search.study import load_data, stored_spec
 
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     trial = trials.get(number)
@@ -61,8 +54,8 @@ def export_trial(study: Any, number: int, path: str | Path, *, spec: StudySpec |
         state = "does not exist" if trial is None else f"is {trial.state.name}"
         raise ExportError(f"trial {number} of study {study.study_name!r} {state}; export needs a COMPLETE trial")
     spec = spec or stored_spec(study)
-    data = data or study_data(spec)
     device = device or resolve_device(spec.device)
+    data = data or load_data(spec.dataset, None, device, study=study)  # the study's recorded split
     config = trial.user_attrs[attrs.CONFIG]
     compressed = reproduce(config, spec, data, device)
     return artifact.save(path, compressed, config, ModelInput(data.num_classes, data.in_chans, data.input_size))

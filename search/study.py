@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,13 @@ from scalesearch.search import attrs
 from scalesearch.search.compress import CompressionError
 from scalesearch.search.objective import Events, ModelBuildError, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
-from scalesearch.search.spec import StudySpec, spec_from_data, spec_to_data
+from scalesearch.search.spec import (
+    DatasetSpec,
+    StudySpec,
+    apply_overrides,
+    spec_from_data,
+    spec_to_data,
+)
 from scalesearch.search.storage import open_storage, redact, resolve_url
 from scalesearch.search.train import Trainer, train
 
@@ -73,15 +79,22 @@ def stored_spec(study: Any) -> StudySpec:
     return spec_from_data(data)
 
 
+def _with_budget(spec: StudySpec, budget: dict[str, Any]) -> StudySpec:
+    return dataclasses.replace(spec, budget=dataclasses.replace(spec.budget, **budget))
+
+
 def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
-               budget: dict[str, Any] | None = None) -> tuple[Any, StudySpec]:
+               budget: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> tuple[Any, StudySpec]:
     """Create the study, or resume it.
 
-    ``spec`` None means "use the spec stored with ``study_name``". A given spec that differs from
-    the stored one (other than its budget) is refused with the differing keys.
+    ``spec`` None means "use the spec stored with ``study_name``" (with ``overrides`` applied to
+    it, as ``--set`` does to a file). A spec that differs from the stored one (other than its
+    budget) is refused with the differing keys.
     """
     import optuna
 
+    if spec is not None and budget:
+        spec = _with_budget(spec, budget)  # a new study stores the budget it was started with
     storage = open_storage(storage_url)
     name = study_name or (spec.study_name if spec else None)
     if name is None:
@@ -90,6 +103,8 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     if exists:
         study = load_study(storage, name)
         stored = stored_spec(study)
+        if spec is None and overrides:
+            spec = spec_from_data(apply_overrides(spec_to_data(stored), overrides))
         if spec is not None:
             given = dataclasses.replace(spec, study_name=name)
             diffs = spec_conflicts(spec_to_data(stored), spec_to_data(given))
@@ -112,10 +127,21 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
         study.set_metric_names(list(spec.objectives))
         study.set_user_attr(attrs.SPEC, spec_to_data(spec))
         study.set_user_attr(attrs.VERSIONS, versions())
+        seed_families(study, spec)
     if budget:
-        spec = dataclasses.replace(spec, budget=dataclasses.replace(spec.budget, **budget))
+        spec = _with_budget(spec, budget)
     study.sampler = make_sampler(spec.sampler.name, spec.sampler.seed, constraints_func(spec), spec.budget.n_trials)
     return study, spec
+
+
+def seed_families(study: Any, spec: StudySpec) -> None:
+    """Start a new multi-family study with one trial per family (other knobs sampled as usual),
+    so every family in the space is measured at least once even when the sampler, early on,
+    would favour a few. Skipped when the budget is smaller than the number of families."""
+    families = list(spec.space.families)
+    if 1 < len(families) <= spec.budget.n_trials:
+        for family in families:
+            study.enqueue_trial({"family": family}, skip_if_exists=True)
 
 
 def count_finished(study: Any) -> int:
@@ -123,6 +149,22 @@ def count_finished(study: Any) -> int:
 
     states = tuple(getattr(optuna.trial.TrialState, s) for s in FINISHED)
     return len(study.get_trials(deepcopy=False, states=states))
+
+
+def load_data(dataset: DatasetSpec, default_input_size: int | None, device: str, *,
+              study: Any = None, split: dict[str, Any] | None = None) -> Any:
+    """The spec's dataset at the space's input size (unless the spec sets one), on ``device``
+    when that is a GPU (in-memory data then lives there for the whole study).
+
+    With ``study``, the split recorded in it (``ss.split``) is used, or recorded on first use;
+    ``split`` gives such a record directly (an export's).
+    """
+    from scalesearch.search.datasets import load_dataset
+    from scalesearch.search.datasets.recorded import load_for_study
+
+    dataset = dataclasses.replace(dataset, input_size=dataset.input_size or default_input_size)
+    data = load_for_study(study, dataset) if study is not None else load_dataset(dataset, record=split)
+    return data.to(device) if device.startswith("cuda") else data
 
 
 @dataclass
@@ -164,18 +206,13 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
               on_trial_end: Callable[[Any, Any], None] | None = None) -> RunSummary:
     """Run trials until the study holds ``spec.budget.n_trials`` finished ones (or timeout)."""
 
-    from scalesearch.search.data import load_dataset
     from scalesearch.search.device import resolve_device, set_threads
 
     device = device or resolve_device(spec.device)
     if device == "cpu":
         set_threads(spec.threads)
     if data is None:
-        d = spec.dataset
-        data = load_dataset(d.name, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                            split_seed=d.split_seed, input_size=d.input_size or spec.space.input_size)
-        if device.startswith("cuda"):
-            data = data.to(device)  # digits-sized data lives on the GPU for the whole study
+        data = load_data(spec.dataset, None, device, study=study)  # the data's own size unless set
     objective = Objective(spec, data, device, trainer=trainer, events=events)
     started = time.monotonic()
     budget = _BudgetCallback(spec.budget.n_trials, max_consecutive_failures=max(3, spec.budget.n_trials // 4))

@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 
 IO = ModelInput(num_classes=10, in_chans=1, input_size=8)
 MODELS = list_families() + ([] if "vit" in list_families() else ["timm_vit"])
-TRAIN = TrainConfig(epochs=5, lr=1e-2, batch_size=64, schedule="onecycle", amp=False)
+TRAIN = TrainConfig(epochs=8, lr=1e-2, batch_size=64, schedule="onecycle", amp=False)
 
 
 def small_knobs(name: str) -> dict[str, float]:

@@ -8,13 +8,13 @@ import pickle
 
 import pytest
 import torch
-from compression_helpers import IO, TRAIN, digits, small_knobs, trained
 from safetensors.torch import load_file
 
 from scalesearch.errors import ArtifactError
 from scalesearch.search import artifact
 from scalesearch.search.compress import CompressionConfig, compress
 from scalesearch.search.quantize import QUANTIZERS
+from tests.compression_helpers import IO, TRAIN, digits, small_knobs, trained
 
 CASES = {
     "pruned_sparse_float": CompressionConfig(pruning_ratio=0.5, pruning_allocation="uniform", sparsity=0.3),

@@ -7,7 +7,6 @@ import dataclasses
 
 import pytest
 import torch
-from compression_helpers import TRAIN, digits, trained
 from torch import nn
 
 from scalesearch.errors import SpecError
@@ -16,6 +15,7 @@ from scalesearch.search.measure import count_params
 from scalesearch.search.prune import classifier
 from scalesearch.search.train import TrainResult
 from scalesearch.spaces.space import Choice, Fixed, FloatRange, IntRange
+from tests.compression_helpers import TRAIN, digits, trained
 
 
 class RecordingTrainer:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import optuna
 import pytest
 import torch
-from compression_helpers import TRAIN, digits, small_knobs, trained
 
 from scalesearch.search import deploy
 from scalesearch.search.measure import Latency, count_params
 from scalesearch.search.spec import spec_from_data
 from scalesearch.search.study import open_study, run_study
 from scalesearch.search.train import TrainResult
+from tests.compression_helpers import TRAIN, digits, small_knobs, trained
 
 SPACE = {
     "name": "tiny_compress",
@@ -73,16 +73,22 @@ def test_latency_is_measured_at_the_deploy_batch_size_with_the_deploy_threads(mo
 
 
 def test_a_study_with_pruning_and_quantization_in_its_space_completes(tmp_path) -> None:
-    s = spec(budget={"n_trials": 4}, sampler={"name": "random", "seed": 0})
-    study, s = open_study(s, f"sqlite:///{tmp_path}/s.db")
-    study.enqueue_trial({"family": "resnet", "pruning_ratio": 0.0, "quantization": "none"})
-    study.enqueue_trial({"family": "convnext", "pruning_ratio": 0.5, "quantization": "int8_static"})
-    study.enqueue_trial({"family": "resnet", "pruning_ratio": 0.5, "quantization": "int8_dynamic"})
+    s = spec(budget={"n_trials": 5}, sampler={"name": "random", "seed": 0})
+    study, s = open_study(s, f"sqlite:///{tmp_path}/s.db")  # may enqueue one trial per family
+    wanted = [{"family": "resnet", "pruning_ratio": 0.0, "quantization": "none"},
+              {"family": "convnext", "pruning_ratio": 0.5, "quantization": "int8_static"},
+              {"family": "resnet", "pruning_ratio": 0.5, "quantization": "int8_dynamic"}]
+    for params in wanted:
+        study.enqueue_trial(params)
     summary = run_study(study, s, data=digits())
-    assert summary.finished == 4 and summary.failed_this_run == 0
+    assert summary.finished == 5 and summary.failed_this_run == 0
     trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    assert len(trials) == 4
-    plain, pruned_static, pruned_dynamic = trials[:3]
+    assert len(trials) == 5
+
+    def find(params: dict) -> optuna.trial.FrozenTrial:
+        return next(t for t in trials if all(t.params.get(k) == v for k, v in params.items()))
+
+    plain, pruned_static, pruned_dynamic = (find(p) for p in wanted)
     assert "ss.params_uncompressed" not in plain.user_attrs
     for t in (pruned_static, pruned_dynamic):
         a = t.user_attrs

@@ -4,7 +4,6 @@ exactly what the trial recorded."""
 from __future__ import annotations
 
 import pytest
-from compression_helpers import digits, small_knobs
 
 from scalesearch.errors import ExportError
 from scalesearch.search import artifact
@@ -13,6 +12,7 @@ from scalesearch.search.measure import count_params
 from scalesearch.search.reproduce import export_trial
 from scalesearch.search.spec import spec_from_data
 from scalesearch.search.study import open_study, run_study
+from tests.compression_helpers import digits, small_knobs
 
 SPEC = {
     "study_name": "r", "device": "cpu", "threads": 1,

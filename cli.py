@@ -1,0 +1,296 @@
+"""``scalesearch``: a thin shell. Parse flags, call the library, print, exit.
+
+Domain errors (``ScalesearchError``) become one ``error: ...`` line and exit code 2.
+Heavy modules (torch, timm, optuna) are imported inside commands, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from scalesearch import __version__
+from scalesearch.errors import ScalesearchError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _quiet_optuna() -> None:
+    """Our own progress replaces Optuna's per-trial log lines; experimental-API notices for
+    features we pin (heartbeats, metric names, grouped TPE) are not actionable for users."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[Any], str]] | None = None) -> Any:
+    from rich.table import Table
+
+    from scalesearch.search.report import fmt
+
+    table = Table(title=title, title_justify="left")
+    for key in rows[0] if rows else []:
+        table.add_column(key, justify="right" if key not in ("family", "study", "objectives") else "left")
+    for row in rows:
+        table.add_row(*((formats or {}).get(k, lambda v, k=k: fmt(v, k))(v) for k, v in row.items()))
+    return table
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from scalesearch.search.spec import load_spec
+    from scalesearch.search.storage import redact, resolve_url
+    from scalesearch.search.study import count_finished, open_study, run_study
+
+    _quiet_optuna()
+    console = _console()
+    budget = {k: v for k, v in (("n_trials", args.n_trials), ("timeout", args.timeout)) if v is not None}
+    resume = args.spec is None and args.study_name and _study_exists(args.storage, args.study_name)
+    spec = None if resume else load_spec(args.spec, args.set)
+    study, spec = open_study(spec, args.storage, args.study_name, budget=budget,
+                             overrides=args.set if resume else ())
+    url = redact(resolve_url(args.storage))
+    done = count_finished(study)
+    console.print(f"study [bold]{spec.study_name}[/] in {url}: {done}/{spec.budget.n_trials} trials finished, "
+                  f"objectives {', '.join(f'{o} ({d[:3]})' for o, d in zip(spec.objectives, spec.directions, strict=True))}")
+    from scalesearch.search.progress import Progress
+
+    with Progress(spec, console, finished_before=done) as progress:
+        summary = run_study(study, spec, events=progress, on_trial_end=progress)
+    _print_front(console, study, spec)
+    reason = {"budget": "budget reached", "timeout": "timeout reached",
+              "failures": "stopped after repeated failures (see the reasons above)"}[summary.stopped_by]
+    console.print(f"{summary.finished}/{spec.budget.n_trials} trials finished in {summary.seconds:.0f}s ({reason}).")
+    console.print(f"next: scalesearch dashboard --storage {url}   |   "
+                  f"scalesearch export --storage {url} --study-name {spec.study_name} -o best.yaml")
+    return 0 if summary.stopped_by != "failures" else 1
+
+
+def _study_exists(storage_url: str | None, name: str) -> bool:
+    import optuna
+
+    from scalesearch.search.storage import open_storage
+
+    storage = open_storage(storage_url)
+    return name in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+
+
+def _print_front(console: Any, study: Any, spec: Any) -> None:
+    from scalesearch.search.report import complete_trials, pareto_trials, trial_row
+
+    front = pareto_trials(complete_trials(study), spec)
+    if not front:
+        console.print("no complete trial yet.")
+        return
+    keep = ("trial", "family", "width", "depth", "accuracy", "params", "latency_ms", *spec.objectives)
+    rows = [{k: v for k, v in trial_row(t).items() if k in keep} for t in front]
+    console.print(_table(rows, f"Pareto front of {spec.study_name} ({len(front)} trials)"))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from scalesearch.search.study import open_study, run_study
+
+    _quiet_optuna()
+    console = _console()
+    study, spec = open_study(None, args.storage, args.study_name)
+    from scalesearch.search.progress import Progress
+    from scalesearch.search.study import count_finished
+
+    with Progress(spec, console, finished_before=count_finished(study)) as progress:
+        summary = run_study(study, spec, events=progress, on_trial_end=progress)
+    console.print(f"worker done: study has {summary.finished}/{spec.budget.n_trials} trials finished.")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from scalesearch.search.dashboard import serve
+    from scalesearch.search.storage import redact, resolve_url
+
+    _quiet_optuna()
+    url = resolve_url(args.storage)
+    serve(url, args.host, args.port,
+          announce=lambda addr: print(f"optuna-dashboard for {redact(url)} at {addr}  (Ctrl-C to stop)", flush=True))
+    return 0
+
+
+def _pick_study_name(storage: Any, name: str | None) -> str:
+    import optuna
+
+    if name:
+        return name
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    if len(names) == 1:
+        return names[0]
+    listing = ", ".join(sorted(names)) if names else "none"
+    raise ScalesearchError(f"--study-name is needed: this storage holds {len(names)} studies ({listing})")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from scalesearch.search.export import export_data, select_trial, write_yaml
+    from scalesearch.search.storage import open_storage, resolve_url
+    from scalesearch.search.study import load_study, stored_spec
+
+    _quiet_optuna()
+    url = resolve_url(args.storage)
+    storage = open_storage(url)
+    study = load_study(storage, _pick_study_name(storage, args.study_name))
+    spec = stored_spec(study)
+    trial = select_trial(study, spec, args.pick, args.where)
+    data = export_data(study, spec, trial, storage_url=url, pick=args.pick, where=args.where)
+    path = write_yaml(data, args.output)
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in data["metrics"].items() if k in spec.objectives)
+    print(f"exported trial {trial.number} ({data['family']}; {shown}) to {path}")
+    print(f"next: scalesearch train {path} -o model/")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from scalesearch.search.retrain import read_export, retrain
+
+    export = read_export(args.export)
+    epochs = args.epochs or export["training"]["epochs"]
+    console = _console()
+
+    def on_epoch(report: Any) -> None:
+        console.print(f"epoch {report.epoch}/{epochs}  loss {report.train_loss:.3f}  test acc {report.val_accuracy:.4f}")
+
+    result = retrain(export, args.output, device=args.device, threads=args.threads, epochs=args.epochs,
+                     on_epoch=on_epoch)
+    console.print(f"test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s of training; "
+                  f"saved {result.out_dir}/model.safetensors and model.yaml")
+    return 0
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    from scalesearch.search.report import study_rows
+    from scalesearch.search.storage import open_storage, redact, resolve_url
+
+    _quiet_optuna()
+    url = resolve_url(args.storage)
+    rows = study_rows(open_storage(url))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(f"no studies in {redact(url)}; start one with: scalesearch run")
+    else:
+        _console().print(_table(rows, f"Studies in {redact(url)}", {k: str for k in rows[0]}))
+    return 0
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    from scalesearch.spaces.catalog import describe_families, describe_presets
+    from scalesearch.spaces.registry import get_family, list_families
+
+    if args.json:
+        families = describe_families(args.input_size, args.num_classes, args.in_chans)
+        print(json.dumps({"families": families, "presets": describe_presets()}, indent=2))
+        return 0
+    print("families:")
+    for name in list_families():
+        print(f"  {name:14s} {get_family(name).description}")
+    print("presets (use with --set space=NAME):")
+    for p in describe_presets():
+        print(f"  {p['name']:14s} made for {p['input_size']}px; {', '.join(p['families'])}. {p['description']}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scalesearch",
+        description="Find the image-classification model that fits your budget: a multi-objective "
+                    "Optuna search over model scale, compression and training.",
+    )
+    parser.add_argument("--version", action="version", version=f"scalesearch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def storage(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--storage", metavar="URL",
+                       help="sqlite:///file.db (default sqlite:///scalesearch.db, or $SCALESEARCH_STORAGE), "
+                            "journal:///file.log or postgresql://user@host/db")
+
+    p = sub.add_parser("run", help="run (or resume) a study from a spec file",
+                       description="Run a study; re-running the same study resumes it up to its budget.")
+    p.add_argument("spec", nargs="?", help="study spec YAML (default: studies/digits.yaml)")
+    storage(p)
+    p.add_argument("--study-name", help="study to create or resume (default: the spec's study_name)")
+    p.add_argument("--n-trials", type=int, help="study-wide budget of finished trials")
+    p.add_argument("--timeout", type=float, help="stop this run after SECONDS")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec field, e.g. --set budget.n_trials=10 (repeatable)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("worker", help="join an existing study as one more worker (spec read from the study)")
+    storage(p)
+    p.add_argument("--study-name", required=True)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("dashboard", help="serve optuna-dashboard on a storage")
+    storage(p)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("export", help="write the chosen Pareto-optimal config to YAML")
+    storage(p)
+    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    p.add_argument("--pick", default="knee", help="knee (default), max:METRIC or min:METRIC")
+    p.add_argument("--where", action="append", default=[], metavar="COND",
+                   help="filter such as 'latency_ms<=2' (repeatable, all must hold)")
+    p.add_argument("-o", "--output", default="best.yaml", help="file to write (default best.yaml)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="retrain an exported config on train+val; report test accuracy; save it")
+    p.add_argument("export", help="YAML written by scalesearch export")
+    p.add_argument("-o", "--output", default="model", help="folder for model.safetensors + model.yaml")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    p.add_argument("--epochs", type=int, help="override the exported number of epochs")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("studies", help="list the studies in a storage")
+    storage(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_studies)
+
+    p = sub.add_parser("spaces", help="list model families and search-space presets",
+                       description="List families and presets; --json adds each family's knobs, ranges, "
+                                   "and the params of its smallest and largest model.")
+    p.add_argument("--json", action="store_true", help="machine-readable output with knobs, ranges and sizes")
+    p.add_argument("--input-size", type=int, default=32, help="input side in pixels for --json sizes (default 32)")
+    p.add_argument("--num-classes", type=int, default=10, help="classes for --json sizes (default 10)")
+    p.add_argument("--in-chans", type=int, default=3, help="input channels for --json sizes (default 3)")
+    p.set_defaults(func=cmd_spaces)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScalesearchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
