@@ -115,6 +115,23 @@ def validate_compression(knobs: Mapping[str, Param], deploy_type: str | None,
                                 f"is {deploy_type}; drop it or set deploy.device: {runs_on}")
 
 
+#: The value that turns each "off-able" knob off.
+OFF = {"pruning_ratio": 0.0, "sparsity": 0.0, "quantization": "none"}
+
+
+def uncompressed_params(knobs: Mapping[str, Param]) -> dict[str, Any]:
+    """Optuna params that make a trial uncompressed, for the knobs the space searches and that
+    can be off (``{}`` when none can): what a study enqueues as each family's baseline."""
+    params = {}
+    for name, off in OFF.items():
+        param = knobs.get(name)
+        searched_choice = isinstance(param, Choice) and len(param.choices) > 1 and off in param.choices
+        range_from_off = isinstance(param, FloatRange) and param.low == off and param.step is None
+        if searched_choice or range_from_off:
+            params[name] = off
+    return params
+
+
 @dataclass
 class Compressed:
     """What :func:`compress` returns."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from scalesearch.errors import SpecError, StorageError
 from scalesearch.search import attrs
-from scalesearch.search.compress import CompressionError
+from scalesearch.search.compress import CompressionError, uncompressed_params
 from scalesearch.search.objective import Events, ModelBuildError, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
 from scalesearch.search.spec import (
@@ -137,11 +137,14 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
 def seed_families(study: Any, spec: StudySpec) -> None:
     """Start a new multi-family study with one trial per family (other knobs sampled as usual),
     so every family in the space is measured at least once even when the sampler, early on,
-    would favour a few. Skipped when the budget is smaller than the number of families."""
+    would favour a few. When the space searches compression, these trials are uncompressed
+    (and a single-family study gets one too): each family's baseline for its compressed
+    variants. Skipped when the budget is smaller than the number of families."""
     families = list(spec.space.families)
-    if 1 < len(families) <= spec.budget.n_trials:
+    baseline = uncompressed_params(spec.space.compression)
+    if (len(families) > 1 or baseline) and len(families) <= spec.budget.n_trials:
         for family in families:
-            study.enqueue_trial({"family": family}, skip_if_exists=True)
+            study.enqueue_trial({"family": family} | baseline, skip_if_exists=True)
 
 
 def count_finished(study: Any) -> int:

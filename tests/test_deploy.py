@@ -72,9 +72,20 @@ def test_latency_is_measured_at_the_deploy_batch_size_with_the_deploy_threads(mo
     assert torch.get_num_threads() == threads
 
 
+def test_uncompressed_params_cover_only_searched_knobs_that_can_be_off() -> None:
+    from scalesearch.search.compress import uncompressed_params
+    from scalesearch.spaces.space import Choice, Fixed, FloatRange
+
+    knobs = {"pruning_ratio": FloatRange(0.0, 0.5), "sparsity": Choice((0.2, 0.5)),
+             "quantization": Choice(("none", "int8_static")), "finetune_epochs": Fixed(2)}
+    assert uncompressed_params(knobs) == {"pruning_ratio": 0.0, "quantization": "none"}
+    assert uncompressed_params({"quantization": Fixed("int8_static")}) == {}
+    assert uncompressed_params({}) == {}
+
+
 def test_a_study_with_pruning_and_quantization_in_its_space_completes(tmp_path) -> None:
     s = spec(budget={"n_trials": 5}, sampler={"name": "random", "seed": 0})
-    study, s = open_study(s, f"sqlite:///{tmp_path}/s.db")  # may enqueue one trial per family
+    study, s = open_study(s, f"sqlite:///{tmp_path}/s.db")  # enqueues an uncompressed trial per family
     wanted = [{"family": "resnet", "pruning_ratio": 0.0, "quantization": "none"},
               {"family": "convnext", "pruning_ratio": 0.5, "quantization": "int8_static"},
               {"family": "resnet", "pruning_ratio": 0.5, "quantization": "int8_dynamic"}]
@@ -84,6 +95,9 @@ def test_a_study_with_pruning_and_quantization_in_its_space_completes(tmp_path) 
     assert summary.finished == 5 and summary.failed_this_run == 0
     trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(trials) == 5
+    for baseline, family in zip(trials[:2], ("resnet", "convnext"), strict=True):  # per-family baselines
+        assert baseline.params["family"] == family
+        assert baseline.user_attrs["ss.config"]["compression"] == {"pruning_ratio": 0.0, "quantization": "none"}
 
     def find(params: dict) -> optuna.trial.FrozenTrial:
         return next(t for t in trials if all(t.params.get(k) == v for k, v in params.items()))

@@ -30,9 +30,8 @@ SPEC = {
 
 
 def test_exported_trial_reloads_with_the_recorded_accuracy_and_params(tmp_path) -> None:
-    study, spec = open_study(spec_from_data(SPEC), f"sqlite:///{tmp_path}/r.db")
+    study, spec = open_study(spec_from_data(SPEC), f"sqlite:///{tmp_path}/r.db")  # + a baseline trial
     study.enqueue_trial({"pruning_ratio": 0.4, "sparsity": 0.3, "quantization": "int8_static"})
-    study.enqueue_trial({"pruning_ratio": 0.0, "sparsity": 0.0, "quantization": "none"})
     run_study(study, spec, data=digits())
     for trial in study.trials:
         path = export_trial(study, trial.number, tmp_path / f"t{trial.number}", data=digits())
@@ -41,9 +40,10 @@ def test_exported_trial_reloads_with_the_recorded_accuracy_and_params(tmp_path) 
         assert accuracy == pytest.approx(trial.user_attrs["ss.accuracy"], abs=1e-6)
         for knob, value in trial.user_attrs["ss.config"]["compression"].items():
             assert manifest["compression"][knob] == value
-    pruned = study.trials[0]
-    float_model, _ = artifact.load(tmp_path / "t1")
-    assert count_params(float_model) == study.trials[1].user_attrs["ss.params"]
-    assert pruned.user_attrs["ss.params"] < study.trials[1].user_attrs["ss.params"]
+    baseline, compressed = study.trials
+    assert baseline.params == {"pruning_ratio": 0.0, "sparsity": 0.0, "quantization": "none"}
+    float_model, _ = artifact.load(tmp_path / "t0")
+    assert count_params(float_model) == baseline.user_attrs["ss.params"]
+    assert compressed.user_attrs["ss.params"] < baseline.user_attrs["ss.params"]
     with pytest.raises(ExportError, match="trial 7"):
         export_trial(study, 7, tmp_path / "none", data=digits())
