@@ -141,9 +141,16 @@ def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]
                     interrupts.sleep(poll_seconds * (0.5 + jitter.random()))
                     continue
                 last.clear()
-                study.optimize(guard, n_trials=1, catch=(TrialFailed, BudgetCovered, ModelBuildError),
-                               callbacks=[lambda s, t: last.append(t), *callbacks],
-                               gc_after_trial=False, show_progress_bar=False)
+                try:
+                    study.optimize(guard, n_trials=1, catch=(TrialFailed, BudgetCovered, ModelBuildError),
+                                   callbacks=[lambda s, t: last.append(t), *callbacks],
+                                   gc_after_trial=False, show_progress_bar=False)
+                except (optuna.exceptions.UpdateFinishedTrialError, ValueError, AssertionError):
+                    # Optuna 5 reports a failed tell as AssertionError/UnboundLocalError; look at the trial.
+                    if not _ended_elsewhere(study, guard.number):
+                        raise
+                    notice(f"trial {guard.number} was ended by another worker: it sent no heartbeat for "
+                           f"{spec.workers.grace_seconds}s (workers.grace_seconds); continuing")
                 state = last[0].state if last else None
                 if guard.surplus:
                     surplus += 1
@@ -153,6 +160,15 @@ def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]
                     consecutive = 0
         except KeyboardInterrupt:
             raise Interrupted(_after_interrupt(study, guard, retry, interrupts)) from None
+
+
+def _ended_elsewhere(study: Any, number: int | None) -> bool:
+    """Whether this worker's trial was finished by someone else (a stale-trial sweep)."""
+    import optuna
+
+    if number is None:
+        return False
+    return study.get_trials(deepcopy=False)[number].state != optuna.trial.TrialState.RUNNING
 
 
 def _after_interrupt(study: Any, guard: TrialGuard, retry: Retry, interrupts: Interrupts) -> str:
