@@ -36,6 +36,15 @@ def _quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
+def _quiet_trials() -> None:
+    """Runs report each failed trial once, with its stored reason, on our own progress line;
+    Optuna's per-failure warning (with a traceback) would repeat it."""
+    import optuna
+
+    _quiet_optuna()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
 def _table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[Any], str]] | None = None) -> Any:
     from rich.table import Table
 
@@ -58,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from scalesearch.search.storage import redact, resolve_url
     from scalesearch.search.study import count_finished, open_study, with_budget
 
-    _quiet_optuna()
+    _quiet_trials()
     console = _console()
     url = resolve_url(args.storage)
     budget = {k: v for k, v in (("n_trials", args.n_trials), ("timeout", args.timeout)) if v is not None}
@@ -156,7 +165,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from scalesearch.search.study import count_finished, open_study, run_study
     from scalesearch.search.workers import prepare_worker
 
-    _quiet_optuna()
+    _quiet_trials()
     console = _console()
     url = resolve_url(args.storage)
     study, spec = open_study(None, url, args.study_name)

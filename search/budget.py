@@ -15,15 +15,22 @@ study's storage, with public Optuna APIs (trial user attrs, ``study.get_trials``
    the heartbeat check, interrupt) frees its slot, and a live worker fills it.
 4. **Surplus.** When workers ask at the same instant for the last slot, the losers wait while
    the winner runs; if it finishes, they end as FAIL with reason ``surplus`` without training
-   (they never count). Rule 1 makes this rare: it needs two asks within one storage round-trip.
+   (they never count). Workers on one host take rule 1 and the ask under one lock file
+   (:class:`AskLock`), so there it cannot happen; across hosts it needs two asks within one
+   storage round-trip.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from scalesearch.search import attrs
@@ -84,3 +91,36 @@ def admit(study: Any, trial: Any, n_trials: int, *, wait: Callable[[float], None
             raise BudgetCovered("surplus: the timeout passed while this trial waited for a slot; not trained")
         wait(poll_seconds * (0.5 + jitter.random()))
         on_wait()
+
+
+class AskLock:
+    """Serialises "read the budget, then ask for a trial" among the workers of one host.
+
+    An advisory ``flock`` on ``$TMPDIR/scalesearch-ask-<hash of storage and study>.lock``; the OS
+    drops it when its holder dies. Take it with :meth:`acquire` before reading the study and
+    :meth:`release` once the new trial exists (or when not asking). Without ``fcntl`` (Windows)
+    it does nothing and rule 2 alone keeps the budget exact.
+    """
+
+    def __init__(self, storage_url: str, study_name: str):
+        key = hashlib.sha256(f"{storage_url}\0{study_name}".encode()).hexdigest()[:16]
+        self.path = Path(tempfile.gettempdir()) / f"scalesearch-ask-{key}.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # e.g. another user's lock file: fall back to rule 2 alone
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                os.close(fd)  # closing drops the flock

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.search import attrs
-from scalesearch.search.budget import BudgetCovered, admit, snapshot
+from scalesearch.search.budget import AskLock, BudgetCovered, admit, snapshot
 from scalesearch.search.faults import (
     TrialFailed,
     fail_reason,
@@ -53,16 +53,17 @@ class TrialGuard:
 
     def __init__(self, objective: Callable[[Any], Sequence[float]], study: Any, spec: StudySpec, *,
                  heartbeat: Any, interrupts: Interrupts, deadline: float | None, device: str = "",
-                 poll_seconds: float = 0.5):
+                 poll_seconds: float = 0.5, on_start: Callable[[], None] = lambda: None):
         self.objective, self.study, self.spec = objective, study, spec
         self.heartbeat, self.interrupts, self.deadline = heartbeat, interrupts, deadline
-        self.device, self.poll_seconds = device, poll_seconds
+        self.device, self.poll_seconds, self.on_start = device, poll_seconds, on_start
         self.number: int | None = None  # the trial in flight (or last run)
         self.surplus = False
 
     def __call__(self, trial: Any) -> Sequence[float]:
         import optuna
 
+        self.on_start()  # the trial exists: other workers on this host may look at the budget now
         self.number, self.surplus = trial.number, False
         trial.set_user_attr(attrs.WORKER, WORKER_ID)
         error: Exception | None = None
@@ -121,36 +122,43 @@ def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]
     jitter = random.Random()
     url = storage_url or ""
     with Interrupts(graceful, notice) as interrupts, storage_errors(url):
+        lock = AskLock(url, study.study_name)
         guard = TrialGuard(objective, study, spec, heartbeat=heartbeat, interrupts=interrupts,
-                           deadline=deadline, device=device, poll_seconds=poll_seconds / 2)
+                           deadline=deadline, device=device, poll_seconds=poll_seconds / 2,
+                           on_start=lock.release)
         try:
             while True:
                 interrupts.check()
                 heartbeat.sweep(study)
-                seen = snapshot(study)
-                action = seen.action(n_trials)
-                if action == "done":
-                    return WorkResult(seen.finished, failed, surplus, "budget")
-                if interrupts.stop_requested:
-                    raise KeyboardInterrupt(interrupts.signal_name)
-                if deadline is not None and time.monotonic() >= deadline:
-                    return WorkResult(seen.finished, failed, surplus, "timeout")
-                if consecutive >= max_failures:
-                    return WorkResult(seen.finished, failed, surplus, "failures")
-                if action == "wait":  # others' running trials cover the budget; one may still fail
-                    interrupts.sleep(poll_seconds * (0.5 + jitter.random()))
-                    continue
-                last.clear()
+                lock.acquire()  # released once this worker's next trial exists, or when not asking
                 try:
-                    study.optimize(guard, n_trials=1, catch=(TrialFailed, BudgetCovered, ModelBuildError),
-                                   callbacks=[lambda s, t: last.append(t), *callbacks],
-                                   gc_after_trial=False, show_progress_bar=False)
-                except (optuna.exceptions.UpdateFinishedTrialError, ValueError, AssertionError):
-                    # Optuna 5 reports a failed tell as AssertionError/UnboundLocalError; look at the trial.
-                    if not _ended_elsewhere(study, guard.number):
-                        raise
-                    notice(f"trial {guard.number} was ended by another worker: it sent no heartbeat for "
-                           f"{spec.workers.grace_seconds}s (workers.grace_seconds); continuing")
+                    seen = snapshot(study)
+                    action = seen.action(n_trials)
+                    if action == "done":
+                        return WorkResult(seen.finished, failed, surplus, "budget")
+                    if interrupts.stop_requested:
+                        raise KeyboardInterrupt(interrupts.signal_name)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return WorkResult(seen.finished, failed, surplus, "timeout")
+                    if consecutive >= max_failures:
+                        return WorkResult(seen.finished, failed, surplus, "failures")
+                    if action == "wait":  # others' running trials cover the budget; one may still fail
+                        lock.release()
+                        interrupts.sleep(poll_seconds * (0.5 + jitter.random()))
+                        continue
+                    last.clear()
+                    try:
+                        study.optimize(guard, n_trials=1, catch=(TrialFailed, BudgetCovered, ModelBuildError),
+                                       callbacks=[lambda s, t: last.append(t), *callbacks],
+                                       gc_after_trial=False, show_progress_bar=False)
+                    except (optuna.exceptions.UpdateFinishedTrialError, ValueError, AssertionError):
+                        # Optuna 5 reports a failed tell as AssertionError/UnboundLocalError; look at the trial.
+                        if not _ended_elsewhere(study, guard.number):
+                            raise
+                        notice(f"trial {guard.number} was ended by another worker: it sent no heartbeat for "
+                               f"{spec.workers.grace_seconds}s (workers.grace_seconds); continuing")
+                finally:
+                    lock.release()
                 state = last[0].state if last else None
                 if guard.surplus:
                     surplus += 1

@@ -89,24 +89,28 @@ def test_a_deadline_ends_the_wait():
         admit(study, trial, n_trials=1, wait=lambda s: None, deadline=time.monotonic() - 1)
 
 
+@pytest.mark.parametrize("host_lock", [True, False], ids=["one-host", "many-hosts"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_four_racing_workers_finish_exactly_the_budget(backend, tmp_path, request):
+def test_four_racing_workers_finish_exactly_the_budget(backend, host_lock, tmp_path, request):
     url = storage_url_for(backend, tmp_path, request)
-    name = f"race-{backend}-{tmp_path.name}"
+    name = f"race-{backend}-{host_lock}-{tmp_path.name}"
     n_trials = 24
     create_study(url, FAKE_SPEC | {"study_name": name, "budget": {"n_trials": n_trials}})
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
-        results = pool.starmap(fake_worker, [(url, name, 0.02, seed) for seed in range(4)], chunksize=1)
+        results = pool.starmap(fake_worker, [(url, name, 0.02, seed, host_lock) for seed in range(4)], chunksize=1)
     study = load(url, name)
     counts = states(study)
     assert counts.get("COMPLETE", 0) + counts.get("PRUNED", 0) == n_trials, counts
     assert counts.get("RUNNING", 0) == 0 and counts.get("WAITING", 0) == 0, counts
     assert all(stopped == "budget" and finished == n_trials for finished, _, _, stopped in results), results
-    # Any FAIL is a trial that lost the race for the last slot and never trained.
     failed = study.get_trials(states=(optuna.trial.TrialState.FAIL,))
-    assert all(t.user_attrs[attrs.FAIL_REASON].startswith("surplus") for t in failed)
-    assert sum(r[2] for r in results) == len(failed)
-    print(f"{backend}: {len(failed)} surplus trial(s) of {len(study.trials)}")
+    if host_lock:  # workers on one host never race for a slot
+        assert failed == []
+    else:  # across hosts, a trial that lost the race for the last slot ends unused, never trained
+        assert all(t.user_attrs[attrs.FAIL_REASON].startswith("surplus") for t in failed)
+        assert all(t.user_attrs.get(attrs.SLOT) == YIELD for t in failed)
+        assert sum(r[2] for r in results) == len(failed)
+    print(f"{backend} host_lock={host_lock}: {len(failed)} surplus trial(s) of {len(study.trials)}")
     for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
         assert len(t.values) == 2 and "x" in t.params and t.user_attrs[attrs.SLOT] == CLAIM

@@ -156,15 +156,25 @@ FAKE_SPEC = {"study_name": "race", "space": "small_cnn", "sampler": {"name": "ra
              "workers": {"heartbeat_seconds": 1, "grace_seconds": 10}}
 
 
-def fake_worker(url: str, name: str, sleep_max: float, seed: int) -> tuple[int, int, int, str]:
+def fake_worker(url: str, name: str, sleep_max: float, seed: int, host_lock: bool = True) -> tuple[int, int, int, str]:
     """One worker process: ``work()`` with an objective that sleeps 0..sleep_max seconds.
 
-    Module-level so multiprocessing's spawn can import it; returns the WorkResult's fields.
+    ``host_lock=False`` disables the per-host ask lock, as if every worker ran on its own host,
+    so only the claim rule keeps the budget exact. Module-level so multiprocessing's spawn can
+    import it; returns the WorkResult's fields.
     """
     import random
 
+    from scalesearch.search import loop
     from scalesearch.search.loop import work
     from scalesearch.search.study import open_study
+
+    if not host_lock:
+        class NoLock(loop.AskLock):
+            def acquire(self) -> None:
+                pass
+
+        loop.AskLock = NoLock  # type: ignore[misc]
 
     study, spec = open_study(None, url, name)
     rng = random.Random(seed)
