@@ -90,6 +90,11 @@ def _sqlite(url: str, heartbeat: Heartbeat, create: bool) -> Any:
         try:
             with sqlite3.connect(path, timeout=SQLITE_BUSY_SECONDS) as conn:  # WAL persists in the file
                 conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e):
+                raise StorageError(f"storage: cannot open {path} ({e}); check the path and its permissions") from None
+            raise StorageError(f"storage: {path} is locked by another process for longer than "
+                               f"{SQLITE_BUSY_SECONDS:g}s; retry when it is done") from None
         except sqlite3.DatabaseError as e:
             raise StorageError(f"storage: {path} is not a usable SQLite database ({e}); pick another file") from None
     return _rdb(url, heartbeat, connect_args={"timeout": SQLITE_BUSY_SECONDS})

@@ -137,3 +137,36 @@ def test_a_killed_worker_trial_is_failed_and_its_config_rerun(backend, tmp_path,
     assert len(reruns) == 1 and reruns[0].state == State.COMPLETE
     assert reruns[0].params == dead.params and reruns[0].user_attrs[attrs.WORKER].endswith(f":{survivor.pid}")
     assert "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_worker_cleanly_and_run_resumes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    name = "ctrl-c"
+    spec = write_spec(tmp_path / "spec.yaml", tiny_spec_data(name, n_trials=2, epochs=40))
+    proc = scalesearch("run", str(spec), "--storage", url, "--workers", "2", cwd=tmp_path)
+
+    def both_training():
+        try:
+            running = load(url, name).get_trials(states=(State.RUNNING,))
+        except Exception:  # the study does not exist yet
+            return False
+        return len([t for t in running if attrs.CONFIG in t.user_attrs]) == 2
+
+    wait_for(both_training, 300, what="both workers to train a trial")
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to `run`
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert f"resume with: scalesearch run --storage {url} --study-name {name}" in out and "Traceback" not in out
+    study = load(url, name)
+    interrupted = study.get_trials(states=(State.FAIL,))
+    assert len(interrupted) == 2 and all(t.user_attrs[attrs.FAIL_REASON] == "interrupted" for t in interrupted)
+    assert states(study) == {"FAIL": 2, "WAITING": 2}  # consistent: nothing left RUNNING
+
+    resume = scalesearch("run", "--storage", url, "--study-name", name, cwd=tmp_path)
+    out, _ = resume.communicate(timeout=600)
+    assert resume.returncode == 0, out
+    study = load(url, name)
+    _assert_exact(study, 2)
+    reruns = {t.user_attrs[attrs.RETRY_OF]: t.params for t in study.get_trials(states=(State.COMPLETE,))}
+    assert reruns == {t.number: t.params for t in interrupted}
