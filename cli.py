@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--graceful", action="store_true",
                        help="on Ctrl-C/SIGTERM finish the running trial, then stop (again: stop now); "
                             "default: stop now, storing the trial as FAIL (interrupted) to rerun on resume")
-        p.add_argument("--timeout", type=float, help="stop starting trials after SECONDS")
+        p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop starting trials after SECONDS")
 
     p = sub.add_parser("run", help="run (or resume) a study from a spec file",
                        description="Run a study; re-running the same study resumes it up to its budget.")
