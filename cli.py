@@ -63,7 +63,7 @@ def _table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[
 
 def cmd_run(args: argparse.Namespace) -> int:
     from scalesearch.search.preflight import parse_devices, preflight
-    from scalesearch.search.spec import load_spec
+    from scalesearch.search.spec import apply_overrides, load_spec, spec_from_data, spec_to_data
     from scalesearch.search.storage import redact, resolve_url
     from scalesearch.search.study import count_finished, open_study, with_budget
 
@@ -73,14 +73,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     budget = {k: v for k, v in (("n_trials", args.n_trials), ("timeout", args.timeout)) if v is not None}
     devices = parse_devices(args.devices)
     stored = _stored_spec(url, args.study_name) if args.spec is None and args.study_name else None
-    if stored is not None and args.set:
-        raise ScalesearchError("run: --set needs a spec file; a resumed study keeps its stored spec "
-                               "(use --n-trials / --timeout to change its budget)")
     given = load_spec(args.spec, args.set) if stored is None else None
     # Everything is checked before the study is created or its budget changed.
-    planned = stored or given
+    planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), args.set)) if args.set else stored)
     preflight(with_budget(planned, budget) if budget else planned, args.workers, devices)
-    study, spec = open_study(given, url, args.study_name, budget=budget)
+    study, spec = open_study(given, url, args.study_name, budget=budget, overrides=args.set if stored else ())
     done = count_finished(study)
     console.print(f"study [bold]{spec.study_name}[/] in {redact(url)}: {done}/{spec.budget.n_trials} trials finished, "
                   f"objectives {', '.join(f'{o} ({d[:3]})' for o, d in zip(spec.objectives, spec.directions, strict=True))}"

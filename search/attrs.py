@@ -11,9 +11,11 @@ from typing import Any
 PREFIX = "ss."
 SPEC = "ss.spec"  # study: the resolved spec, plain data
 VERSIONS = "ss.versions"  # study: package versions that created it
+SPLIT = "ss.split"  # study: the dataset split every worker and the retrain use (datasets/split.py)
 CONFIG = "ss.config"  # trial: the sampled configuration (family, model, training, seed)
 FAIL_REASON = "ss.fail_reason"
 PRUNE_REASON = "ss.prune_reason"
+INPUT_SIZE = "ss.input_size"  # trial: the side of the square input the model was built for
 WORKER = "ss.worker"  # trial: "host:pid" of the worker that ran it
 SLOT = "ss.slot"  # trial: "claim" or "yield" (search/budget.py)
 HEARTBEAT = "ss.heartbeat"  # trial: last sign of life, epoch seconds (search/liveness.py)
@@ -21,7 +23,7 @@ RETRY_OF = "ss.retry_of"  # trial: number of the crashed/interrupted trial whose
 RETRIES = "ss.retries"  # trial: how many times this config has been retried
 
 #: Non-scalar or descriptive trial attrs that are not metrics.
-NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, "ss.val_curve", "ss.device", WORKER,
+NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, "ss.val_curve", "ss.device", WORKER,
                SLOT, HEARTBEAT, RETRY_OF, RETRIES}
 
 

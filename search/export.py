@@ -89,7 +89,7 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
     config = trial.user_attrs[attrs.CONFIG]
     spec_data = spec_to_data(spec)
     dataset = dict(spec_data["dataset"])
-    dataset["input_size"] = dataset.get("input_size") or spec.space.input_size
+    dataset["input_size"] = dataset.get("input_size") or trial.user_attrs.get(attrs.INPUT_SIZE)
     return {
         "format": EXPORT_FORMAT,
         "family": config["family"],
@@ -99,6 +99,7 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
         "seed": config["seed"],
         "trainer": spec_data["training"],
         "dataset": dataset,
+        **({"split": study.user_attrs[attrs.SPLIT]} if attrs.SPLIT in study.user_attrs else {}),
         "objectives": list(spec.objectives),
         "metrics": attrs.trial_metrics(trial.user_attrs),
         "provenance": {

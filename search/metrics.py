@@ -16,7 +16,12 @@ METRICS: dict[str, tuple[str, str]] = {
     "flops": ("minimize", ""),
     "latency_ms": ("minimize", "ms"),
     "size_mb": ("minimize", "MB"),
+    "robust_accuracy": ("maximize", ""),  # mean accuracy under noise, blur and shift
+    "accuracy_std": ("minimize", ""),  # spread of accuracy over K trainings with other seeds
 }
+
+#: Metrics that cost extra work: measured only when an objective or in ``measure.extra_metrics``.
+OPTIONAL_METRICS = ("robust_accuracy", "accuracy_std")
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq,

@@ -7,12 +7,14 @@ The trainer is injected, so tests drive the search logic with a fake one in mill
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from scalesearch.search import attrs
 from scalesearch.search.data import Dataset
 from scalesearch.search.measure import measure_latency, static_cost
+from scalesearch.search.robustness import extra_metrics
 from scalesearch.search.spec import StudySpec
 from scalesearch.search.train import Diverged, EpochReport, TrainConfig, Trainer, train
 from scalesearch.spaces.registry import ModelInput, get_family
@@ -66,13 +68,18 @@ class Objective:
         self.trainer = trainer
         self.events = events or _NoEvents()
         self.on_epoch = on_epoch  # e.g. early stopping; may raise optuna.TrialPruned
+        self._first_trial = True
 
     def __call__(self, trial: Any) -> list[float]:
         import optuna
 
+        first, self._first_trial = self._first_trial, False
+        charged = self.data.load_seconds if first else 0.0  # the first trial pays for loading
+        started, data_mark = time.perf_counter() - charged, self.data.data_seconds - charged
         config = suggest(trial, self.spec.space) | {"seed": self.spec.seed + trial.number}
         trial.set_user_attr(attrs.CONFIG, config)
         trial.set_user_attr("ss.device", self.device)
+        trial.set_user_attr(attrs.INPUT_SIZE, self.data.input_size)
         self.events.trial_started(trial.number, config)
         try:
             model = build_model(config, self.data)
@@ -107,6 +114,11 @@ class Objective:
             "train_seconds": result.train_seconds,
             "epochs_run": result.epochs_run,
         }
+        metrics |= extra_metrics(self.spec, model, self.data, self.device, cfg, result.val_accuracy,
+                                 trainer=self.trainer,
+                                 rebuild=lambda seed: build_model(config | {"seed": seed}, self.data))
+        metrics |= {"data_seconds": self.data.data_seconds - data_mark,
+                    "trial_seconds": time.perf_counter() - started}
         self._store(trial, metrics)
         trial.set_user_attr("ss.val_curve", [round(a, 5) for a in result.curve])
         stored = attrs.trial_metrics(trial.user_attrs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from scalesearch.errors import SpecError, UnknownNameError
+from scalesearch.errors import SpecError
 from scalesearch.search.spec import StudySpec
 
 _DEVICE = re.compile(r"^(cpu|cuda|cuda:\d+)$")
@@ -29,12 +29,8 @@ def parse_devices(text: str | None) -> list[str]:
 
 def preflight(spec: StudySpec, workers: int = 1, devices: Sequence[str] = ()) -> None:
     """Raise a one-line error for anything that would fail only after the study was created."""
-    from scalesearch.search.data import DATASETS
-
     if workers < 1:
         raise SpecError(f"--workers: must be 1 or more, got {workers}")
-    if spec.dataset.name not in DATASETS:
-        raise UnknownNameError(f"dataset.name: unknown dataset {spec.dataset.name!r}; choose from {', '.join(DATASETS)}")
     wanted = [*devices] or [spec.device]
     if any(d.startswith("cuda") for d in wanted):
         from scalesearch.search.device import resolve_device

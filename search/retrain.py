@@ -8,6 +8,7 @@ and never unpickles anything.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import yaml
 
 from scalesearch.errors import ExportError, SpecError
-from scalesearch.search.spec import DatasetSpec, TrainingSpec
+from scalesearch.search.spec import DatasetSpec, TrainingSpec, spec_from_data
 from scalesearch.spaces.space import read_yaml
 
 REQUIRED = ("family", "model", "training", "seed", "dataset", "trainer")
@@ -50,10 +51,8 @@ def read_export(path: str | Path) -> dict[str, Any]:
 def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto", threads: int | None = None,
             epochs: int | None = None, on_epoch: Callable[[Any], None] | None = None) -> RetrainResult:
     """Train the exported config on train + val, report test accuracy, save weights + card."""
-    import torch
     from safetensors.torch import save_file
 
-    from scalesearch.search.data import Dataset, Split
     from scalesearch.search.device import resolve_device, set_threads
     from scalesearch.search.objective import build_model
     from scalesearch.search.study import load_data
@@ -67,10 +66,9 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     device = resolve_device(device)
     if device == "cpu":
         set_threads(threads)
-    dataset = DatasetSpec(**export["dataset"])
-    data = load_data(dataset, dataset.input_size, device)
-    full = Dataset(data.name, Split(torch.cat([data.train.x, data.val.x]), torch.cat([data.train.y, data.val.y])),
-                   data.test, data.test, data.num_classes, data.in_chans, data.input_size, data.class_names)
+    dataset = spec_from_data({"dataset": export["dataset"]}).dataset
+    data = load_data(dataset, dataset.input_size, device, split=export.get("split"))
+    full = dataclasses.replace(data, train=data.train + data.val, val=data.test)
     training = dict(export["training"]) | ({"epochs": epochs} if epochs else {})
     cfg = TrainConfig(**training, **export["trainer"], seed=export["seed"])
     model = build_model({"family": export["family"], "model": export["model"], "seed": export["seed"]}, full)

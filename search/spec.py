@@ -18,8 +18,15 @@ from typing import Any
 import yaml
 
 from scalesearch.errors import SpecError, UnknownNameError
+from scalesearch.search.datasets.registry import check_dataset
 from scalesearch.search.feasibility import check_satisfiable
-from scalesearch.search.metrics import METRICS, Condition, direction, parse_condition
+from scalesearch.search.metrics import (
+    METRICS,
+    OPTIONAL_METRICS,
+    Condition,
+    direction,
+    parse_condition,
+)
 from scalesearch.search.samplers import SAMPLERS
 from scalesearch.spaces.space import SearchSpace, load_space, read_yaml, space_data
 
@@ -27,12 +34,44 @@ DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "studies" / "digits.yaml
 
 
 @dataclass(frozen=True)
+class AugmentSpec:
+    """Training-time augmentation, done on the device, on shuffled training batches only."""
+
+    crop_padding: int = 0  # pad each side by this many pixels, then crop back at random; 0 = off
+    hflip: bool = False  # random horizontal flip (right for photos, wrong for digits and text)
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """``kind: synthetic``: seeded class prototypes plus noise, for tests and benchmarks."""
+
+    samples: int = 600
+    classes: int = 4
+    noise: float = 0.35  # pixel noise std, images in [0, 1]
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
-    name: str = "digits"
+    kind: str = "digits"  # digits | imagefolder | torchvision | synthetic (search/datasets)
+    name: str = "digits"  # kind torchvision: the dataset class (CIFAR10, MNIST, ...); else a label
+    root: str | None = None  # imagefolder / torchvision: the folder holding the data
     input_size: int | None = None  # None: the dataset's native size
+    in_chans: int | None = None  # None: from the data (1 = grey, 3 = colour)
+    mean: tuple[float, ...] | None = None  # per channel, pixels in [0, 1]; None: train statistics
+    std: tuple[float, ...] | None = None
+    class_names: tuple[str, ...] | None = None  # None: from the data (folder names, ...)
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     split_seed: int = 0
+    augment: AugmentSpec = field(default_factory=AugmentSpec)
+    on_corrupt: str = "fail"  # fail | skip (with a warning naming each file)
+    stream: bool | None = None  # None: stream from disk only when decoded data > max_memory_mb
+    max_memory_mb: float = 2048.0
+    num_workers: int | None = None  # DataLoader workers when streaming; None: cores - 1 (max 4)
+    cache: bool = True  # keep decoded images as tensors on disk, keyed by content
+    cache_dir: str | None = None  # None: $SCALESEARCH_CACHE, else ~/.cache/scalesearch
+    synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)
 
 
 @dataclass(frozen=True)
@@ -62,6 +101,8 @@ class MeasureSpec:
     latency_batch_size: int = 32
     latency_warmup: int = 3
     latency_repeats: int = 15
+    extra_metrics: tuple[str, ...] = ()  # measured and recorded, not optimised: see OPTIONAL_METRICS
+    stability_runs: int = 3  # K trainings with different seeds behind accuracy_std
 
 
 @dataclass(frozen=True)
@@ -162,12 +203,17 @@ def spec_to_data(spec: StudySpec) -> dict[str, Any]:
         if isinstance(value, SearchSpace):
             data[f.name] = value.to_data()
         elif dataclasses.is_dataclass(value):
-            data[f.name] = dataclasses.asdict(value)
+            data[f.name] = dataclasses.asdict(value, dict_factory=_lists_dict)
         elif isinstance(value, tuple):
             data[f.name] = list(value)
         else:
             data[f.name] = value
     return data
+
+
+def _lists_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``dataclasses.asdict`` factory writing tuples as lists, as JSON storage reads them back."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in items}
 
 
 def _type_name(tp: Any) -> str:
@@ -250,6 +296,12 @@ def _validate(spec: StudySpec) -> None:
     if d.val_fraction + d.test_fraction >= 0.9:
         raise SpecError("dataset: val_fraction + test_fraction must leave at least 10% for training")
     positive(d.input_size, "dataset.input_size")
+    check_dataset(d)
+    for i, name in enumerate(spec.measure.extra_metrics):
+        if name not in OPTIONAL_METRICS:
+            raise UnknownNameError(f"measure.extra_metrics[{i}]: {name!r} is not an optional metric; choose from {', '.join(OPTIONAL_METRICS)}")
+    if spec.measure.stability_runs < 2:
+        raise SpecError(f"measure.stability_runs: accuracy_std needs at least 2 trainings, got {spec.measure.stability_runs}")
     if not spec.study_name.strip():
         raise SpecError("study_name: must not be empty")
     if spec.sampler.name not in SAMPLERS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,13 @@ from scalesearch.search import attrs
 from scalesearch.search.liveness import Retry
 from scalesearch.search.objective import Events, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
-from scalesearch.search.spec import DatasetSpec, StudySpec, spec_from_data, spec_to_data
+from scalesearch.search.spec import (
+    DatasetSpec,
+    StudySpec,
+    apply_overrides,
+    spec_from_data,
+    spec_to_data,
+)
 from scalesearch.search.storage import Heartbeat, open_storage, redact, resolve_url
 from scalesearch.search.train import Trainer, train
 
@@ -79,12 +85,13 @@ def with_budget(spec: StudySpec, budget: dict[str, Any]) -> StudySpec:
 
 
 def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
-               budget: dict[str, Any] | None = None) -> tuple[Any, StudySpec]:
+               budget: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> tuple[Any, StudySpec]:
     """Create the study, or resume it.
 
-    ``spec`` None means "use the spec stored with ``study_name``". A given spec that differs from
-    the stored one (other than its budget) is refused with the differing keys. ``n_trials`` is
-    study-wide, so a changed one is stored for every worker to read; ``timeout`` is per process.
+    ``spec`` None means "use the spec stored with ``study_name``" (with ``overrides`` applied to
+    it, as ``--set`` does to a file). A spec that differs from the stored one (other than its
+    budget) is refused with the differing keys. ``n_trials`` is study-wide, so a changed one is
+    stored for every worker to read; ``timeout`` is per process.
     """
     import optuna
 
@@ -97,6 +104,8 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     if exists:
         study = load_study(storage, name)
         stored = stored_spec(study)
+        if spec is None and overrides:
+            spec = spec_from_data(apply_overrides(spec_to_data(stored), overrides))
         if spec is not None:
             given = dataclasses.replace(spec, study_name=name)
             diffs = spec_conflicts(spec_to_data(stored), spec_to_data(given))
@@ -140,14 +149,19 @@ def count_finished(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def load_data(dataset: DatasetSpec, default_input_size: int | None, device: str) -> Any:
+def load_data(dataset: DatasetSpec, default_input_size: int | None, device: str, *,
+              study: Any = None, split: dict[str, Any] | None = None) -> Any:
     """The spec's dataset at the space's input size (unless the spec sets one), on ``device``
-    when that is a GPU (digits-sized data then lives there for the whole study)."""
-    from scalesearch.search.data import load_dataset
+    when that is a GPU (in-memory data then lives there for the whole study).
 
-    kwargs = dataclasses.asdict(dataset)
-    kwargs["input_size"] = dataset.input_size or default_input_size
-    data = load_dataset(**kwargs)
+    With ``study``, the split recorded in it (``ss.split``) is used, or recorded on first use;
+    ``split`` gives such a record directly (an export's).
+    """
+    from scalesearch.search.datasets import load_dataset
+    from scalesearch.search.datasets.recorded import load_for_study
+
+    dataset = dataclasses.replace(dataset, input_size=dataset.input_size or default_input_size)
+    data = load_for_study(study, dataset) if study is not None else load_dataset(dataset, record=split)
     return data.to(device) if device.startswith("cuda") else data
 
 
@@ -170,13 +184,15 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
     the crash check that fits the storage. Raises ``Interrupted`` on SIGINT/SIGTERM.
     """
     from scalesearch.search.device import resolve_device, set_threads
+    from scalesearch.search.faults import storage_errors
     from scalesearch.search.loop import work
 
     device = device or resolve_device(spec.device)
     if device == "cpu":
         set_threads(spec.threads)
     if data is None:
-        data = load_data(spec.dataset, spec.space.input_size, device)
+        with storage_errors(storage_url or ""):  # the first worker records the split in the study
+            data = load_data(spec.dataset, None, device, study=study)  # the data's own size unless set
     objective = Objective(spec, data, device, trainer=trainer, events=events)
     started = time.monotonic()
     result = work(study, spec, objective, storage_url=storage_url, device=device, graceful=graceful,

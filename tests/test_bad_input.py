@@ -18,12 +18,12 @@ from typing import Any
 
 import optuna
 import pytest
-from workers_helpers import tiny_spec_data, write_spec
 
 from scalesearch import cli
 from scalesearch.search.spec import spec_from_data
 from scalesearch.search.study import load_data, open_study, run_study
 from scalesearch.search.train import TrainResult
+from tests.workers_helpers import tiny_spec_data, write_spec
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ CASES = [
          files={"s.yaml": _spec(constraints=["params <= 1000", "params >= 5000"])}),
     Case("grace-not-above-heartbeat", ["run", "s.yaml", "--storage", DB], "workers.grace_seconds: must exceed",
          files={"s.yaml": _spec(workers={"heartbeat_seconds": 10, "grace_seconds": 5})}),
-    Case("unknown-dataset", [*RUN, "--set", "dataset.name=cifar"], "dataset.name: unknown dataset 'cifar'"),
+    Case("unknown-dataset", [*RUN, "--set", "dataset.kind=cifar"], "dataset.kind: unknown kind 'cifar'; choose from"),
     Case("unknown-space-preset", [*RUN, "--set", "space=nosuch"], "space: unknown space preset 'nosuch'; presets:"),
     # -- --set and budgets
     Case("set-bad-path", [*RUN, "--set", "budget.n_trials.max=3"], "--set budget.n_trials.max: 'n_trials' is not a section"),
@@ -129,8 +129,10 @@ CASES = [
          "study 'nosuch' not found; studies here: empty, tiny"),
     Case("spec-conflicts-with-stored", ["run", "good.yaml", "--storage", DB, "--study-name", "tiny", "--set", "seed=5"],
          "study 'tiny' already exists with a different spec (seed); resume it with --study-name tiny"),
-    Case("set-on-resume", ["run", "--storage", DB, "--study-name", "tiny", "--set", "seed=5"],
-         "run: --set needs a spec file; a resumed study keeps its stored spec"),
+    Case("set-on-resume-conflicts", ["run", "--storage", DB, "--study-name", "tiny", "--set", "seed=5"],
+         "study 'tiny' already exists with a different spec (seed)"),
+    Case("set-on-resume-bad-value", ["run", "--storage", DB, "--study-name", "tiny", "--set", "budget.n_trials=0"],
+         "budget.n_trials: must be positive, got 0"),
     Case("export-nothing-complete", ["export", "--storage", DB, "--study-name", "empty"],
          "study 'empty' has no complete trial yet; run it first"),
     Case("export-where-matches-nothing", ["export", "--storage", DB, "--study-name", "tiny", "--where", "accuracy>=0.999"],

@@ -11,7 +11,10 @@ import time
 
 import optuna
 import pytest
-from workers_helpers import (
+
+from scalesearch.search import attrs
+from scalesearch.search.budget import CLAIM, YIELD, BudgetCovered, Snapshot, admit, snapshot
+from tests.workers_helpers import (
     BACKENDS,
     FAKE_SPEC,
     create_study,
@@ -21,9 +24,6 @@ from workers_helpers import (
     states,
     storage_url_for,
 )
-
-from scalesearch.search import attrs
-from scalesearch.search.budget import CLAIM, YIELD, BudgetCovered, Snapshot, admit, snapshot
 
 
 def test_action_follows_rule_one():

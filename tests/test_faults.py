@@ -13,7 +13,6 @@ from typing import Any
 import optuna
 import pytest
 import torch
-from workers_helpers import tiny_spec_data
 
 from scalesearch.search import attrs
 from scalesearch.search.faults import fail_reason, is_out_of_memory, non_finite
@@ -21,6 +20,7 @@ from scalesearch.search.spec import spec_from_data
 from scalesearch.search.study import load_data, open_study, run_study
 from scalesearch.search.train import Diverged, TrainResult
 from scalesearch.spaces import registry
+from tests.workers_helpers import tiny_spec_data
 
 State = optuna.trial.TrialState
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import optuna
 import pytest
-from workers_helpers import create_study, load, scalesearch, states, tiny_spec_data, wait_for
 
 from scalesearch.search import attrs
 from scalesearch.search.interrupts import Interrupted, Interrupts
 from scalesearch.search.spec import spec_from_data
 from scalesearch.search.study import load_data, open_study, run_study
 from scalesearch.search.train import TrainResult
+from tests.workers_helpers import create_study, load, scalesearch, states, tiny_spec_data, wait_for
 
 State = optuna.trial.TrialState
 

@@ -6,7 +6,6 @@ import time
 
 import optuna
 import pytest
-from workers_helpers import FAKE_SPEC, create_study, load
 
 from scalesearch.search import attrs
 from scalesearch.search.liveness import (
@@ -18,6 +17,7 @@ from scalesearch.search.liveness import (
 )
 from scalesearch.search.loop import work
 from scalesearch.search.spec import spec_from_data
+from tests.workers_helpers import FAKE_SPEC, create_study, load
 
 State = optuna.trial.TrialState
 

@@ -8,7 +8,14 @@ from typing import Any
 
 import optuna
 import pytest
-from workers_helpers import (
+
+from scalesearch import cli
+from scalesearch.errors import StorageError
+from scalesearch.search import attrs, storage
+from scalesearch.search.loop import work
+from scalesearch.search.spec import spec_from_data
+from scalesearch.search.storage import redact, scrub
+from tests.workers_helpers import (
     FAKE_SPEC,
     create_study,
     env,
@@ -19,13 +26,6 @@ from workers_helpers import (
     tiny_spec_data,
     write_spec,
 )
-
-from scalesearch import cli
-from scalesearch.errors import StorageError
-from scalesearch.search import attrs, storage
-from scalesearch.search.loop import work
-from scalesearch.search.spec import spec_from_data
-from scalesearch.search.storage import redact, scrub
 
 
 def test_redact_and_scrub_hide_passwords():

@@ -11,7 +11,18 @@ import sys
 
 import optuna
 import pytest
-from workers_helpers import (
+
+from scalesearch.search import attrs
+from scalesearch.search.spec import spec_from_data
+from scalesearch.search.workers import (
+    WorkerPlan,
+    assign_device,
+    plan_workers,
+    threads_per_worker,
+    worker_command,
+    worker_seed,
+)
+from tests.workers_helpers import (
     BACKENDS,
     create_study,
     env,
@@ -23,17 +34,6 @@ from workers_helpers import (
     tiny_spec_data,
     wait_for,
     write_spec,
-)
-
-from scalesearch.search import attrs
-from scalesearch.search.spec import spec_from_data
-from scalesearch.search.workers import (
-    WorkerPlan,
-    assign_device,
-    plan_workers,
-    threads_per_worker,
-    worker_command,
-    worker_seed,
 )
 
 State = optuna.trial.TrialState
