@@ -36,8 +36,12 @@ from scalesearch.search.liveness import Retry, heartbeat_for
 from scalesearch.search.objective import ModelBuildError
 from scalesearch.search.spec import StudySpec
 
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 INTERRUPTED = "interrupted"
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process (computed each time: a forked child has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -65,7 +69,7 @@ class TrialGuard:
 
         self.on_start()  # the trial exists: other workers on this host may look at the budget now
         self.number, self.surplus = trial.number, False
-        trial.set_user_attr(attrs.WORKER, WORKER_ID)
+        trial.set_user_attr(attrs.WORKER, worker_id())
         error: Exception | None = None
         with self.heartbeat.beating(trial):
             try:

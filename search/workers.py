@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ScalesearchError, SpecError
 from scalesearch.search.spec import StudySpec
 from scalesearch.search.storage import ENV_VAR
 
@@ -60,6 +60,12 @@ def prepare_worker(study: Any, spec: StudySpec, *, index: int | None = None, thr
     from scalesearch.search.objective import constraints_func
     from scalesearch.search.samplers import make_sampler
 
+    if index is not None and index < 0:
+        raise SpecError(f"--index: must be 0 or more, got {index}")
+    if threads is not None and threads < 1:
+        raise SpecError(f"--threads: must be 1 or more, got {threads}")
+    if timeout is not None and timeout <= 0:
+        raise SpecError(f"--timeout: must be positive, got {timeout}")
     if device is None:
         gpus = 0
         if spec.device in ("auto", "cuda"):
@@ -97,11 +103,20 @@ def worker_command(study_name: str, plan: WorkerPlan, *, graceful: bool = False,
     return cmd
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies (None elsewhere).
+
+    ``prctl`` is looked up here, in the parent: between fork and exec the child only calls it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def run_workers(storage_url: str, study_name: str, plans: Sequence[WorkerPlan], *,
@@ -115,14 +130,12 @@ def run_workers(storage_url: str, study_name: str, plans: Sequence[WorkerPlan], 
     """
     env = dict(os.environ, **{ENV_VAR: storage_url}, PYTHONUNBUFFERED="1")
     lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
-    procs = []
-    for plan in plans:
-        proc = subprocess.Popen(
-            worker_command(study_name, plan, graceful=graceful, timeout=timeout), env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1, start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
-        procs.append(proc)
+    preexec = _parent_death_signal()
+    procs = [subprocess.Popen(worker_command(study_name, plan, graceful=graceful, timeout=timeout), env=env,
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1,
+                              start_new_session=True, preexec_fn=preexec)
+             for plan in plans]
+    for plan, proc in zip(plans, procs, strict=True):  # threads only once every child is forked
         threading.Thread(target=_pump, args=(plan.index, proc, lines), daemon=True).start()
 
     def forward(signum: int, frame: Any) -> None:

@@ -107,3 +107,12 @@ def test_a_password_in_the_storage_url_never_reaches_output(tmp_path, request):
     out, _ = bad.communicate(timeout=600)
     assert bad.returncode == 2 and out.startswith("error: study 'nosuch' not found in postgresql://") and secret not in out
     assert secret not in "".join(str(v) for v in load(base, "creds").user_attrs.values())
+
+
+def test_a_bare_postgresql_url_opens_with_the_shipped_driver(request):
+    """SQLAlchemy 2.1 maps postgresql:// to psycopg 3, which scalesearch does not ship."""
+    url = request.getfixturevalue("postgres_url")
+    assert url.startswith("postgresql://")
+    study = optuna.create_study(storage=storage.open_storage(url), study_name="bare", directions=["maximize"])
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert len(load(url, "bare").trials) == 2
