@@ -79,7 +79,14 @@ class AttrHeartbeat:
 
 
 class OptunaHeartbeat:
-    """Optuna's RDB heartbeat: its thread beats; :meth:`sweep` runs ``fail_stale_trials``."""
+    """Optuna's RDB heartbeat: its thread beats; :meth:`sweep` runs ``fail_stale_trials``.
+
+    Optuna only judges trials that recorded a heartbeat; a worker killed between creating a trial
+    and its first beat leaves one that never sampled a config, which :func:`sweep_unstarted` ends.
+    """
+
+    def __init__(self, grace: float = 60.0):
+        self.grace = grace
 
     @contextlib.contextmanager
     def beating(self, trial: Any) -> Iterator[None]:
@@ -93,7 +100,23 @@ class OptunaHeartbeat:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-        return []
+        return sweep_unstarted(study, self.grace)
+
+
+def sweep_unstarted(study: Any, grace: float, now: float | None = None) -> list[int]:
+    """Fail RUNNING trials older than ``grace`` s that never started (no worker, no params)."""
+    import optuna
+
+    now = time.time() if now is None else now
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        started = trial.datetime_start.timestamp() if trial.datetime_start else now
+        if trial.params or attrs.WORKER in trial.user_attrs or now - started <= grace:
+            continue
+        with contextlib.suppress(ValueError, optuna.exceptions.UpdateFinishedTrialError):
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
 
 
 def last_sign_of_life(trial: Any) -> float:
@@ -131,5 +154,5 @@ def heartbeat_for(storage_url: str | None, interval: float, grace: float, retry:
     from scalesearch.search.storage import resolve_url, scheme_of
 
     if scheme_of(resolve_url(storage_url)) in ("sqlite", "postgresql"):
-        return OptunaHeartbeat()
+        return OptunaHeartbeat(grace)
     return AttrHeartbeat(interval, grace, retry)

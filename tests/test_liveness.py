@@ -14,6 +14,7 @@ from scalesearch.search.liveness import (
     Retry,
     heartbeat_for,
     sweep_stale,
+    sweep_unstarted,
 )
 from scalesearch.search.loop import work
 from scalesearch.search.spec import spec_from_data
@@ -72,6 +73,17 @@ def test_sweep_uses_the_start_time_before_the_first_beat():
     _running(study, 0.3, beat=None)
     assert sweep_stale(study, grace=10, retry=Retry(2)) == []
     assert sweep_stale(study, grace=10, retry=Retry(2), now=time.time() + 11) == [0]
+
+
+def test_a_trial_that_never_started_is_failed_after_the_grace_period():
+    study = optuna.create_study()
+    study.ask()  # its worker died right after creating it: no worker attr, no params
+    started = study.ask()
+    started.set_user_attr(attrs.WORKER, "host:1")  # a live worker's trial, not yet sampled
+    heartbeat = OptunaHeartbeat(grace=10)
+    assert heartbeat.sweep(study) == []
+    assert sweep_unstarted(study, 10, now=time.time() + 11) == [0]
+    assert [t.state for t in study.trials] == [State.FAIL, State.RUNNING]
 
 
 def test_attr_heartbeat_beats_while_the_block_runs_and_stops_after():

@@ -87,6 +87,7 @@ def test_a_storage_failure_while_telling_is_not_masked(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 def test_a_password_in_the_storage_url_never_reaches_output(tmp_path, request):
     secret = "s3cr3t-Pa55"
     base = request.getfixturevalue("postgres_url")
@@ -109,6 +110,7 @@ def test_a_password_in_the_storage_url_never_reaches_output(tmp_path, request):
     assert secret not in "".join(str(v) for v in load(base, "creds").user_attrs.values())
 
 
+@pytest.mark.postgres
 def test_a_bare_postgresql_url_opens_with_the_shipped_driver(request):
     """SQLAlchemy 2.1 maps postgresql:// to psycopg 3, which scalesearch does not ship."""
     url = request.getfixturevalue("postgres_url")

@@ -23,7 +23,9 @@ REPO_PARENT = Path(__file__).resolve().parents[2]  # the folder holding the `sca
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_USERS = ("postgres", "root")
 REQUIRE_SERVICES = os.environ.get("SCALESEARCH_REQUIRE_SERVICES") == "1"
-BACKENDS = ("sqlite", "journal", "postgresql")
+#: Every storage backend, as test parameters (PostgreSQL ones carry the ``postgres`` marker).
+BACKENDS = [pytest.param("sqlite"), pytest.param("journal"),
+            pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 TINY_SPACE = {
     "name": "tiny",
