@@ -3,13 +3,16 @@
 A signal interrupts at once only where that is safe: inside the trial's own work (building,
 training, measuring) or while the worker waits. There the running trial ends as FAIL with reason
 ``interrupted``. Anywhere else (Optuna writing a trial to storage) the request waits until the
-write is done. With ``graceful=True`` the first signal lets the running trial finish and then
+write is done; inside the trial, a signal that lands in a storage call (a user attr being
+written) is delivered again 50 ms later, so a journal file's lock or a database session is never
+left half-done. With ``graceful=True`` the first signal lets the running trial finish and then
 stops; a second one interrupts at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -18,6 +21,18 @@ from types import FrameType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Code that must not be cut short: storage calls (file locks, database sessions).
+UNSAFE_PATHS = tuple(f"{os.sep}{p}{os.sep}" for p in ("optuna" + os.sep + "storages", "sqlalchemy", "psycopg2"))
+REDELIVER_SECONDS = 0.05
+
+
+def in_storage_call(frame: FrameType | None) -> bool:
+    """Whether ``frame`` (or a caller of it) is inside a storage backend."""
+    while frame is not None:
+        if any(part in frame.f_code.co_filename for part in UNSAFE_PATHS):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class Interrupted(KeyboardInterrupt):
@@ -32,6 +47,7 @@ class Interrupts:
         self.requests = 0
         self.signal_name = ""
         self._raise_now = False
+        self._redelivering = False
         self._previous: dict[int, Any] = {}
 
     @property
@@ -54,14 +70,26 @@ class Interrupts:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.requests += 1
-        self.signal_name = signal.Signals(signum).name
-        if not self._urgent:
-            self.notice(f"{self.signal_name}: finishing the running trial, then stopping "
-                        "(send it again to stop now)")
+        if self._redelivering:  # our own re-delivery, not a new request
+            self._redelivering = False
+        else:
+            self.requests += 1
+            self.signal_name = signal.Signals(signum).name
+            if not self._urgent:
+                self.notice(f"{self.signal_name}: finishing the running trial, then stopping "
+                            "(send it again to stop now)")
+                return
+        if not self._raise_now:
             return
-        if self._raise_now:
-            raise KeyboardInterrupt(self.signal_name)
+        if in_storage_call(frame):
+            self._redeliver(signum)
+            return
+        raise KeyboardInterrupt(self.signal_name)
+
+    def _redeliver(self, signum: int) -> None:
+        self._redelivering = True
+        main = threading.main_thread().ident
+        threading.Timer(REDELIVER_SECONDS, signal.pthread_kill, (main, signum)).start()
 
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` if an urgent stop is pending (call at safe points)."""

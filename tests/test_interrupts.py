@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import types
 from typing import Any
 
 import optuna
@@ -36,6 +37,27 @@ def test_a_signal_inside_a_safe_point_interrupts_at_once():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)
             pytest.fail("not interrupted")
+
+
+def _fake_storage_call():
+    """A function whose code claims to live in optuna/storages; it sends SIGINT to itself."""
+    def write(sleep, seconds):
+        os.kill(os.getpid(), signal.SIGINT)
+        sleep(seconds)
+        return "written"
+
+    fake = os.path.join(os.sep, "site-packages", "optuna", "storages", "_fake.py")
+    return types.FunctionType(write.__code__.replace(co_filename=fake), {"os": os, "signal": signal})
+
+
+def test_a_signal_inside_a_storage_call_waits_for_it_to_finish():
+    storage_write = _fake_storage_call()
+    steps: list[str] = []
+    with Interrupts() as interrupts, pytest.raises(KeyboardInterrupt), interrupts.interruptible():
+        steps.append(storage_write(time.sleep, 0.2))  # not cut short
+        time.sleep(2)  # the re-delivered signal lands here
+        steps.append("not interrupted")
+    assert steps == ["written"]
 
 
 def test_graceful_lets_the_first_signal_finish_the_trial_and_the_second_stop_now():
