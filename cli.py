@@ -257,22 +257,19 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_spaces(args: argparse.Namespace) -> int:
+    from scalesearch.spaces.catalog import describe_families, describe_presets
     from scalesearch.spaces.registry import get_family, list_families
-    from scalesearch.spaces.space import list_presets, load_space
 
-    families = [{"name": n, "description": get_family(n).description, "knobs": get_family(n).knobs}
-                for n in list_families()]
-    presets = [{"name": p, "description": (s := load_space(p)).description, "input_size": s.input_size,
-                "families": list(s.families)} for p in list_presets()]
     if args.json:
-        print(json.dumps({"families": families, "presets": presets}, indent=2))
+        families = describe_families(args.input_size, args.num_classes, args.in_chans)
+        print(json.dumps({"families": families, "presets": describe_presets()}, indent=2))
         return 0
     print("families:")
-    for f in families:
-        print(f"  {f['name']:14s} {f['description']}")
+    for name in list_families():
+        print(f"  {name:14s} {get_family(name).description}")
     print("presets (use with --set space=NAME):")
-    for p in presets:
-        print(f"  {p['name']:14s} input {p['input_size']}px; {', '.join(p['families'])}. {p['description']}")
+    for p in describe_presets():
+        print(f"  {p['name']:14s} made for {p['input_size']}px; {', '.join(p['families'])}. {p['description']}")
     return 0
 
 
@@ -362,8 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_studies)
 
-    p = sub.add_parser("spaces", help="list model families and search-space presets")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("spaces", help="list model families and search-space presets",
+                       description="List families and presets; --json adds each family's knobs, ranges, "
+                                   "and the params of its smallest and largest model.")
+    p.add_argument("--json", action="store_true", help="machine-readable output with knobs, ranges and sizes")
+    p.add_argument("--input-size", type=int, default=32, help="input side in pixels for --json sizes (default 32)")
+    p.add_argument("--num-classes", type=int, default=10, help="classes for --json sizes (default 10)")
+    p.add_argument("--in-chans", type=int, default=3, help="input channels for --json sizes (default 3)")
     p.set_defaults(func=cmd_spaces)
     return parser
 

@@ -150,11 +150,7 @@ def load_spec(path: str | Path | None = None, overrides: Sequence[str] = ()) -> 
         data = {}
     if not isinstance(data, Mapping):
         raise SpecError(f"spec: {path} must hold a mapping of keys (study_name, space, objectives, ...)")
-    data = dict(data)
-    if any(o.startswith("space.") for o in overrides):
-        # `--set space.training.epochs=3` edits the referenced preset's data.
-        data["space"] = _plain(space_data(data.get("space", "small_cnn")))
-    return spec_from_data(apply_overrides(data, overrides))
+    return spec_from_data(apply_overrides(dict(data), overrides))
 
 
 def _plain(value: Any) -> Any:
@@ -176,9 +172,12 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         node = data
         parts = key.strip().split(".")
         for part in parts[:-1]:
-            child = node.get(part)
+            child = node.get(part, "small_cnn" if node is data and part == "space" else None)
             if child is None:
                 child = node[part] = {}
+            elif node is data and part == "space" and isinstance(child, str):
+                # `--set space.training.epochs=3` edits the referenced preset's data.
+                child = node[part] = _plain(space_data(child, "space"))
             elif not isinstance(child, dict):
                 raise SpecError(f"--set {key}: {part!r} is not a section, cannot set a key inside it")
             node = child

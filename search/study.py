@@ -131,6 +131,7 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
         study.set_metric_names(list(spec.objectives))
         study.set_user_attr(attrs.SPEC, spec_to_data(spec))
         study.set_user_attr(attrs.VERSIONS, versions())
+        seed_families(study, spec)
     elif spec.budget.n_trials != stored.budget.n_trials:
         data = study.user_attrs[attrs.SPEC]
         study.set_user_attr(attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
@@ -140,6 +141,16 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url, heartbeat=heartbeat))
     study.sampler = make_sampler(spec.sampler.name, spec.sampler.seed, constraints_func(spec), spec.budget.n_trials)
     return study, spec
+
+
+def seed_families(study: Any, spec: StudySpec) -> None:
+    """Start a new multi-family study with one trial per family (other knobs sampled as usual),
+    so every family in the space is measured at least once even when the sampler, early on,
+    would favour a few. Skipped when the budget is smaller than the number of families."""
+    families = list(spec.space.families)
+    if 1 < len(families) <= spec.budget.n_trials:
+        for family in families:
+            study.enqueue_trial({"family": family}, skip_if_exists=True)
 
 
 def count_finished(study: Any) -> int:

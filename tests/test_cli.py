@@ -120,7 +120,14 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, capsys):
 
 
 def test_spaces_lists_families_and_presets(capsys):
-    assert main(["spaces", "--json"]) == 0
+    from scalesearch.spaces.registry import list_families
+
+    assert main(["spaces", "--json", "--input-size", "16", "--num-classes", "5", "--in-chans", "1"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert {"resnet", "convnext"} <= {f["name"] for f in data["families"]}
+    assert [f["name"] for f in data["families"]] == list_families()
+    for family in data["families"]:
+        assert 0 < family["smallest"]["params"] < family["largest"]["params"]
+        assert "width_multiplier" in family["knobs"]
     assert "small_cnn" in {p["name"] for p in data["presets"]}
+    assert main(["spaces"]) == 0
+    assert "all_families" in capsys.readouterr().out

@@ -50,8 +50,9 @@ def test_conflicting_spec_is_refused_naming_the_keys(spec, storage_url):
     other = dataclasses.replace(spec, objectives=("accuracy", "flops"))
     with pytest.raises(SpecError, match=r"already exists with a different spec \(objectives\)"):
         open_study(other, storage_url)
-    trials_before = optuna.load_study(study_name=spec.study_name, storage=storage_url).trials
-    assert trials_before == []
+    stored = optuna.load_study(study_name=spec.study_name, storage=storage_url)
+    assert stored.user_attrs[attrs.SPEC] == spec_to_data(spec)
+    assert all(t.state == optuna.trial.TrialState.WAITING for t in stored.trials)  # the per-family seeds
 
 
 def test_budget_change_is_not_a_conflict(spec):
@@ -77,3 +78,13 @@ def test_repeated_failures_stop_the_run(spec, storage_url, tiny_data, monkeypatc
     study, spec = open_study(spec, storage_url)
     summary = run_study(study, spec, data=tiny_data, device="cpu")
     assert summary.stopped_by == "failures" and summary.finished == 0 and summary.failed_this_run == 3
+
+
+def test_a_new_study_tries_every_family_first(spec, storage_url, tiny_data, fake_trainer):
+    study, spec = open_study(load_spec(None, TINY_OVERRIDES + ["space=all_families", "space.training.epochs=1"]),
+                             storage_url, budget={"n_trials": 7})
+    families = list(spec.space.families)
+    assert len(families) == 7
+    run_study(study, spec, data=tiny_data, device="cpu", trainer=fake_trainer)
+    tried = [t.user_attrs[attrs.CONFIG]["family"] for t in study.trials]
+    assert sorted(tried) == sorted(families)

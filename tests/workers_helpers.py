@@ -154,7 +154,7 @@ def create_study(url: str, data: dict[str, Any]) -> Any:
 # --------------------------------------------------------------------------- fake workers
 
 #: A spec whose trials need no torch: the race tests drive `work()` with a fake objective.
-FAKE_SPEC = {"study_name": "race", "space": "small_cnn", "sampler": {"name": "random", "seed": None},
+FAKE_SPEC = {"study_name": "race", "space": TINY_SPACE, "sampler": {"name": "random", "seed": None},
              "workers": {"heartbeat_seconds": 1, "grace_seconds": 10}}
 
 

@@ -21,3 +21,18 @@ def scale_depth(base: int, depth_multiplier: float) -> int:
 def small_input(input_size: int) -> bool:
     """Inputs this small lose everything to an ImageNet stem (stride 4 before stage 1)."""
     return input_size <= 64
+
+
+def num_downsamples(input_size: int, available: int, final_size: int = 2) -> int:
+    """How many of a network's ``available`` stride-2 steps to keep so that its last feature map
+    is still at least ``final_size`` px: all five at ImageNet sizes (224 -> 7), fewer for small
+    inputs (32 -> 2 after four, 8 -> 2 after two). Callers drop the earliest strides first."""
+    kept = 0
+    while kept < available and input_size // 2 ** (kept + 1) >= final_size:
+        kept += 1
+    return kept
+
+
+def nearest(value: float, options: list[int]) -> int:
+    """The option closest to ``value``; on a tie, the smaller one."""
+    return min(sorted(options), key=lambda o: abs(o - value))
