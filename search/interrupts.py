@@ -48,6 +48,7 @@ class Interrupts:
         self.signal_name = ""
         self._raise_now = False
         self._redelivering = False
+        self._timer: threading.Timer | None = None
         self._previous: dict[int, Any] = {}
 
     @property
@@ -65,6 +66,8 @@ class Interrupts:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
@@ -87,9 +90,15 @@ class Interrupts:
         raise KeyboardInterrupt(self.signal_name)
 
     def _redeliver(self, signum: int) -> None:
-        self._redelivering = True
+        def fire() -> None:
+            if self._previous:  # still ours to handle
+                signal.pthread_kill(main, signum)
+
         main = threading.main_thread().ident
-        threading.Timer(REDELIVER_SECONDS, signal.pthread_kill, (main, signum)).start()
+        self._redelivering = True
+        self._timer = threading.Timer(REDELIVER_SECONDS, fire)
+        self._timer.daemon = True
+        self._timer.start()
 
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` if an urgent stop is pending (call at safe points)."""
