@@ -211,7 +211,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     _quiet_optuna()
     url = resolve_url(args.storage)
-    storage = open_storage(url)
+    storage = open_storage(url, create=False)
     study = load_study(storage, _pick_study_name(storage, args.study_name))
     spec = stored_spec(study)
     trial = select_trial(study, spec, args.pick, args.where)
@@ -240,13 +240,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stability(args: argparse.Namespace) -> int:
+    from scalesearch.search.stability import measure_stability, stored_stability
+    from scalesearch.search.storage import open_storage, resolve_url
+    from scalesearch.search.study import load_study, stored_spec
+
+    _quiet_optuna()
+    storage = open_storage(resolve_url(args.storage), create=False)
+    study = load_study(storage, _pick_study_name(storage, args.study_name))
+    spec = stored_spec(study)
+    measure_stability(study, spec, runs=args.runs, device=args.device, remeasure=args.remeasure)
+    rows = [{"trial": n, "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
+             "runs": len(r["accuracies"])} for n, r in sorted(stored_stability(study).items())]
+    _console().print(_table(rows, f"Stability of the Pareto front of {study.study_name} (accuracy over seeds)",
+                            {"accuracy_mean": "{:.4f}".format, "accuracy_std": "{:.4f}".format}))
+    return 0
+
+
 def cmd_studies(args: argparse.Namespace) -> int:
     from scalesearch.search.report import study_rows
     from scalesearch.search.storage import open_storage, redact, resolve_url
 
     _quiet_optuna()
     url = resolve_url(args.storage)
-    rows = study_rows(open_storage(url))
+    rows = study_rows(open_storage(url, create=False))
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
@@ -353,6 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--epochs", type=int, help="override the exported number of epochs")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("stability", help="retrain the Pareto front K times with new seeds; report accuracy spread",
+                       description="Measure accuracy_std (the spread of validation accuracy over K trainings with "
+                                   "different seeds) for each Pareto-optimal trial; stored on the study.")
+    storage(p)
+    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    p.add_argument("--runs", type=int, help="trainings per trial (default: the spec's measure.stability_runs)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
+    p.add_argument("--remeasure", action="store_true", help="measure again trials that already have a result")
+    p.set_defaults(func=cmd_stability)
 
     p = sub.add_parser("studies", help="list the studies in a storage")
     storage(p)
