@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from scalesearch import __version__
 from scalesearch.errors import ScalesearchError
@@ -35,6 +36,15 @@ def _quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
+def _quiet_trials() -> None:
+    """Runs report each failed trial once, with its stored reason, on our own progress line;
+    Optuna's per-failure warning (with a traceback) would repeat it."""
+    import optuna
+
+    _quiet_optuna()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
 def _table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[Any], str]] | None = None) -> Any:
     from rich.table import Table
 
@@ -52,41 +62,85 @@ def _table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from scalesearch.search.spec import load_spec
+    from scalesearch.search.preflight import parse_devices, preflight
+    from scalesearch.search.spec import apply_overrides, load_spec, spec_from_data, spec_to_data
     from scalesearch.search.storage import redact, resolve_url
-    from scalesearch.search.study import count_finished, open_study, run_study
+    from scalesearch.search.study import count_finished, open_study, with_budget
 
-    _quiet_optuna()
+    _quiet_trials()
     console = _console()
+    url = resolve_url(args.storage)
     budget = {k: v for k, v in (("n_trials", args.n_trials), ("timeout", args.timeout)) if v is not None}
-    resume = args.spec is None and args.study_name and _study_exists(args.storage, args.study_name)
-    spec = None if resume else load_spec(args.spec, args.set)
-    study, spec = open_study(spec, args.storage, args.study_name, budget=budget,
-                             overrides=args.set if resume else ())
-    url = redact(resolve_url(args.storage))
+    devices = parse_devices(args.devices)
+    stored = _stored_spec(url, args.study_name) if args.spec is None and args.study_name else None
+    given = load_spec(args.spec, args.set) if stored is None else None
+    # Everything is checked before the study is created or its budget changed.
+    planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), args.set)) if args.set else stored)
+    preflight(with_budget(planned, budget) if budget else planned, args.workers, devices)
+    study, spec = open_study(given, url, args.study_name, budget=budget, overrides=args.set if stored else ())
     done = count_finished(study)
-    console.print(f"study [bold]{spec.study_name}[/] in {url}: {done}/{spec.budget.n_trials} trials finished, "
-                  f"objectives {', '.join(f'{o} ({d[:3]})' for o, d in zip(spec.objectives, spec.directions, strict=True))}")
-    from scalesearch.search.progress import Progress
+    console.print(f"study [bold]{spec.study_name}[/] in {redact(url)}: {done}/{spec.budget.n_trials} trials finished, "
+                  f"objectives {', '.join(f'{o} ({d[:3]})' for o, d in zip(spec.objectives, spec.directions, strict=True))}"
+                  + (f", {args.workers} workers" if args.workers > 1 else ""))
+    started = time.monotonic()
+    try:
+        if args.workers > 1:
+            code = _run_workers(console, url, spec, args, devices)
+            finished = count_finished(study)
+            stopped_by = "budget" if finished >= spec.budget.n_trials else ("failures" if code else "timeout")
+        else:
+            from scalesearch.search.progress import Progress
+            from scalesearch.search.study import run_study
 
-    with Progress(spec, console, finished_before=done) as progress:
-        summary = run_study(study, spec, events=progress, on_trial_end=progress)
+            with Progress(spec, console, finished_before=done) as progress:
+                summary = run_study(study, spec, events=progress, on_trial_end=progress, storage_url=url,
+                                    graceful=args.graceful, notice=lambda m: console.print(m, markup=False))
+            finished, stopped_by = summary.finished, summary.stopped_by
+    except KeyboardInterrupt as e:
+        return _interrupted(e, url, spec.study_name)
     _print_front(console, study, spec)
     reason = {"budget": "budget reached", "timeout": "timeout reached",
-              "failures": "stopped after repeated failures (see the reasons above)"}[summary.stopped_by]
-    console.print(f"{summary.finished}/{spec.budget.n_trials} trials finished in {summary.seconds:.0f}s ({reason}).")
-    console.print(f"next: scalesearch dashboard --storage {url}   |   "
-                  f"scalesearch export --storage {url} --study-name {spec.study_name} -o best.yaml")
-    return 0 if summary.stopped_by != "failures" else 1
+              "failures": "stopped after repeated failures (see the reasons above)"}[stopped_by]
+    console.print(f"{finished}/{spec.budget.n_trials} trials finished in {time.monotonic() - started:.0f}s ({reason}).")
+    console.print(f"next: scalesearch dashboard --storage {redact(url)}   |   "
+                  f"scalesearch export --storage {redact(url)} --study-name {spec.study_name} -o best.yaml")
+    return 0 if stopped_by != "failures" else 1
 
 
-def _study_exists(storage_url: str | None, name: str) -> bool:
+def _run_workers(console: Any, url: str, spec: Any, args: argparse.Namespace, devices: list[str]) -> int:
+    from scalesearch.search.device import available_cores
+    from scalesearch.search.workers import plan_workers, run_workers
+
+    plans = plan_workers(args.workers, spec, available_cores(), devices)
+    return run_workers(url, spec.study_name, plans, graceful=args.graceful, timeout=args.timeout,
+                       out=lambda line: console.print(line, markup=False, highlight=False))
+
+
+def _interrupted(error: BaseException, url: str, study_name: str) -> int:
+    from scalesearch.search.storage import redact
+
+    what = str(error) or "interrupted"
+    print(f"{what}\nresume with: scalesearch run --storage {redact(url)} --study-name {study_name}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _stored_spec(url: str, name: str) -> Any:
+    """The spec stored with study ``name``, or None when the storage or the study does not exist."""
     import optuna
 
+    from scalesearch.errors import StorageError
     from scalesearch.search.storage import open_storage
+    from scalesearch.search.study import load_study, stored_spec
 
-    storage = open_storage(storage_url)
-    return name in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    try:
+        storage = open_storage(url, create=False)
+    except StorageError as e:
+        if "does not exist" in str(e):
+            return None
+        raise
+    if name not in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}:
+        return None
+    return stored_spec(load_study(storage, name))
 
 
 def _print_front(console: Any, study: Any, spec: Any) -> None:
@@ -102,18 +156,29 @@ def _print_front(console: Any, study: Any, spec: Any) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from scalesearch.search.study import open_study, run_study
-
-    _quiet_optuna()
-    console = _console()
-    study, spec = open_study(None, args.storage, args.study_name)
+    from scalesearch.search.preflight import preflight
     from scalesearch.search.progress import Progress
-    from scalesearch.search.study import count_finished
+    from scalesearch.search.storage import resolve_url
+    from scalesearch.search.study import count_finished, open_study, run_study
+    from scalesearch.search.workers import prepare_worker
 
-    with Progress(spec, console, finished_before=count_finished(study)) as progress:
-        summary = run_study(study, spec, events=progress, on_trial_end=progress)
-    console.print(f"worker done: study has {summary.finished}/{spec.budget.n_trials} trials finished.")
-    return 0
+    _quiet_trials()
+    console = _console()
+    url = resolve_url(args.storage)
+    study, spec = open_study(None, url, args.study_name)
+    spec = prepare_worker(study, spec, index=args.index, threads=args.threads, device=args.device,
+                          timeout=args.timeout)
+    preflight(spec)
+    try:
+        with Progress(spec, console, finished_before=count_finished(study)) as progress:
+            summary = run_study(study, spec, events=progress, on_trial_end=progress, storage_url=url,
+                                graceful=args.graceful, notice=lambda m: console.print(m, markup=False))
+    except KeyboardInterrupt as e:
+        return _interrupted(e, url, spec.study_name)
+    reason = {"budget": "budget reached", "timeout": "timeout reached",
+              "failures": "stopped after repeated failures"}[summary.stopped_by]
+    console.print(f"worker done: study has {summary.finished}/{spec.budget.n_trials} trials finished ({reason}).")
+    return 0 if summary.stopped_by != "failures" else 1
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -146,7 +211,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     _quiet_optuna()
     url = resolve_url(args.storage)
-    storage = open_storage(url)
+    storage = open_storage(url, create=False)
     study = load_study(storage, _pick_study_name(storage, args.study_name))
     spec = stored_spec(study)
     trial = select_trial(study, spec, args.pick, args.where)
@@ -175,13 +240,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stability(args: argparse.Namespace) -> int:
+    from scalesearch.search.stability import measure_stability, stored_stability
+    from scalesearch.search.storage import open_storage, resolve_url
+    from scalesearch.search.study import load_study, stored_spec
+
+    _quiet_optuna()
+    storage = open_storage(resolve_url(args.storage), create=False)
+    study = load_study(storage, _pick_study_name(storage, args.study_name))
+    spec = stored_spec(study)
+    measure_stability(study, spec, runs=args.runs, device=args.device, remeasure=args.remeasure)
+    rows = [{"trial": n, "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
+             "runs": len(r["accuracies"])} for n, r in sorted(stored_stability(study).items())]
+    _console().print(_table(rows, f"Stability of the Pareto front of {study.study_name} (accuracy over seeds)",
+                            {"accuracy_mean": "{:.4f}".format, "accuracy_std": "{:.4f}".format}))
+    return 0
+
+
 def cmd_studies(args: argparse.Namespace) -> int:
     from scalesearch.search.report import study_rows
     from scalesearch.search.storage import open_storage, redact, resolve_url
 
     _quiet_optuna()
     url = resolve_url(args.storage)
-    rows = study_rows(open_storage(url))
+    rows = study_rows(open_storage(url, create=False))
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
@@ -211,8 +293,15 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes get one line and exit code 2, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scalesearch",
         description="Find the image-classification model that fits your budget: a multi-objective "
                     "Optuna search over model scale, compression and training.",
@@ -225,20 +314,38 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sqlite:///file.db (default sqlite:///scalesearch.db, or $SCALESEARCH_STORAGE), "
                             "journal:///file.log or postgresql://user@host/db")
 
+    def stopping(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--graceful", action="store_true",
+                       help="on Ctrl-C/SIGTERM finish the running trial, then stop (again: stop now); "
+                            "default: stop now, storing the trial as FAIL (interrupted) to rerun on resume")
+        p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop starting trials after SECONDS")
+
     p = sub.add_parser("run", help="run (or resume) a study from a spec file",
                        description="Run a study; re-running the same study resumes it up to its budget.")
     p.add_argument("spec", nargs="?", help="study spec YAML (default: studies/digits.yaml)")
     storage(p)
     p.add_argument("--study-name", help="study to create or resume (default: the spec's study_name)")
-    p.add_argument("--n-trials", type=int, help="study-wide budget of finished trials")
-    p.add_argument("--timeout", type=float, help="stop this run after SECONDS")
+    p.add_argument("--n-trials", type=int, help="study-wide budget of finished trials (stored with the study)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. --set budget.n_trials=10 (repeatable)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes on this host (default 1); threads are split between them "
+                        "and, on CUDA machines, GPUs assigned round-robin")
+    p.add_argument("--devices", metavar="LIST", help="devices for the workers, round-robin, e.g. cuda:0,cuda:1")
+    stopping(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("worker", help="join an existing study as one more worker (spec read from the study)")
+    p = sub.add_parser("worker", help="join an existing study as one more worker (spec read from the study)",
+                       description="Join a study from any host: run its trials until its study-wide budget "
+                                   "is met. Start as many as you like; see docs/workers.md.")
     storage(p)
     p.add_argument("--study-name", required=True)
+    p.add_argument("--index", type=int, metavar="I",
+                   help="worker number: seeds the sampler with seed+I and picks GPU I mod #GPUs "
+                        "(default: a fresh random seed)")
+    p.add_argument("--threads", type=int, help="CPU threads for this worker (default: the spec's, else all cores)")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: the spec's device)")
+    stopping(p)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("dashboard", help="serve optuna-dashboard on a storage")
@@ -263,6 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--epochs", type=int, help="override the exported number of epochs")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("stability", help="retrain the Pareto front K times with new seeds; report accuracy spread",
+                       description="Measure accuracy_std (the spread of validation accuracy over K trainings with "
+                                   "different seeds) for each Pareto-optimal trial; stored on the study.")
+    storage(p)
+    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    p.add_argument("--runs", type=int, help="trainings per trial (default: the spec's measure.stability_runs)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
+    p.add_argument("--remeasure", action="store_true", help="measure again trials that already have a result")
+    p.set_defaults(func=cmd_stability)
 
     p = sub.add_parser("studies", help="list the studies in a storage")
     storage(p)

@@ -16,9 +16,15 @@ CONFIG = "ss.config"  # trial: the sampled configuration (family, model, trainin
 FAIL_REASON = "ss.fail_reason"
 PRUNE_REASON = "ss.prune_reason"
 INPUT_SIZE = "ss.input_size"  # trial: the side of the square input the model was built for
+WORKER = "ss.worker"  # trial: "host:pid" of the worker that ran it
+SLOT = "ss.slot"  # trial: "claim" or "yield" (search/budget.py)
+HEARTBEAT = "ss.heartbeat"  # trial: last sign of life, epoch seconds (search/liveness.py)
+RETRY_OF = "ss.retry_of"  # trial: number of the crashed/interrupted trial whose config it reruns
+RETRIES = "ss.retries"  # trial: how many times this config has been retried
 
 #: Non-scalar or descriptive trial attrs that are not metrics.
-NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, "ss.val_curve", "ss.device", "ss.worker"}
+NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, "ss.val_curve", "ss.device", WORKER,
+               SLOT, HEARTBEAT, RETRY_OF, RETRIES}
 
 
 def metric_key(name: str) -> str:

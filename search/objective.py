@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from scalesearch.search import attrs
-from scalesearch.search.compress import CompressionError
 from scalesearch.search.data import Dataset
 from scalesearch.search.deploy import check_deploy, deploy_trial
 from scalesearch.search.measure import static_cost
@@ -117,9 +116,6 @@ class Objective:
         except Diverged as e:
             trial.set_user_attr(attrs.PRUNE_REASON, f"diverged while fine-tuning: {e}")
             raise optuna.TrialPruned(f"diverged while fine-tuning: {e}") from None
-        except CompressionError as e:
-            trial.set_user_attr(attrs.FAIL_REASON, str(e))
-            raise
         metrics |= {"train_seconds": result.train_seconds, "epochs_run": result.epochs_run,
                     "data_seconds": self.data.data_seconds - data_mark,
                     "trial_seconds": time.perf_counter() - started}

@@ -63,9 +63,10 @@ class Progress:
 
     def __call__(self, study: Any, trial: Any) -> None:
         """Optuna callback after each trial."""
+        from scalesearch.search.study import count_finished
+
         metrics = attrs.trial_metrics(trial.user_attrs)
-        if trial.state.name in ("COMPLETE", "PRUNED"):
-            self.finished += 1
+        self.finished = count_finished(study)  # study-wide: other workers may finish trials too
         if trial.state.name == "COMPLETE":
             for name, direction in zip(self.spec.objectives, self.spec.directions, strict=True):
                 value = metrics.get(name)

@@ -20,6 +20,7 @@ import yaml
 from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.search.compress import validate_compression
 from scalesearch.search.datasets.registry import check_dataset
+from scalesearch.search.feasibility import check_satisfiable
 from scalesearch.search.metrics import (
     METRICS,
     OPTIONAL_METRICS,
@@ -116,6 +117,15 @@ class DeploySpec:
 
 
 @dataclass(frozen=True)
+class WorkersSpec:
+    """How workers notice each other's crashes; stored with the study so every host agrees."""
+
+    heartbeat_seconds: int = 10  # a running trial proves it is alive this often
+    grace_seconds: int = 60  # a trial silent this long is failed, and its config retried
+    max_retries: int = 2  # times one config is retried after crashes or interrupts
+
+
+@dataclass(frozen=True)
 class StudySpec:
     study_name: str = "digits"
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
@@ -127,6 +137,7 @@ class StudySpec:
     training: TrainingSpec = field(default_factory=TrainingSpec)
     measure: MeasureSpec = field(default_factory=MeasureSpec)
     deploy: DeploySpec = field(default_factory=DeploySpec)
+    workers: WorkersSpec = field(default_factory=WorkersSpec)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # CPU threads per worker; None = all cores
     seed: int = 0
@@ -282,6 +293,12 @@ def _validate(spec: StudySpec) -> None:
     positive(spec.measure.latency_batch_size, "measure.latency_batch_size")
     positive(spec.measure.latency_repeats, "measure.latency_repeats")
     positive(spec.training.eval_batch_size, "training.eval_batch_size")
+    positive(spec.workers.heartbeat_seconds, "workers.heartbeat_seconds")
+    if spec.workers.grace_seconds <= spec.workers.heartbeat_seconds:
+        raise SpecError(f"workers.grace_seconds: must exceed workers.heartbeat_seconds "
+                        f"({spec.workers.heartbeat_seconds}), got {spec.workers.grace_seconds}")
+    if spec.workers.max_retries < 0:
+        raise SpecError(f"workers.max_retries: must be 0 or more, got {spec.workers.max_retries}")
     d = spec.dataset
     for name in ("val_fraction", "test_fraction"):
         value = getattr(d, name)
@@ -309,6 +326,7 @@ def _validate(spec: StudySpec) -> None:
         raise SpecError("objectives: each objective may appear only once")
     for i, text in enumerate(spec.constraints):
         parse_condition(text, f"constraints[{i}]")
+    check_satisfiable(spec.conditions)
     device = spec.device
     if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise SpecError(f"device: expected auto, cpu, cuda or cuda:N, got {device!r}")

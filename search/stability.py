@@ -13,6 +13,7 @@ from typing import Any
 from scalesearch.errors import StorageError
 from scalesearch.search import attrs
 from scalesearch.search.objective import build_model, train_config
+from scalesearch.search.report import complete_trials, pareto_trials
 from scalesearch.search.robustness import stability
 from scalesearch.search.spec import StudySpec
 from scalesearch.search.train import Trainer, train
@@ -30,15 +31,15 @@ def measure_stability(study: Any, spec: StudySpec, *, runs: int | None = None, t
     from scalesearch.search.device import resolve_device
     from scalesearch.search.study import load_data
 
-    device = device or resolve_device(spec.device)
+    device = resolve_device(device or spec.device)
     runs = runs or spec.measure.stability_runs
-    trials = study.best_trials if trials is None else trials
+    trials = pareto_trials(complete_trials(study), spec) if trials is None else trials
     if not trials:
         raise StorageError(f"study {study.study_name!r} has no completed trial to measure stability for")
     done = stored_stability(study)
     todo = [t for t in trials if remeasure or (t.number not in done and attrs.metric_key("accuracy_std") not in t.user_attrs)]
     if todo and data is None:
-        data = load_data(spec.dataset, spec.space.input_size, device, study=study)
+        data = load_data(spec.dataset, None, device, study=study)
     out = {}
     for t in todo:
         config = t.user_attrs[attrs.CONFIG]

@@ -16,8 +16,9 @@ from typing import Any
 
 from scalesearch.errors import SpecError, StorageError
 from scalesearch.search import attrs
-from scalesearch.search.compress import CompressionError, uncompressed_params
-from scalesearch.search.objective import Events, ModelBuildError, Objective, constraints_func
+from scalesearch.search.compress import uncompressed_params
+from scalesearch.search.liveness import Retry
+from scalesearch.search.objective import Events, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
 from scalesearch.search.spec import (
     DatasetSpec,
@@ -26,7 +27,7 @@ from scalesearch.search.spec import (
     spec_from_data,
     spec_to_data,
 )
-from scalesearch.search.storage import open_storage, redact, resolve_url
+from scalesearch.search.storage import Heartbeat, open_storage, redact, resolve_url
 from scalesearch.search.train import Trainer, train
 
 #: Spec sections that may differ when resuming (they say how long to run, not what to run).
@@ -79,8 +80,9 @@ def stored_spec(study: Any) -> StudySpec:
     return spec_from_data(data)
 
 
-def _with_budget(spec: StudySpec, budget: dict[str, Any]) -> StudySpec:
-    return dataclasses.replace(spec, budget=dataclasses.replace(spec.budget, **budget))
+def with_budget(spec: StudySpec, budget: dict[str, Any]) -> StudySpec:
+    """``spec`` with budget fields replaced (e.g. ``{"n_trials": 10}``), validated."""
+    return spec_from_data(spec_to_data(spec) | {"budget": dataclasses.asdict(spec.budget) | budget})
 
 
 def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
@@ -89,17 +91,17 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
 
     ``spec`` None means "use the spec stored with ``study_name``" (with ``overrides`` applied to
     it, as ``--set`` does to a file). A spec that differs from the stored one (other than its
-    budget) is refused with the differing keys.
+    budget) is refused with the differing keys. ``n_trials`` is study-wide, so a changed one is
+    stored for every worker to read; ``timeout`` is per process.
     """
     import optuna
 
-    if spec is not None and budget:
-        spec = _with_budget(spec, budget)  # a new study stores the budget it was started with
-    storage = open_storage(storage_url)
+    storage = open_storage(storage_url, create=spec is not None)
     name = study_name or (spec.study_name if spec else None)
     if name is None:
         raise SpecError("run: give a spec file or --study-name of an existing study")
     exists = name in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    study = None
     if exists:
         study = load_study(storage, name)
         stored = stored_spec(study)
@@ -122,14 +124,22 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
             raise StorageError(f"study {name!r} not found in {redact(resolve_url(storage_url))}; "
                                "give a spec file to create it")
         spec = dataclasses.replace(spec, study_name=name)
+    if budget:
+        spec = with_budget(spec, budget)
+    if study is None:
         study = optuna.create_study(storage=storage, study_name=name, directions=spec.directions,
                                     load_if_exists=True)
         study.set_metric_names(list(spec.objectives))
         study.set_user_attr(attrs.SPEC, spec_to_data(spec))
         study.set_user_attr(attrs.VERSIONS, versions())
         seed_families(study, spec)
-    if budget:
-        spec = _with_budget(spec, budget)
+    elif spec.budget.n_trials != stored.budget.n_trials:
+        data = study.user_attrs[attrs.SPEC]
+        study.set_user_attr(attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
+    # Re-open with the spec's heartbeat settings, so every worker of this study uses the same ones.
+    heartbeat = Heartbeat(spec.workers.heartbeat_seconds, spec.workers.grace_seconds,
+                          on_stale=Retry(spec.workers.max_retries))
+    study = optuna.load_study(study_name=name, storage=open_storage(storage_url, heartbeat=heartbeat))
     study.sampler = make_sampler(spec.sampler.name, spec.sampler.seed, constraints_func(spec), spec.budget.n_trials)
     return study, spec
 
@@ -179,50 +189,27 @@ class RunSummary:
     stopped_by: str  # "budget" | "timeout" | "failures"
 
 
-class _BudgetCallback:
-    """Stops ``optimize`` once the study-wide budget is met, or after repeated failures."""
-
-    def __init__(self, n_trials: int, max_consecutive_failures: int):
-        self.n_trials, self.max_failures = n_trials, max_consecutive_failures
-        self.consecutive_failures = 0
-        self.failed = 0
-        self.stopped_by = ""
-
-    def __call__(self, study: Any, trial: Any) -> None:
-        import optuna
-
-        if trial.state == optuna.trial.TrialState.FAIL:
-            self.failed += 1
-            self.consecutive_failures += 1
-        else:
-            self.consecutive_failures = 0
-        if count_finished(study) >= self.n_trials:
-            self.stopped_by = "budget"
-            study.stop()
-        elif self.consecutive_failures >= self.max_failures:
-            self.stopped_by = "failures"
-            study.stop()
-
-
 def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | None = None,
               trainer: Trainer = train, events: Events | None = None,
-              on_trial_end: Callable[[Any, Any], None] | None = None) -> RunSummary:
-    """Run trials until the study holds ``spec.budget.n_trials`` finished ones (or timeout)."""
+              on_trial_end: Callable[[Any, Any], None] | None = None, storage_url: str | None = None,
+              graceful: bool = False, notice: Callable[[str], None] = lambda _: None) -> RunSummary:
+    """Run trials until the study holds ``spec.budget.n_trials`` finished ones (or timeout).
 
+    Any number of these may run on one study at once (``search/loop.py``); ``storage_url`` picks
+    the crash check that fits the storage. Raises ``Interrupted`` on SIGINT/SIGTERM.
+    """
     from scalesearch.search.device import resolve_device, set_threads
+    from scalesearch.search.faults import storage_errors
+    from scalesearch.search.loop import work
 
     device = device or resolve_device(spec.device)
     if device == "cpu":
         set_threads(spec.threads)
     if data is None:
-        data = load_data(spec.dataset, None, device, study=study)  # the data's own size unless set
+        with storage_errors(storage_url or ""):  # the first worker records the split in the study
+            data = load_data(spec.dataset, None, device, study=study)  # the data's own size unless set
     objective = Objective(spec, data, device, trainer=trainer, events=events)
     started = time.monotonic()
-    budget = _BudgetCallback(spec.budget.n_trials, max_consecutive_failures=max(3, spec.budget.n_trials // 4))
-    callbacks: list[Any] = [budget] + ([on_trial_end] if on_trial_end else [])
-    remaining = spec.budget.n_trials - count_finished(study)
-    if remaining > 0:
-        study.optimize(objective, timeout=spec.budget.timeout, callbacks=callbacks,
-                       catch=(ModelBuildError, CompressionError), gc_after_trial=False, show_progress_bar=False)
-    stopped_by = budget.stopped_by or ("timeout" if remaining > 0 else "budget")
-    return RunSummary(study.study_name, count_finished(study), budget.failed, time.monotonic() - started, stopped_by)
+    result = work(study, spec, objective, storage_url=storage_url, device=device, graceful=graceful,
+                  callbacks=[on_trial_end] if on_trial_end else [], notice=notice)
+    return RunSummary(study.study_name, result.finished, result.failed, time.monotonic() - started, result.stopped_by)

@@ -131,3 +131,18 @@ def test_spaces_lists_families_and_presets(capsys):
     assert "small_cnn" in {p["name"] for p in data["presets"]}
     assert main(["spaces"]) == 0
     assert "all_families" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["export"], ["studies"]])
+def test_reading_commands_do_not_create_a_database_for_a_mistyped_path(command, tmp_path, capsys):
+    missing = tmp_path / "typo.db"
+    assert main([*command, "--storage", f"sqlite:///{missing}"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_stability_reports_the_spread_over_seeds(finished_study, capsys):
+    url, _ = finished_study
+    assert main(["stability", "--storage", url, "--study-name", "d1", "--runs", "2", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "Stability of the Pareto front of d1" in out and "accuracy_std" in out
