@@ -24,7 +24,8 @@ EXIT_INTERRUPTED = 130
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # Logs and pipes get wide tables instead of rich's 80-column default.
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def _quiet_optuna() -> None:
@@ -52,7 +53,7 @@ def _table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[
 
     table = Table(title=title, title_justify="left")
     for key in rows[0] if rows else []:
-        table.add_column(key, justify="right" if key not in ("family", "study", "objectives") else "left")
+        table.add_column(key, justify="left" if key in ("family", "study", "objectives", "compression") else "right")
     for row in rows:
         table.add_row(*((formats or {}).get(k, lambda v, k=k: fmt(v, k))(v) for k, v in row.items()))
     return table
@@ -150,7 +151,8 @@ def _print_front(console: Any, study: Any, spec: Any) -> None:
     if not front:
         console.print("no complete trial yet.")
         return
-    keep = ("trial", "family", "width", "depth", "accuracy", "params", "latency_ms", *spec.objectives)
+    keep = ("trial", "family", "width", "depth", "accuracy", "params", "latency_ms", *spec.objectives,
+            *(("compression",) if spec.space.compression else ()))
     rows = [{k: v for k, v in trial_row(t).items() if k in keep} for t in front]
     console.print(_table(rows, f"Pareto front of {spec.study_name} ({len(front)} trials)"))
 
@@ -220,6 +222,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     shown = ", ".join(f"{k}={v:.4g}" for k, v in data["metrics"].items() if k in spec.objectives)
     print(f"exported trial {trial.number} ({data['family']}; {shown}) to {path}")
     print(f"next: scalesearch train {path} -o model/")
+    return 0
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from scalesearch.search.reproduce import export_trial
+    from scalesearch.search.storage import open_storage, resolve_url
+    from scalesearch.search.study import load_study
+
+    _quiet_optuna()
+    storage = open_storage(resolve_url(args.storage), create=False)
+    study = load_study(storage, _pick_study_name(storage, args.study_name))
+    path = export_trial(study, args.trial, args.output, device=args.device)
+    print(f"re-ran trial {args.trial} of {study.study_name} and saved its deployed model to {path}")
     return 0
 
 
@@ -362,6 +377,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="filter such as 'latency_ms<=2' (repeatable, all must hold)")
     p.add_argument("-o", "--output", default="best.yaml", help="file to write (default best.yaml)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("export-model", help="re-run one trial from its stored config and save the deployed model",
+                       description="Rebuild, retrain and compress trial N exactly as the search did, and save it "
+                                   "(safetensors weights + a JSON manifest that replays pruning; no pickles).")
+    storage(p)
+    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    p.add_argument("--trial", type=int, required=True, help="trial number (see the Pareto table or the dashboard)")
+    p.add_argument("-o", "--output", default="trial_model", help="folder to write")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
+    p.set_defaults(func=cmd_export_model)
 
     p = sub.add_parser("train", help="retrain an exported config on train+val; report test accuracy; save it")
     p.add_argument("export", help="YAML written by scalesearch export")

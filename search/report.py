@@ -45,7 +45,22 @@ def trial_row(trial: Any) -> dict[str, Any]:
         "flops": metrics.get("flops"),
         "latency_ms": metrics.get("latency_ms"),
         "size_mb": metrics.get("size_mb"),
+        "compression": describe_compression(config.get("compression")),
     }
+
+
+def describe_compression(compression: dict[str, Any] | None) -> str:
+    """``"prune 0.5 + int8_static"``, or ``"-"`` for a model deployed as trained."""
+    if not compression:
+        return "-"
+    parts = []
+    if compression.get("pruning_ratio"):
+        parts.append(f"prune {compression['pruning_ratio']:.2g}")
+    if compression.get("sparsity"):
+        parts.append(f"sparse {compression['sparsity']:.2g}")
+    if compression.get("quantization", "none") != "none":
+        parts.append(compression["quantization"])
+    return " + ".join(parts) or "-"
 
 
 def study_rows(storage: Any) -> list[dict[str, Any]]:

@@ -146,3 +146,18 @@ def test_stability_reports_the_spread_over_seeds(finished_study, capsys):
     assert main(["stability", "--storage", url, "--study-name", "d1", "--runs", "2", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "Stability of the Pareto front of d1" in out and "accuracy_std" in out
+
+
+@pytest.mark.slow
+def test_compressed_study_shows_compression_and_exports_a_deployed_model(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    sets = [*SETS, "--set", "space=small_cnn", "--set", "space.training.epochs=1",
+            "--set", "space.compression={pruning_ratio: {choices: [0.0, 0.5]}, finetune_epochs: 1, "
+                     "quantization: {choices: [none, int8_dynamic]}}",
+            "--set", "budget.n_trials=3"]
+    assert main(["run", "--storage", url, "--study-name", "c", *sets]) == 0
+    assert "compression" in capsys.readouterr().out
+    out_dir = tmp_path / "deployed"
+    assert main(["export-model", "--storage", url, "--study-name", "c", "--trial", "0", "-o", str(out_dir),
+                 "--device", "cpu"]) == 0
+    assert "saved its deployed model" in capsys.readouterr().out and any(out_dir.iterdir())
