@@ -14,13 +14,19 @@ VERSIONS = "ss.versions"  # study: package versions that created it
 CONFIG = "ss.config"  # trial: the sampled configuration (family, model, training, seed)
 FAIL_REASON = "ss.fail_reason"
 PRUNE_REASON = "ss.prune_reason"
+RUNG_PREFIX = "ss.rung."  # trial: validation accuracy at each early-stopping rung, e.g. ss.rung.9
+RUNG_REACHED = "ss.rung_reached"  # pruned trial: epochs trained when it was stopped
 
 #: Non-scalar or descriptive trial attrs that are not metrics.
-NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, "ss.val_curve", "ss.device", "ss.worker"}
+NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, RUNG_REACHED, "ss.val_curve", "ss.device", "ss.worker"}
 
 
 def metric_key(name: str) -> str:
     return PREFIX + name
+
+
+def rung_key(epochs: int) -> str:
+    return f"{RUNG_PREFIX}{epochs}"
 
 
 def trial_metrics(user_attrs: dict[str, Any]) -> dict[str, Any]:
@@ -28,5 +34,6 @@ def trial_metrics(user_attrs: dict[str, Any]) -> dict[str, Any]:
     return {
         key[len(PREFIX):]: value
         for key, value in user_attrs.items()
-        if key.startswith(PREFIX) and key not in NOT_METRICS and isinstance(value, int | float)
+        if key.startswith(PREFIX) and key not in NOT_METRICS and not key.startswith(RUNG_PREFIX)
+        and isinstance(value, int | float)
     }

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from scalesearch.errors import SpecError, UnknownNameError
+from scalesearch.search.early_stopping import EARLY_STOPPING
 from scalesearch.search.metrics import METRICS, Condition, direction, parse_condition
 from scalesearch.search.samplers import SAMPLERS
 from scalesearch.spaces.space import SearchSpace, load_space, read_yaml, space_data
@@ -38,12 +39,27 @@ class DatasetSpec:
 class BudgetSpec:
     n_trials: int = 24  # study-wide: finished (complete + pruned) trials
     timeout: float | None = None  # seconds, per `run` invocation
+    max_epochs: int | None = None  # study-wide: training epochs spent by all trials (any state)
 
 
 @dataclass(frozen=True)
 class SamplerSpec:
     name: str = "auto"  # auto = Optuna's default for the number of objectives
     seed: int | None = 0
+
+
+@dataclass(frozen=True)
+class EarlyStoppingSpec:
+    """Successive halving on epochs (``asha``) or ``none``; see ``search/early_stopping.py``.
+
+    Rungs at ``min_epochs * eta**k`` epochs; at each, the top ``1/eta`` of the trials that reached
+    it continue. The first ``min_trials_per_rung`` trials at a rung always continue.
+    """
+
+    name: str = "asha"
+    min_epochs: int = 3
+    eta: float = 3.0
+    min_trials_per_rung: int = 3
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,7 @@ class StudySpec:
     constraints: tuple[str, ...] = ()
     budget: BudgetSpec = field(default_factory=BudgetSpec)
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    early_stopping: EarlyStoppingSpec = field(default_factory=EarlyStoppingSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     measure: MeasureSpec = field(default_factory=MeasureSpec)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -221,6 +238,7 @@ def _validate(spec: StudySpec) -> None:
 
     positive(spec.budget.n_trials, "budget.n_trials")
     positive(spec.budget.timeout, "budget.timeout")
+    positive(spec.budget.max_epochs, "budget.max_epochs")
     positive(spec.threads, "threads")
     positive(spec.measure.latency_batch_size, "measure.latency_batch_size")
     positive(spec.measure.latency_repeats, "measure.latency_repeats")
@@ -246,6 +264,18 @@ def _validate(spec: StudySpec) -> None:
         raise SpecError("objectives: each objective may appear only once")
     for i, text in enumerate(spec.constraints):
         parse_condition(text, f"constraints[{i}]")
+    _validate_early_stopping(spec.early_stopping)
     device = spec.device
     if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise SpecError(f"device: expected auto, cpu, cuda or cuda:N, got {device!r}")
+
+
+def _validate_early_stopping(es: EarlyStoppingSpec) -> None:
+    if es.name not in EARLY_STOPPING:
+        raise UnknownNameError(f"early_stopping.name: unknown rule {es.name!r}; choose from {', '.join(EARLY_STOPPING)}")
+    if es.min_epochs < 1:
+        raise SpecError(f"early_stopping.min_epochs: must be at least 1, got {es.min_epochs}")
+    if es.eta <= 1:
+        raise SpecError(f"early_stopping.eta: must be greater than 1 (e.g. 3: a third of the trials continue), got {es.eta}")
+    if es.min_trials_per_rung < 1:
+        raise SpecError(f"early_stopping.min_trials_per_rung: must be at least 1, got {es.min_trials_per_rung}")

@@ -16,6 +16,7 @@ from typing import Any
 
 from scalesearch.errors import SpecError, StorageError
 from scalesearch.search import attrs
+from scalesearch.search.early_stopping import Hook, make_early_stopping
 from scalesearch.search.objective import Events, ModelBuildError, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
 from scalesearch.search.spec import DatasetSpec, StudySpec, spec_from_data, spec_to_data
@@ -135,6 +136,19 @@ def load_data(dataset: DatasetSpec, default_input_size: int | None, device: str)
     return data.to(device) if device.startswith("cuda") else data
 
 
+def epochs_spent(study: Any) -> int:
+    """Training epochs spent by every trial so far (``ss.epochs_run``; pruned trials included)."""
+    key = attrs.metric_key("epochs_run")
+    return sum(int(t.user_attrs.get(key, 0)) for t in study.get_trials(deepcopy=False))
+
+
+def early_stopping_hook(spec: StudySpec) -> Hook:
+    es = spec.early_stopping
+    rule = make_early_stopping(es.name, spec.objectives, spec.conditions, min_epochs=es.min_epochs,
+                               eta=es.eta, min_trials_per_rung=es.min_trials_per_rung)
+    return Hook(rule, len(spec.objectives))
+
+
 @dataclass
 class RunSummary:
     study_name: str
@@ -142,13 +156,14 @@ class RunSummary:
     failed_this_run: int
     seconds: float
     stopped_by: str  # "budget" | "timeout" | "failures"
+    epochs: int = 0  # study-wide training epochs spent (see ``epochs_spent``)
 
 
 class _BudgetCallback:
     """Stops ``optimize`` once the study-wide budget is met, or after repeated failures."""
 
-    def __init__(self, n_trials: int, max_consecutive_failures: int):
-        self.n_trials, self.max_failures = n_trials, max_consecutive_failures
+    def __init__(self, n_trials: int, max_consecutive_failures: int, max_epochs: int | None = None):
+        self.n_trials, self.max_failures, self.max_epochs = n_trials, max_consecutive_failures, max_epochs
         self.consecutive_failures = 0
         self.failed = 0
         self.stopped_by = ""
@@ -161,18 +176,26 @@ class _BudgetCallback:
             self.consecutive_failures += 1
         else:
             self.consecutive_failures = 0
-        if count_finished(study) >= self.n_trials:
+        if self.exhausted(study):
             self.stopped_by = "budget"
             study.stop()
         elif self.consecutive_failures >= self.max_failures:
             self.stopped_by = "failures"
             study.stop()
 
+    def exhausted(self, study: Any) -> bool:
+        """The study holds ``n_trials`` finished trials, or has spent ``max_epochs`` epochs."""
+        if count_finished(study) >= self.n_trials:
+            return True
+        return self.max_epochs is not None and epochs_spent(study) >= self.max_epochs
+
 
 def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | None = None,
               trainer: Trainer = train, events: Events | None = None,
               on_trial_end: Callable[[Any, Any], None] | None = None) -> RunSummary:
-    """Run trials until the study holds ``spec.budget.n_trials`` finished ones (or timeout)."""
+    """Run trials until the study holds ``spec.budget.n_trials`` finished ones, or has spent
+    ``spec.budget.max_epochs`` training epochs (or timeout). Trials stop early by the spec's
+    ``early_stopping`` rule."""
 
     from scalesearch.search.device import resolve_device, set_threads
 
@@ -181,13 +204,17 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
         set_threads(spec.threads)
     if data is None:
         data = load_data(spec.dataset, spec.space.input_size, device)
-    objective = Objective(spec, data, device, trainer=trainer, events=events)
+    hook = early_stopping_hook(spec)
+    objective = Objective(spec, data, device, trainer=trainer, events=events,
+                          on_epoch=hook.on_epoch, before_training=hook.before_training)
     started = time.monotonic()
-    budget = _BudgetCallback(spec.budget.n_trials, max_consecutive_failures=max(3, spec.budget.n_trials // 4))
+    budget = _BudgetCallback(spec.budget.n_trials, max_consecutive_failures=max(3, spec.budget.n_trials // 4),
+                             max_epochs=spec.budget.max_epochs)
     callbacks: list[Any] = [budget] + ([on_trial_end] if on_trial_end else [])
-    remaining = spec.budget.n_trials - count_finished(study)
-    if remaining > 0:
+    to_run = not budget.exhausted(study)
+    if to_run:
         study.optimize(objective, timeout=spec.budget.timeout, callbacks=callbacks,
                        catch=(ModelBuildError,), gc_after_trial=False, show_progress_bar=False)
-    stopped_by = budget.stopped_by or ("timeout" if remaining > 0 else "budget")
-    return RunSummary(study.study_name, count_finished(study), budget.failed, time.monotonic() - started, stopped_by)
+    stopped_by = budget.stopped_by or ("timeout" if to_run else "budget")
+    return RunSummary(study.study_name, count_finished(study), budget.failed, time.monotonic() - started,
+                      stopped_by, epochs_spent(study))

@@ -1,0 +1,216 @@
+"""Early stopping: which trials end before their full epoch budget, decided across workers.
+
+A rule is a small strategy object chosen by name from :data:`EARLY_STOPPING` (like an Optuna
+pruner). It answers two questions and nothing else:
+
+- ``before_training(study, trial)``: stop now, from costs alone (e.g. a violated constraint)?
+- ``should_stop(study, trial, epoch, value)``: stop after this epoch, given the validation
+  accuracy ``value`` and what every other trial recorded?
+
+Either returns a :class:`Decision` (stop, and why) or None (carry on). :class:`Hook` connects a
+rule to the objective: it records the stop on the trial and raises ``optuna.TrialPruned``.
+
+``asha`` is asynchronous successive halving on epochs with a Pareto ranking, for studies with
+any number of objectives (Optuna's own pruners refuse multi-objective studies). Its state lives
+only in the study storage -- each trial's rung values are user attrs (``ss.rung.<epochs>``) --
+so it behaves the same with SQLite, a journal file or PostgreSQL and any number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from scalesearch.search import attrs
+from scalesearch.search.metrics import Condition
+from scalesearch.search.pareto import rank_and_crowding
+from scalesearch.search.train import EpochReport, TrainConfig
+
+#: Cost metrics the objective stores before training starts, so rungs can compare on them.
+KNOWN_BEFORE_TRAINING = ("params", "flops", "size_mb")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Stop the trial after ``epoch`` epochs (0: before training) because of ``reason``."""
+
+    epoch: int
+    reason: str
+
+
+class EarlyStopping(Protocol):
+    def before_training(self, study: Any, trial: Any) -> Decision | None: ...
+    def should_stop(self, study: Any, trial: Any, epoch: int, value: float) -> Decision | None: ...
+
+
+def trial_budget(trial: Any) -> int:
+    """The epochs a trial trains for when nothing stops it (its sampled ``training.epochs``)."""
+    config = trial.user_attrs.get(attrs.CONFIG) or {}
+    return int(config.get("training", {}).get("epochs", TrainConfig.epochs))
+
+
+class NoEarlyStopping:
+    """Every trial trains for its full budget."""
+
+    def before_training(self, study: Any, trial: Any) -> Decision | None:
+        return None
+
+    def should_stop(self, study: Any, trial: Any, epoch: int, value: float) -> Decision | None:
+        return None
+
+
+class ParetoASHA:
+    """Asynchronous successive halving on epochs, ranking peers by Pareto dominance.
+
+    Rungs sit at ``min_epochs * eta**k`` epochs, below the trial's budget. At a rung, the trial
+    records its validation accuracy, then is ranked among every trial (any worker, any state)
+    that recorded a value at the same rung. The ranking objectives are validation accuracy
+    (maximised) and the study's cost objectives that are known before training (params, flops,
+    size_mb; on a log scale so crowding is measured in ratios). Order: non-dominated front,
+    then crowding distance within the front (NSGA-II). With ``n`` trials at the rung (itself
+    included), the trial continues while fewer than ``max(1, floor(n / eta))`` peers rank
+    strictly above it -- peers that tie with it do not count -- and ends as PRUNED otherwise.
+    While fewer than ``min_trials_per_rung`` trials have reached the rung, it continues.
+
+    Before training, a trial whose known costs violate a spec constraint stops at once.
+    """
+
+    def __init__(self, objectives: Sequence[str], conditions: Sequence[Condition] = (), *,
+                 min_epochs: int = 3, eta: float = 3.0, min_trials_per_rung: int = 3):
+        if min_epochs < 1 or eta <= 1 or min_trials_per_rung < 1:
+            raise ValueError("need min_epochs >= 1, eta > 1 and min_trials_per_rung >= 1")
+        self.costs = [m for m in objectives if m in KNOWN_BEFORE_TRAINING]
+        self.conditions = [c for c in conditions if c.metric in KNOWN_BEFORE_TRAINING]
+        self.min_epochs, self.eta, self.min_trials_per_rung = min_epochs, eta, min_trials_per_rung
+
+    def rungs(self, budget: int) -> list[int]:
+        """Epoch counts at which a trial with ``budget`` epochs is compared, ascending."""
+        out: list[int] = []
+        k = 0
+        while (rung := round(self.min_epochs * self.eta**k)) < budget:
+            if not out or rung > out[-1]:
+                out.append(rung)
+            k += 1
+        return out
+
+    def before_training(self, study: Any, trial: Any) -> Decision | None:
+        metrics = attrs.trial_metrics(trial.user_attrs)
+        for condition in self.conditions:
+            if condition.metric in metrics and not condition.holds(metrics):
+                value = metrics[condition.metric]
+                return Decision(0, f"violates constraint {condition} ({condition.metric}={value:g}) before training")
+        return None
+
+    def should_stop(self, study: Any, trial: Any, epoch: int, value: float) -> Decision | None:
+        if epoch not in self.rungs(trial_budget(trial)):
+            return None
+        trial.set_user_attr(attrs.rung_key(epoch), float(value))  # shared with every worker
+        mine = self.point(value, trial.user_attrs)
+        peers = [p for p in rung_points(study, epoch, self, exclude=trial.number)]
+        n = len(peers) + 1
+        if mine is None or n < self.min_trials_per_rung:
+            return None
+        keep = max(1, math.floor(n / self.eta))
+        keys = rank_and_crowding([mine, *peers], self.directions)
+        better = sum(1 for key in keys[1:] if _order(key) < _order(keys[0]))
+        if better < keep:
+            return None
+        return Decision(epoch, f"asha: at rung {epoch} epochs (accuracy {value:.4f}), {better} of "
+                               f"{n - 1} peers rank higher; only the top {keep} of {n} continue")
+
+    @property
+    def directions(self) -> list[str]:
+        return ["maximize"] + ["minimize"] * len(self.costs)
+
+    def point(self, accuracy: float, user_attrs: Mapping[str, Any]) -> list[float] | None:
+        """The ranking point ``[accuracy, log10(cost), ...]``; None if a cost is missing."""
+        point = [float(accuracy)]
+        for name in self.costs:
+            cost = user_attrs.get(attrs.metric_key(name))
+            if not isinstance(cost, int | float) or cost <= 0:
+                return None
+            point.append(math.log10(cost))
+        return point
+
+
+def _order(key: tuple[int, float]) -> tuple[int, float]:
+    rank, crowding = key
+    return rank, -crowding
+
+
+def rung_points(study: Any, epoch: int, rule: ParetoASHA, exclude: int | None = None) -> Iterable[list[float]]:
+    """Ranking points of every trial that recorded a value at rung ``epoch``."""
+    key = attrs.rung_key(epoch)
+    for other in study.get_trials(deepcopy=False):
+        if other.number == exclude or key not in other.user_attrs:
+            continue
+        point = rule.point(other.user_attrs[key], other.user_attrs)
+        if point is not None:
+            yield point
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def _none(objectives: Sequence[str], conditions: Sequence[Condition], **options: Any) -> EarlyStopping:
+    return NoEarlyStopping()
+
+
+def _asha(objectives: Sequence[str], conditions: Sequence[Condition], **options: Any) -> EarlyStopping:
+    return ParetoASHA(objectives, conditions, **options)
+
+
+EARLY_STOPPING: dict[str, Callable[..., EarlyStopping]] = {"none": _none, "asha": _asha}
+
+
+def make_early_stopping(name: str, objectives: Sequence[str], conditions: Sequence[Condition] = (),
+                        **options: Any) -> EarlyStopping:
+    """The rule registered as ``name``; ``options`` are its settings (min_epochs, eta, ...)."""
+    return EARLY_STOPPING[name](objectives, conditions, **options)
+
+
+# --------------------------------------------------------------------------- objective glue
+
+
+class Hook:
+    """Runs a rule from the objective's callbacks and ends stopped trials as PRUNED.
+
+    A stopped trial records ``ss.prune_reason``, ``ss.rung_reached`` (epochs trained),
+    ``ss.epochs_run`` and its partial ``ss.val_curve``; its rung values are already stored.
+    In a single-objective study each epoch is also reported to Optuna (``trial.report``), so
+    TPE ranks pruned trials by how far they got; Optuna refuses that for several objectives.
+    """
+
+    def __init__(self, rule: EarlyStopping, n_objectives: int):
+        self.rule = rule
+        self.report = n_objectives == 1
+        self._curves: dict[int, list[float]] = {}
+
+    def before_training(self, trial: Any) -> None:
+        decision = self.rule.before_training(trial.study, trial)
+        if decision is not None:
+            self._stop(trial, decision, [])
+
+    def on_epoch(self, trial: Any, report: EpochReport) -> None:
+        curve = self._curves.setdefault(trial.number, [])
+        curve.append(report.val_accuracy)
+        if self.report:
+            trial.report(report.val_accuracy, report.epoch)
+        decision = self.rule.should_stop(trial.study, trial, report.epoch, report.val_accuracy)
+        if decision is not None:
+            self._stop(trial, decision, curve)
+        if report.epoch >= trial_budget(trial):
+            self._curves.pop(trial.number, None)
+
+    def _stop(self, trial: Any, decision: Decision, curve: list[float]) -> None:
+        import optuna
+
+        self._curves.pop(trial.number, None)
+        trial.set_user_attr(attrs.PRUNE_REASON, decision.reason)
+        trial.set_user_attr(attrs.RUNG_REACHED, decision.epoch)
+        trial.set_user_attr(attrs.metric_key("epochs_run"), decision.epoch)
+        if curve:
+            trial.set_user_attr("ss.val_curve", [round(a, 5) for a in curve])
+        raise optuna.TrialPruned(decision.reason)
