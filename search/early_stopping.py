@@ -30,6 +30,8 @@ from scalesearch.search.train import EpochReport, TrainConfig
 
 #: Cost metrics the objective stores before training starts, so rungs can compare on them.
 KNOWN_BEFORE_TRAINING = ("params", "flops", "size_mb")
+#: Optuna constraint set on a trial stopped early in a multi-objective study (see :class:`Hook`).
+EARLY_STOPPED = "ss.early_stopped"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class ParetoASHA:
     then crowding distance within the front (NSGA-II). With ``n`` trials at the rung (itself
     included), the trial continues while fewer than ``max(1, floor(n / eta))`` peers rank
     strictly above it -- peers that tie with it do not count -- and ends as PRUNED otherwise.
-    While fewer than ``min_trials_per_rung`` trials have reached the rung, it continues.
+    The first ``min_trials_per_rung`` trials to reach a rung continue unranked (there is no
+    field to compare with yet); a lone trial at a rung always continues.
 
     Before training, a trial whose known costs violate a spec constraint stops at once.
     """
@@ -110,7 +113,7 @@ class ParetoASHA:
         mine = self.point(value, trial.user_attrs)
         peers = [p for p in rung_points(study, epoch, self, exclude=trial.number)]
         n = len(peers) + 1
-        if mine is None or n < self.min_trials_per_rung:
+        if mine is None or n <= self.min_trials_per_rung:
             return None
         keep = max(1, math.floor(n / self.eta))
         keys = rank_and_crowding([mine, *peers], self.directions)
@@ -179,8 +182,14 @@ class Hook:
 
     A stopped trial records ``ss.prune_reason``, ``ss.rung_reached`` (epochs trained),
     ``ss.epochs_run`` and its partial ``ss.val_curve``; its rung values are already stored.
-    In a single-objective study each epoch is also reported to Optuna (``trial.report``), so
-    TPE ranks pruned trials by how far they got; Optuna refuses that for several objectives.
+
+    What the sampler learns from a stopped trial: in a single-objective study each epoch is
+    reported to Optuna (``trial.report``), so TPE ranks pruned trials by how far they got.
+    Optuna refuses intermediate values with several objectives, and multi-objective TPE then
+    treats every pruned trial alike (and fills its "good" group with the earliest ones when
+    there are few complete trials). So a stopped trial gets the constraint
+    :data:`EARLY_STOPPED` = ``1 - epochs trained / budget`` (> 0: infeasible): TPE ranks it
+    below every complete trial and above trials stopped at an earlier rung.
     """
 
     def __init__(self, rule: EarlyStopping, n_objectives: int):
@@ -213,4 +222,6 @@ class Hook:
         trial.set_user_attr(attrs.metric_key("epochs_run"), decision.epoch)
         if curve:
             trial.set_user_attr("ss.val_curve", [round(a, 5) for a in curve])
+        if not self.report and hasattr(trial, "set_constraint"):  # Optuna >= 5
+            trial.set_constraint(EARLY_STOPPED, 1 - decision.epoch / max(1, trial_budget(trial)))
         raise optuna.TrialPruned(decision.reason)

@@ -18,6 +18,7 @@ import pytest
 from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.search import attrs
 from scalesearch.search.early_stopping import (
+    EARLY_STOPPED,
     EARLY_STOPPING,
     Hook,
     NoEarlyStopping,
@@ -122,8 +123,8 @@ def test_top_third_by_accuracy_continues_single_objective():
 
 def test_the_first_trials_at_a_rung_continue_until_enough_peers_exist():
     study = new_study(n_objectives=1)
-    rule = ParetoASHA(["accuracy"], min_epochs=1, eta=3, min_trials_per_rung=4)
-    # Three trials, each worse than the last: below 4 at the rung, all continue.
+    rule = ParetoASHA(["accuracy"], min_epochs=1, eta=3, min_trials_per_rung=3)
+    # The first three at the rung continue unranked, each worse than the last.
     assert at_rung(rule, study, [0.9, 0.5, 0.1], 1) == [None, None, None]
     # The fourth is ranked: 4 // 3 = 1 may continue, and it is beaten by 0.9.
     (decision,) = at_rung(rule, study, [0.2], 1)
@@ -360,6 +361,8 @@ def test_run_study_prunes_and_records_rung_values(tmp_path, tiny_data):
         assert len(t.user_attrs["ss.val_curve"]) == rung
         assert t.user_attrs[attrs.PRUNE_REASON].startswith(f"asha: at rung {rung} epochs")
         assert "ss.accuracy" not in t.user_attrs
+        # Multi-objective TPE cannot use intermediate values; it ranks infeasible trials.
+        assert t.constraints[EARLY_STOPPED] == pytest.approx(1 - rung / 9)
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert all(t.user_attrs["ss.epochs_run"] == 9 and attrs.rung_key(3) in t.user_attrs for t in complete)
     # Epochs are counted exactly, pruned trials included.
@@ -410,6 +413,7 @@ def test_single_objective_studies_report_curves_to_optuna(tmp_path, tiny_data):
     study, _ = run(tmp_path, make_spec(objectives=["accuracy"]), CurveTrainer(), tiny_data)
     pruned = [t for t in study.trials if t.state.name == "PRUNED"]
     assert pruned and all(max(t.intermediate_values) == t.user_attrs[attrs.RUNG_REACHED] for t in pruned)
+    assert not any(t.constraints for t in pruned)  # pruned, not infeasible: TPE ranks them by step
 
 
 def test_a_diverged_trial_counts_its_epochs(tmp_path, tiny_data):
