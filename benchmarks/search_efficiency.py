@@ -55,7 +55,8 @@ def hypervolume(points: list[tuple[float, float]]) -> float:
 # --------------------------------------------------------------------------- one run
 
 
-def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, extra: list[str]) -> dict[str, Any]:
+def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, shared: list[str],
+            early_stopping: list[str]) -> dict[str, Any]:
     """One study; returns its trials in completion order with the epochs each spent."""
     import warnings
 
@@ -70,12 +71,12 @@ def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, ext
     overrides = [
         f"study_name=efficiency-{arm}-{seed}", f"seed={seed}", f"sampler.seed={seed}",
         f"sampler.name={settings['sampler']}", f"space.training.epochs={epochs}",
-        "budget.n_trials=100000", f"budget.max_epochs={max_epochs}", "device=cpu", "threads=1",
+        "budget.n_trials=100000", f"budget.max_epochs={max_epochs}", "device=cpu", "threads=1", *shared,
     ]
     if settings["early_stopping"]:
         overrides.append(f"early_stopping.name={settings['early_stopping']}")
     else:
-        overrides += extra  # early-stopping settings under test apply to arm a only
+        overrides += [f"early_stopping.{item}" for item in early_stopping]  # the rule under test
     spec = load_spec(None, overrides)
     study, spec = open_study(spec, f"sqlite:///{Path(workdir) / f'{arm}-{seed}.db'}")
     data = load_data(spec.dataset, spec.space.input_size, "cpu")
@@ -91,7 +92,8 @@ def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, ext
         "params": t.user_attrs.get("ss.params"),
         "family": t.user_attrs.get("ss.config", {}).get("family"),
     } for t in trials]
-    return {"arm": arm, "seed": seed, "seconds": seconds, "early_stopping": spec.early_stopping.__dict__, "trials": rows}
+    return {"arm": arm, "seed": seed, "seconds": seconds, "early_stopping": spec.early_stopping.__dict__,
+            "schedule": spec.space.training.get("schedule"), "trials": rows}
 
 
 # --------------------------------------------------------------------------- analysis
@@ -225,6 +227,14 @@ def report(results: dict[str, Any], out: Path, command: str) -> dict[str, Any]:
     return summary
 
 
+def reused(args: argparse.Namespace, max_epochs: int) -> list[dict[str, Any]]:
+    """Runs of the other arms from an earlier JSON, refused if it was made with other settings."""
+    old = json.loads((args.out / "search_efficiency.json").read_text())
+    if (old["epochs"], old["max_epochs"], old.get("overrides", [])) != (args.epochs, max_epochs, args.overrides):
+        raise SystemExit("--reuse: the saved runs used other --epochs/--trials/--set settings")
+    return [r for r in old["runs"] if r["arm"] not in args.arms and r["seed"] in args.seeds]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -234,8 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arms", default="abc", help="which arms to run (default abc)")
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel, one CPU thread each (default 2)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="spec override for arm (a), e.g. --set early_stopping.min_epochs=1")
+                   help="spec override for every arm, e.g. --set space.training.schedule=cosine")
+    p.add_argument("--early-stopping", action="append", default=[], metavar="KEY=VALUE",
+                   help="early-stopping setting for arm (a), e.g. --early-stopping min_epochs=1")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
+    p.add_argument("--workdir", type=Path, help="keep the study databases here (default: a temporary folder)")
+    p.add_argument("--reuse", action="store_true",
+                   help="take the runs of arms not in --arms from the JSON in --out (same settings)")
     p.add_argument("--report-only", action="store_true", help="rebuild the table and plot from the JSON")
     args = p.parse_args(argv)
     command = "python benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -245,15 +260,20 @@ def main(argv: list[str] | None = None) -> int:
         print(table(report(results, args.out, results["command"])))
         return 0
     max_epochs = args.trials * args.epochs
-    with tempfile.TemporaryDirectory(prefix="ss-efficiency-") as workdir, ProcessPoolExecutor(args.jobs) as pool:
-        jobs = [pool.submit(run_arm, arm, seed, args.epochs, max_epochs, workdir, args.overrides)
+    runs = reused(args, max_epochs) if args.reuse else []
+    with tempfile.TemporaryDirectory(prefix="ss-efficiency-") as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        workdir = args.workdir or tmp
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        jobs = [pool.submit(run_arm, arm, seed, args.epochs, max_epochs, str(workdir), args.overrides,
+                            args.early_stopping)
                 for seed in args.seeds for arm in args.arms]
-        runs = []
         for job in jobs:
             runs.append(job.result())
             r = runs[-1]
             print(f"arm {r['arm']} seed {r['seed']}: {len(r['trials'])} trials in {r['seconds']:.0f}s", flush=True)
-    results = {"command": command.strip(), "epochs": args.epochs, "max_epochs": max_epochs, "runs": runs}
+    runs.sort(key=lambda r: (r["seed"], r["arm"]))
+    results = {"command": command.strip(), "epochs": args.epochs, "max_epochs": max_epochs,
+               "overrides": args.overrides, "runs": runs}
     summary = report(results, args.out, results["command"])
     print(table(summary))
     return 0

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from scalesearch.search import attrs
 from scalesearch.search.metrics import Condition
 from scalesearch.search.pareto import rank_and_crowding
-from scalesearch.search.train import EpochReport, TrainConfig
+from scalesearch.search.train import EpochReport, TrainConfig, warmup_epochs
 
 #: Cost metrics the objective stores before training starts, so rungs can compare on them.
 KNOWN_BEFORE_TRAINING = ("params", "flops", "size_mb")
@@ -47,10 +47,15 @@ class EarlyStopping(Protocol):
     def should_stop(self, study: Any, trial: Any, epoch: int, value: float) -> Decision | None: ...
 
 
+def trial_training(trial: Any) -> TrainConfig:
+    """The trial's sampled training knobs (epochs, schedule, ...), trainer defaults elsewhere."""
+    config = trial.user_attrs.get(attrs.CONFIG) or {}
+    return TrainConfig(**config.get("training", {}))
+
+
 def trial_budget(trial: Any) -> int:
     """The epochs a trial trains for when nothing stops it (its sampled ``training.epochs``)."""
-    config = trial.user_attrs.get(attrs.CONFIG) or {}
-    return int(config.get("training", {}).get("epochs", TrainConfig.epochs))
+    return trial_training(trial).epochs
 
 
 class NoEarlyStopping:
@@ -66,7 +71,9 @@ class NoEarlyStopping:
 class ParetoASHA:
     """Asynchronous successive halving on epochs, ranking peers by Pareto dominance.
 
-    Rungs sit at ``min_epochs * eta**k`` epochs, below the trial's budget. At a rung, the trial
+    Rungs sit at ``min_epochs * eta**k`` epochs, below the trial's budget and not before its
+    learning-rate warm-up ends (one-cycle spends 30 % of training ramping up; accuracy there
+    ranks how fast a model learns at a small learning rate, not how good it ends). At a rung, the trial
     records its validation accuracy, then is ranked among every trial (any worker, any state)
     that recorded a value at the same rung. The ranking objectives are validation accuracy
     (maximised) and the study's cost objectives that are known before training (params, flops,
@@ -88,15 +95,20 @@ class ParetoASHA:
         self.conditions = [c for c in conditions if c.metric in KNOWN_BEFORE_TRAINING]
         self.min_epochs, self.eta, self.min_trials_per_rung = min_epochs, eta, min_trials_per_rung
 
-    def rungs(self, budget: int) -> list[int]:
-        """Epoch counts at which a trial with ``budget`` epochs is compared, ascending."""
+    def rungs(self, budget: int, warmup: float = 0.0) -> list[int]:
+        """Epoch counts at which a trial with ``budget`` epochs, ``warmup`` of them spent
+        warming up the learning rate, is compared; ascending."""
         out: list[int] = []
         k = 0
         while (rung := round(self.min_epochs * self.eta**k)) < budget:
-            if not out or rung > out[-1]:
+            if rung >= warmup and (not out or rung > out[-1]):
                 out.append(rung)
             k += 1
         return out
+
+    def trial_rungs(self, trial: Any) -> list[int]:
+        training = trial_training(trial)
+        return self.rungs(training.epochs, warmup_epochs(training))
 
     def before_training(self, study: Any, trial: Any) -> Decision | None:
         metrics = attrs.trial_metrics(trial.user_attrs)
@@ -107,7 +119,7 @@ class ParetoASHA:
         return None
 
     def should_stop(self, study: Any, trial: Any, epoch: int, value: float) -> Decision | None:
-        if epoch not in self.rungs(trial_budget(trial)):
+        if epoch not in self.trial_rungs(trial):
             return None
         trial.set_user_attr(attrs.rung_key(epoch), float(value))  # shared with every worker
         mine = self.point(value, trial.user_attrs)

@@ -82,6 +82,23 @@ def test_rungs_are_geometric_and_below_the_budget(min_epochs, eta, budget, rungs
     assert ParetoASHA(["accuracy"], min_epochs=min_epochs, eta=eta).rungs(budget) == rungs
 
 
+@pytest.mark.parametrize(("warmup", "rungs"), [(0.0, [1, 3, 9]), (2.0, [3, 9]), (8.1, [9]), (9.0, [9]), (10, [])])
+def test_no_rung_inside_the_learning_rate_warmup(warmup, rungs):
+    assert ParetoASHA(["accuracy"], min_epochs=1, eta=3).rungs(27, warmup) == rungs
+
+
+@pytest.mark.parametrize(("training", "rungs"), [
+    ({"epochs": 27, "schedule": "cosine"}, [3, 9]),
+    ({"epochs": 27, "schedule": "cosine", "warmup_epochs": 4}, [9]),
+    ({"epochs": 27, "schedule": "onecycle"}, [9]),  # one-cycle warms up for 30 %: 8.1 epochs
+    ({"epochs": 12, "schedule": "onecycle"}, [9]),
+])
+def test_a_trial_takes_its_rungs_from_its_schedule(training, rungs):
+    trial = new_study().ask()
+    trial.set_user_attr(attrs.CONFIG, {"training": training})
+    assert ParetoASHA(["accuracy"], min_epochs=3, eta=3).trial_rungs(trial) == rungs
+
+
 def test_a_trial_is_only_compared_at_its_rungs():
     study = new_study(n_objectives=1)
     rule = ParetoASHA(["accuracy"], min_epochs=3, eta=3, min_trials_per_rung=1)
