@@ -131,7 +131,7 @@ def summarize(runs: list[dict[str, Any]], max_epochs: int) -> dict[str, Any]:
         row["complete"] = {arm: sum(t["state"] == "COMPLETE" for t in by[arm, seed]["trials"]) for arm in curves}
         row["seconds"] = {arm: by[arm, seed]["seconds"] for arm in curves}
         if "a" in curves and "b" in curves:
-            reach = epochs_to_reach(curves["a"], final["b"])
+            reach = epochs_to_reach([p for p in curves["a"] if p[0] <= max_epochs], final["b"])
             row["a_reaches_b_at"] = reach
             row["a_reaches_b_fraction"] = reach / max_epochs
             row["a_vs_b"] = final["a"] / final["b"] - 1 if final["b"] > 0 else math.nan

@@ -123,7 +123,7 @@ class ParetoASHA:
             return None
         trial.set_user_attr(attrs.rung_key(epoch), float(value))  # shared with every worker
         mine = self.point(value, trial.user_attrs)
-        peers = [p for p in rung_points(study, epoch, self, exclude=trial.number)]
+        peers = list(rung_points(study, epoch, self, exclude=trial.number))
         n = len(peers) + 1
         if mine is None or n <= self.min_trials_per_rung:
             return None
