@@ -21,14 +21,20 @@ SLOT = "ss.slot"  # trial: "claim" or "yield" (search/budget.py)
 HEARTBEAT = "ss.heartbeat"  # trial: last sign of life, epoch seconds (search/liveness.py)
 RETRY_OF = "ss.retry_of"  # trial: number of the crashed/interrupted trial whose config it reruns
 RETRIES = "ss.retries"  # trial: how many times this config has been retried
+RUNG_PREFIX = "ss.rung."  # trial: validation accuracy at each early-stopping rung, e.g. ss.rung.9
+RUNG_REACHED = "ss.rung_reached"  # pruned trial: epochs trained when it was stopped
 
 #: Non-scalar or descriptive trial attrs that are not metrics.
-NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, "ss.val_curve", "ss.device", WORKER,
-               SLOT, HEARTBEAT, RETRY_OF, RETRIES}
+NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, RUNG_REACHED, "ss.val_curve", "ss.device",
+               WORKER, SLOT, HEARTBEAT, RETRY_OF, RETRIES}
 
 
 def metric_key(name: str) -> str:
     return PREFIX + name
+
+
+def rung_key(epochs: int) -> str:
+    return f"{RUNG_PREFIX}{epochs}"
 
 
 def trial_metrics(user_attrs: dict[str, Any]) -> dict[str, Any]:
@@ -36,5 +42,6 @@ def trial_metrics(user_attrs: dict[str, Any]) -> dict[str, Any]:
     return {
         key[len(PREFIX):]: value
         for key, value in user_attrs.items()
-        if key.startswith(PREFIX) and key not in NOT_METRICS and isinstance(value, int | float)
+        if key.startswith(PREFIX) and key not in NOT_METRICS and not key.startswith(RUNG_PREFIX)
+        and isinstance(value, int | float)
     }

@@ -124,3 +124,9 @@ class AskLock:
             fd, self._fd = self._fd, None
             with contextlib.suppress(OSError):
                 os.close(fd)  # closing drops the flock
+
+
+def epochs_spent(study: Any) -> int:
+    """Training epochs spent by every trial so far (``ss.epochs_run``; pruned trials included)."""
+    key = attrs.metric_key("epochs_run")
+    return sum(int(t.user_attrs.get(key, 0)) for t in study.get_trials(deepcopy=False))

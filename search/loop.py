@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.search import attrs
-from scalesearch.search.budget import AskLock, BudgetCovered, admit, snapshot
+from scalesearch.search.budget import AskLock, BudgetCovered, admit, epochs_spent, snapshot
 from scalesearch.search.faults import (
     TrialFailed,
     fail_reason,
@@ -139,6 +139,8 @@ def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]
                     seen = snapshot(study)
                     action = seen.action(n_trials)
                     if action == "done":
+                        return WorkResult(seen.finished, failed, surplus, "budget")
+                    if spec.budget.max_epochs is not None and epochs_spent(study) >= spec.budget.max_epochs:
                         return WorkResult(seen.finished, failed, surplus, "budget")
                     if interrupts.stop_requested:
                         raise KeyboardInterrupt(interrupts.signal_name)

@@ -65,13 +65,15 @@ class Objective:
 
     def __init__(self, spec: StudySpec, data: Dataset, device: str, *,
                  trainer: Trainer = train, events: Events | None = None,
-                 on_epoch: Callable[[Any, EpochReport], None] | None = None):
+                 on_epoch: Callable[[Any, EpochReport], None] | None = None,
+                 before_training: Callable[[Any], None] | None = None):
         self.spec, self.data, self.device = spec, data, device
         check_deploy(spec, device)
         self.trainer = trainer
         self.events = events or _NoEvents()
         self.on_epoch = on_epoch  # e.g. early stopping; may raise optuna.TrialPruned
         self._first_trial = True
+        self.before_training = before_training  # sees the stored costs; may raise TrialPruned
 
     def __call__(self, trial: Any) -> list[float]:
         import optuna
@@ -94,6 +96,8 @@ class Objective:
         metrics: dict[str, Any] = {"params": cost.params, "flops": cost.flops,
                                    "size_bytes": cost.size_bytes, "size_mb": cost.size_mb}
         self._store(trial, metrics)
+        if self.before_training is not None:
+            self.before_training(trial)
         cfg = train_config(self.spec, config["training"], config["seed"])
 
         def on_epoch(report: EpochReport) -> None:
@@ -105,6 +109,7 @@ class Objective:
             result = self.trainer(model, self.data, cfg, self.device, on_epoch)
         except Diverged as e:
             trial.set_user_attr(attrs.PRUNE_REASON, f"diverged: {e}")
+            self._store(trial, {"epochs_run": e.epoch})  # the diverging epoch was (partly) spent
             raise optuna.TrialPruned(f"diverged: {e}") from None
         # Robustness and stability describe the trained float model (compression changes it in place).
         metrics = extra_metrics(self.spec, model, self.data, self.device, cfg, result.val_accuracy,

@@ -70,3 +70,39 @@ def normalized(points: Sequence[Sequence[float]], directions: Sequence[str]) -> 
     lows = [min(col) for col in zip(*mins, strict=True)]
     highs = [max(col) for col in zip(*mins, strict=True)]
     return [[(v - lo) / (hi - lo) if hi > lo else 0.0 for v, lo, hi in zip(p, lows, highs, strict=True)] for p in mins]
+
+
+def rank_and_crowding(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[tuple[int, float]]:
+    """``(front rank, crowding distance within that front)`` for each point: NSGA-II's order.
+
+    A point ranks above another when its front is lower, or the front is the same and its
+    crowding distance larger. Identical points share one distance, so they tie exactly.
+    """
+    ranks = non_dominated_sort(points, directions)
+    distance = [0.0] * len(points)
+    for rank in set(ranks):
+        members = [i for i, r in enumerate(ranks) if r == rank]
+        unique = list(dict.fromkeys(tuple(points[i]) for i in members))
+        by_point = dict(zip(unique, crowding_distance(unique, directions), strict=True))
+        for i in members:
+            distance[i] = by_point[tuple(points[i])]
+    return list(zip(ranks, distance, strict=True))
+
+
+def hypervolume_2d(points: Sequence[Sequence[float]], directions: Sequence[str],
+                   reference: Sequence[float]) -> float:
+    """Area dominated by ``points`` and bounded by ``reference`` (two objectives).
+
+    Points that do not strictly beat the reference in both objectives add nothing. Example:
+    ``hypervolume_2d([(0.9, 1.0)], ["maximize", "minimize"], (0.5, 3.0)) == 0.4 * 2.0``.
+    """
+    if len(directions) != 2 or len(reference) != 2:
+        raise ValueError("hypervolume_2d takes exactly two objectives")
+    (ref_x, ref_y), = _as_min([reference], directions)
+    inside = sorted((x, y) for x, y in _as_min(points, directions) if x < ref_x and y < ref_y)
+    volume, floor = 0.0, ref_y
+    for x, y in inside:
+        if y < floor:
+            volume += (ref_x - x) * (floor - y)
+            floor = y
+    return volume

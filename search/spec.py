@@ -20,6 +20,7 @@ import yaml
 from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.search.compress import validate_compression
 from scalesearch.search.datasets.registry import check_dataset
+from scalesearch.search.early_stopping import EARLY_STOPPING
 from scalesearch.search.feasibility import check_satisfiable
 from scalesearch.search.metrics import (
     METRICS,
@@ -79,12 +80,27 @@ class DatasetSpec:
 class BudgetSpec:
     n_trials: int = 24  # study-wide: finished (complete + pruned) trials
     timeout: float | None = None  # seconds, per `run` invocation
+    max_epochs: int | None = None  # study-wide: training epochs spent by all trials (any state)
 
 
 @dataclass(frozen=True)
 class SamplerSpec:
     name: str = "auto"  # auto = Optuna's default for the number of objectives
     seed: int | None = 0
+
+
+@dataclass(frozen=True)
+class EarlyStoppingSpec:
+    """Successive halving on epochs (``asha``) or ``none``; see ``search/early_stopping.py``.
+
+    Rungs at ``min_epochs * eta**k`` epochs; at each, the top ``1/eta`` of the trials that reached
+    it continue. The first ``min_trials_per_rung`` trials at a rung always continue.
+    """
+
+    name: str = "asha"
+    min_epochs: int = 3
+    eta: float = 3.0
+    min_trials_per_rung: int = 3
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,7 @@ class StudySpec:
     constraints: tuple[str, ...] = ()
     budget: BudgetSpec = field(default_factory=BudgetSpec)
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    early_stopping: EarlyStoppingSpec = field(default_factory=EarlyStoppingSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     measure: MeasureSpec = field(default_factory=MeasureSpec)
     deploy: DeploySpec = field(default_factory=DeploySpec)
@@ -289,6 +306,7 @@ def _validate(spec: StudySpec) -> None:
 
     positive(spec.budget.n_trials, "budget.n_trials")
     positive(spec.budget.timeout, "budget.timeout")
+    positive(spec.budget.max_epochs, "budget.max_epochs")
     positive(spec.threads, "threads")
     positive(spec.measure.latency_batch_size, "measure.latency_batch_size")
     positive(spec.measure.latency_repeats, "measure.latency_repeats")
@@ -327,6 +345,7 @@ def _validate(spec: StudySpec) -> None:
     for i, text in enumerate(spec.constraints):
         parse_condition(text, f"constraints[{i}]")
     check_satisfiable(spec.conditions)
+    _validate_early_stopping(spec.early_stopping)
     device = spec.device
     if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise SpecError(f"device: expected auto, cpu, cuda or cuda:N, got {device!r}")
@@ -348,3 +367,14 @@ def _validate_deploy(spec: StudySpec) -> None:
         if value is not None and value <= 0:
             raise SpecError(f"deploy.{name}: must be positive, got {value}")
     validate_compression(spec.space.compression, deploy_device_type(d.device, spec.device))
+
+
+def _validate_early_stopping(es: EarlyStoppingSpec) -> None:
+    if es.name not in EARLY_STOPPING:
+        raise UnknownNameError(f"early_stopping.name: unknown rule {es.name!r}; choose from {', '.join(EARLY_STOPPING)}")
+    if es.min_epochs < 1:
+        raise SpecError(f"early_stopping.min_epochs: must be at least 1, got {es.min_epochs}")
+    if es.eta <= 1:
+        raise SpecError(f"early_stopping.eta: must be greater than 1 (e.g. 3: a third of the trials continue), got {es.eta}")
+    if es.min_trials_per_rung < 1:
+        raise SpecError(f"early_stopping.min_trials_per_rung: must be at least 1, got {es.min_trials_per_rung}")

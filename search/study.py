@@ -16,7 +16,9 @@ from typing import Any
 
 from scalesearch.errors import SpecError, StorageError
 from scalesearch.search import attrs
+from scalesearch.search.budget import epochs_spent
 from scalesearch.search.compress import uncompressed_params
+from scalesearch.search.early_stopping import Hook, make_early_stopping
 from scalesearch.search.liveness import Retry
 from scalesearch.search.objective import Events, Objective, constraints_func
 from scalesearch.search.samplers import make_sampler
@@ -180,6 +182,13 @@ def load_data(dataset: DatasetSpec, default_input_size: int | None, device: str,
     return data.to(device) if device.startswith("cuda") else data
 
 
+def early_stopping_hook(spec: StudySpec) -> Hook:
+    es = spec.early_stopping
+    rule = make_early_stopping(es.name, spec.objectives, spec.conditions, min_epochs=es.min_epochs,
+                               eta=es.eta, min_trials_per_rung=es.min_trials_per_rung)
+    return Hook(rule, len(spec.objectives))
+
+
 @dataclass
 class RunSummary:
     study_name: str
@@ -187,13 +196,16 @@ class RunSummary:
     failed_this_run: int
     seconds: float
     stopped_by: str  # "budget" | "timeout" | "failures"
+    epochs: int = 0  # study-wide training epochs spent (see ``epochs_spent``)
 
 
 def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | None = None,
               trainer: Trainer = train, events: Events | None = None,
               on_trial_end: Callable[[Any, Any], None] | None = None, storage_url: str | None = None,
               graceful: bool = False, notice: Callable[[str], None] = lambda _: None) -> RunSummary:
-    """Run trials until the study holds ``spec.budget.n_trials`` finished ones (or timeout).
+    """Run trials until the study holds ``spec.budget.n_trials`` finished ones, or has spent
+    ``spec.budget.max_epochs`` training epochs (or timeout). Trials stop early by the spec's
+    ``early_stopping`` rule.
 
     Any number of these may run on one study at once (``search/loop.py``); ``storage_url`` picks
     the crash check that fits the storage. Raises ``Interrupted`` on SIGINT/SIGTERM.
@@ -208,8 +220,11 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
     if data is None:
         with storage_errors(storage_url or ""):  # the first worker records the split in the study
             data = load_data(spec.dataset, None, device, study=study)  # the data's own size unless set
-    objective = Objective(spec, data, device, trainer=trainer, events=events)
+    hook = early_stopping_hook(spec)
+    objective = Objective(spec, data, device, trainer=trainer, events=events,
+                          on_epoch=hook.on_epoch, before_training=hook.before_training)
     started = time.monotonic()
     result = work(study, spec, objective, storage_url=storage_url, device=device, graceful=graceful,
                   callbacks=[on_trial_end] if on_trial_end else [], notice=notice)
-    return RunSummary(study.study_name, result.finished, result.failed, time.monotonic() - started, result.stopped_by)
+    return RunSummary(study.study_name, result.finished, result.failed, time.monotonic() - started, result.stopped_by,
+                      epochs_spent(study))

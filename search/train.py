@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from scalesearch.search.data import Dataset, Split
 
 SCHEDULES = ("cosine", "onecycle")
+ONECYCLE_WARMUP = 0.3  # fraction of training before one-cycle's learning rate peaks (torch's default)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def _scheduler(optimizer: Any, cfg: TrainConfig, steps_per_epoch: int) -> Any:
 
     total = cfg.epochs * steps_per_epoch
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total,
+                                                   pct_start=ONECYCLE_WARMUP)
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
 
     def factor(step: int) -> float:
@@ -122,6 +124,12 @@ def _scheduler(optimizer: Any, cfg: TrainConfig, steps_per_epoch: int) -> Any:
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def warmup_epochs(cfg: TrainConfig) -> float:
+    """Epochs before the learning rate reaches its peak. Accuracy measured earlier says more
+    about how fast the schedule ramps up than about the model (early stopping waits for it)."""
+    return ONECYCLE_WARMUP * cfg.epochs if cfg.schedule == "onecycle" else cfg.warmup_epochs
 
 
 def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,

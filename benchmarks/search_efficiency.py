@@ -1,0 +1,283 @@
+"""Search efficiency: what early stopping buys, measured in training epochs.
+
+Three arms search the same space with the same seeds and the same total budget of training
+epochs (``budget.max_epochs``), on digits:
+
+  a  TPE + early stopping (the spec's ``early_stopping``, asha by default)
+  b  TPE, every trial trained in full
+  c  random sampling, every trial trained in full
+
+For each run it records the hypervolume of the validation Pareto front of the COMPLETE trials
+(accuracy vs params, params on a log scale, fixed reference point) after every trial, against
+the cumulative training epochs the study has spent (pruned trials included). It writes the
+numbers (JSON), a plot (PNG) and a table into ``docs/benchmarks.md`` (section "Search
+efficiency", replaced in place).
+
+    python benchmarks/search_efficiency.py                       # the full run (see docs/benchmarks.md)
+    python benchmarks/search_efficiency.py --seeds 0 --trials 4 --epochs 9   # a smoke run
+    python benchmarks/search_efficiency.py --report-only         # redo the table/plot from the JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from scalesearch.search.pareto import hypervolume_2d
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ARMS = {
+    "a": {"label": "TPE + early stopping", "sampler": "tpe", "early_stopping": None},
+    "b": {"label": "TPE, no early stopping", "sampler": "tpe", "early_stopping": "none"},
+    "c": {"label": "random, no early stopping", "sampler": "random", "early_stopping": "none"},
+}
+#: Hypervolume reference: a model below 90 % validation accuracy on digits is not worth keeping
+#: (a linear model gets ~96 %), and 10^7 params is above the largest model in small_cnn (~3e6).
+REFERENCE = (0.90, 7.0)  # (accuracy, log10 params)
+SECTION = "## Search efficiency"
+BEGIN, END = "<!-- search_efficiency:begin -->", "<!-- search_efficiency:end -->"
+
+
+def hypervolume(points: list[tuple[float, float]]) -> float:
+    """HV of ``(accuracy, params)`` points: accuracy maximised, log10(params) minimised."""
+    return hypervolume_2d([(a, math.log10(p)) for a, p in points], ["maximize", "minimize"], REFERENCE)
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, shared: list[str],
+            early_stopping: list[str]) -> dict[str, Any]:
+    """One study; returns its trials in completion order with the epochs each spent."""
+    import warnings
+
+    import optuna
+
+    from scalesearch.search.spec import load_spec
+    from scalesearch.search.study import load_data, open_study, run_study
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    settings = ARMS[arm]
+    overrides = [
+        f"study_name=efficiency-{arm}-{seed}", f"seed={seed}", f"sampler.seed={seed}",
+        f"sampler.name={settings['sampler']}", f"space.training.epochs={epochs}",
+        "budget.n_trials=100000", f"budget.max_epochs={max_epochs}", "device=cpu", "threads=1", *shared,
+    ]
+    if settings["early_stopping"]:
+        overrides.append(f"early_stopping.name={settings['early_stopping']}")
+    else:
+        overrides += [f"early_stopping.{item}" for item in early_stopping]  # the rule under test
+    spec = load_spec(None, overrides)
+    study, spec = open_study(spec, f"sqlite:///{Path(workdir) / f'{arm}-{seed}.db'}")
+    data = load_data(spec.dataset, spec.space.input_size, "cpu")
+    started = time.monotonic()
+    run_study(study, spec, data=data, device="cpu")
+    seconds = time.monotonic() - started
+    trials = sorted((t for t in study.trials if t.datetime_complete), key=lambda t: t.datetime_complete)
+    rows = [{
+        "number": t.number,
+        "state": t.state.name,
+        "epochs": int(t.user_attrs.get("ss.epochs_run", 0)),
+        "accuracy": t.values[0] if t.state.name == "COMPLETE" else None,
+        "params": t.user_attrs.get("ss.params"),
+        "family": t.user_attrs.get("ss.config", {}).get("family"),
+    } for t in trials]
+    return {"arm": arm, "seed": seed, "seconds": seconds, "early_stopping": spec.early_stopping.__dict__,
+            "schedule": spec.space.training.get("schedule"), "trials": rows}
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def curve(run: dict[str, Any]) -> list[tuple[int, float]]:
+    """``(cumulative epochs, hypervolume)`` after each finished trial."""
+    spent, front, out = 0, [], [(0, 0.0)]
+    for t in run["trials"]:
+        spent += t["epochs"]
+        if t["state"] == "COMPLETE":
+            front.append((t["accuracy"], t["params"]))
+        out.append((spent, hypervolume(front)))
+    return out
+
+
+def hv_at(points: list[tuple[int, float]], epochs: float) -> float:
+    """Hypervolume reached within ``epochs`` (trials that finished by then)."""
+    return max([hv for e, hv in points if e <= epochs], default=0.0)
+
+
+def epochs_to_reach(points: list[tuple[int, float]], target: float) -> float:
+    return next((e for e, hv in points if hv >= target), math.inf)
+
+
+def summarize(runs: list[dict[str, Any]], max_epochs: int) -> dict[str, Any]:
+    by = {(r["arm"], r["seed"]): r for r in runs}
+    seeds = sorted({r["seed"] for r in runs})
+    rows = []
+    for seed in seeds:
+        curves = {arm: curve(by[arm, seed]) for arm in ARMS if (arm, seed) in by}
+        final = {arm: hv_at(c, max_epochs) for arm, c in curves.items()}
+        row: dict[str, Any] = {"seed": seed, "final": final}
+        row["trials"] = {arm: len(by[arm, seed]["trials"]) for arm in curves}
+        row["complete"] = {arm: sum(t["state"] == "COMPLETE" for t in by[arm, seed]["trials"]) for arm in curves}
+        row["seconds"] = {arm: by[arm, seed]["seconds"] for arm in curves}
+        if "a" in curves and "b" in curves:
+            reach = epochs_to_reach([p for p in curves["a"] if p[0] <= max_epochs], final["b"])
+            row["a_reaches_b_at"] = reach
+            row["a_reaches_b_fraction"] = reach / max_epochs
+            row["a_vs_b"] = final["a"] / final["b"] - 1 if final["b"] > 0 else math.nan
+        rows.append(row)
+    out: dict[str, Any] = {"max_epochs": max_epochs, "reference": REFERENCE, "seeds": rows}
+    if rows and "a_reaches_b_fraction" in rows[0]:
+        out["median_fraction"] = statistics.median(r["a_reaches_b_fraction"] for r in rows)
+        out["median_a_vs_b"] = statistics.median(r["a_vs_b"] for r in rows)
+        out["accepted"] = out["median_fraction"] <= 1 / 3 and out["median_a_vs_b"] >= -0.02
+    return out
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def plot(runs: list[dict[str, Any]], max_epochs: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = list(range(0, max_epochs + 1, max(1, max_epochs // 200)))
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    colors = {"a": "tab:blue", "b": "tab:orange", "c": "tab:gray"}
+    for arm, settings in ARMS.items():
+        curves = [curve(r) for r in runs if r["arm"] == arm]
+        if not curves:
+            continue
+        values = [[hv_at(c, e) for c in curves] for e in grid]
+        ax.step(grid, [statistics.median(v) for v in values], where="post", color=colors[arm],
+                label=f"({arm}) {settings['label']}")
+        ax.fill_between(grid, [min(v) for v in values], [max(v) for v in values], step="post",
+                        color=colors[arm], alpha=0.15, linewidth=0)
+    ax.axvline(max_epochs / 3, color="k", linestyle=":", linewidth=1)
+    ax.text(max_epochs / 3, ax.get_ylim()[0], " 1/3 of the budget", va="bottom", fontsize=8)
+    ax.set_xlabel("cumulative training epochs (all trials, pruned included)")
+    ax.set_ylabel("hypervolume (accuracy x log10 params)")
+    ax.set_title(f"digits, validation Pareto front; median and range over {len({r['seed'] for r in runs})} seeds")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def table(summary: dict[str, Any]) -> str:
+    arms = list(ARMS)
+    head = ("| seed | " + " | ".join(f"HV ({a})" for a in arms) + " | trials a/b/c (complete) "
+            "| (a) reaches (b)'s final HV at | (a) vs (b) final | minutes a/b/c |")
+    lines = [head, "|" + "---|" * (len(arms) + 5)]
+    for r in summary["seeds"]:
+        hv = " | ".join(f"{r['final'].get(a, math.nan):.4f}" for a in arms)
+        trials = " / ".join(f"{r['trials'].get(a, 0)} ({r['complete'].get(a, 0)})" for a in arms)
+        reach = r.get("a_reaches_b_at", math.inf)
+        reach_text = "never" if math.isinf(reach) else f"{reach} epochs ({r['a_reaches_b_fraction']:.0%})"
+        minutes = " / ".join(f"{r['seconds'].get(a, 0) / 60:.1f}" for a in arms)
+        lines.append(f"| {r['seed']} | {hv} | {trials} | {reach_text} | {r.get('a_vs_b', math.nan):+.1%} | {minutes} |")
+    if "median_fraction" in summary:
+        lines.append("")
+        verdict = "met" if summary["accepted"] else "NOT met"
+        lines.append(f"Median over seeds: (a) reaches (b)'s final hypervolume with "
+                     f"**{summary['median_fraction']:.0%}** of the epoch budget (target <= 33 %), and its final "
+                     f"hypervolume is **{summary['median_a_vs_b']:+.1%}** against (b) (target >= -2 %): {verdict}.")
+    return "\n".join(lines)
+
+
+def write_doc(doc: Path, body: str) -> None:
+    block = f"{BEGIN}\n{body}\n{END}"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
+    doc.write_text(text)
+
+
+def report(results: dict[str, Any], out: Path, command: str) -> dict[str, Any]:
+    runs, max_epochs = results["runs"], results["max_epochs"]
+    summary = summarize(runs, max_epochs)
+    png = out / "search_efficiency.png"
+    plot(runs, max_epochs, png)
+    es = next((r["early_stopping"] for r in runs if r["arm"] == "a"), {})
+    body = (
+        f"Measured by `{command}`; {results['epochs']} epochs per trial, a budget of {max_epochs} training "
+        f"epochs per run (= {max_epochs // results['epochs']} full trials), seeds {sorted({r['seed'] for r in runs})}; "
+        f"early stopping in (a): `{json.dumps(es)}`. Hypervolume of the COMPLETE trials' validation front, "
+        f"reference point accuracy {REFERENCE[0]}, params 10^{REFERENCE[1]:g}. "
+        f"Raw numbers: `docs/search_efficiency.json`.\n\n"
+        f"![hypervolume against epochs](search_efficiency.png)\n\n{table(summary)}"
+    )
+    write_doc(out / "benchmarks.md", body)
+    (out / "search_efficiency.json").write_text(json.dumps(results | {"summary": summary}, indent=1, default=str))
+    return summary
+
+
+def reused(args: argparse.Namespace, max_epochs: int) -> list[dict[str, Any]]:
+    """Runs of the other arms from an earlier JSON, refused if it was made with other settings."""
+    old = json.loads((args.out / "search_efficiency.json").read_text())
+    if (old["epochs"], old["max_epochs"], old.get("overrides", [])) != (args.epochs, max_epochs, args.overrides):
+        raise SystemExit("--reuse: the saved runs used other --epochs/--trials/--set settings")
+    return [r for r in old["runs"] if r["arm"] not in args.arms and r["seed"] in args.seeds]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=27, help="epoch budget of one trial (default 27)")
+    p.add_argument("--trials", type=int, default=20,
+                   help="total budget of each run, in full trials: max_epochs = trials x epochs (default 20)")
+    p.add_argument("--arms", default="abc", help="which arms to run (default abc)")
+    p.add_argument("--jobs", type=int, default=2, help="runs in parallel, one CPU thread each (default 2)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="spec override for every arm, e.g. --set space.training.schedule=cosine")
+    p.add_argument("--early-stopping", action="append", default=[], metavar="KEY=VALUE",
+                   help="early-stopping setting for arm (a), e.g. --early-stopping min_epochs=1")
+    p.add_argument("--out", type=Path, default=ROOT / "docs")
+    p.add_argument("--workdir", type=Path, help="keep the study databases here (default: a temporary folder)")
+    p.add_argument("--reuse", action="store_true",
+                   help="take the runs of arms not in --arms from the JSON in --out (same settings)")
+    p.add_argument("--report-only", action="store_true", help="rebuild the table and plot from the JSON")
+    args = p.parse_args(argv)
+    command = "python benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        results = json.loads((args.out / "search_efficiency.json").read_text())
+        print(table(report(results, args.out, results["command"])))
+        return 0
+    max_epochs = args.trials * args.epochs
+    runs = reused(args, max_epochs) if args.reuse else []
+    with tempfile.TemporaryDirectory(prefix="ss-efficiency-") as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        workdir = args.workdir or tmp
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        jobs = [pool.submit(run_arm, arm, seed, args.epochs, max_epochs, str(workdir), args.overrides,
+                            args.early_stopping)
+                for seed in args.seeds for arm in args.arms]
+        for job in jobs:
+            runs.append(job.result())
+            r = runs[-1]
+            print(f"arm {r['arm']} seed {r['seed']}: {len(r['trials'])} trials in {r['seconds']:.0f}s", flush=True)
+    runs.sort(key=lambda r: (r["seed"], r["arm"]))
+    results = {"command": command.strip(), "epochs": args.epochs, "max_epochs": max_epochs,
+               "overrides": args.overrides, "runs": runs}
+    summary = report(results, args.out, results["command"])
+    print(table(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""The search-efficiency benchmark's bookkeeping: epochs, hypervolume curves, the verdict."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "search_efficiency.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("search_efficiency", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def trial(state, epochs, accuracy=None, params=None):
+    return {"state": state, "epochs": epochs, "accuracy": accuracy, "params": params}
+
+
+def run(arm, trials, seed=0):
+    return {"arm": arm, "seed": seed, "seconds": 1.0, "early_stopping": {}, "trials": trials}
+
+
+def test_curve_counts_pruned_epochs_and_only_complete_points(bench):
+    points = bench.curve(run("a", [trial("COMPLETE", 9, 0.95, 1e4), trial("PRUNED", 3, None, 1e3),
+                                   trial("COMPLETE", 9, 0.99, 1e5)]))
+    assert [e for e, _ in points] == [0, 9, 12, 21]
+    assert points[1][1] == points[2][1] == pytest.approx(0.05 * 3)  # (0.95 - 0.9) x (7 - 4)
+    assert points[3][1] == pytest.approx(0.05 * 3 + 0.04 * 2)
+
+
+def test_summary_reports_when_a_reaches_b_and_the_final_gap(bench):
+    b = run("b", [trial("COMPLETE", 9, 0.95, 1e4), trial("COMPLETE", 9, 0.97, 1e4)])
+    a = run("a", [trial("PRUNED", 3), trial("COMPLETE", 3, 0.97, 1e4), trial("COMPLETE", 9, 0.98, 1e4)])
+    c = run("c", [trial("COMPLETE", 18, 0.91, 1e6)])
+    summary = bench.summarize([a, b, c], max_epochs=18)
+    (row,) = summary["seeds"]
+    assert row["final"]["b"] == pytest.approx(0.07 * 3) and row["final"]["a"] == pytest.approx(0.08 * 3)
+    assert row["a_reaches_b_at"] == 6 and row["a_reaches_b_fraction"] == pytest.approx(1 / 3)
+    assert row["a_vs_b"] == pytest.approx(0.08 / 0.07 - 1)
+    assert summary["accepted"]
+
+
+def test_a_trial_finishing_past_the_budget_does_not_count(bench):
+    a = run("a", [trial("COMPLETE", 9, 0.95, 1e4), trial("COMPLETE", 12, 0.99, 1e4)])
+    b = run("b", [trial("COMPLETE", 9, 0.97, 1e4), trial("COMPLETE", 9, 0.97, 1e4)])
+    (row,) = bench.summarize([a, b], max_epochs=18)["seeds"]
+    assert row["final"]["a"] == pytest.approx(0.05 * 3)  # the 0.99 trial ended at epoch 21
+    assert math.isinf(row["a_reaches_b_at"])  # within the budget it never did
+    assert row["a_vs_b"] < 0
+
+
+def test_the_doc_section_is_replaced_in_place(bench, tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Other\n\nkeep me\n")
+    bench.write_doc(doc, "first")
+    bench.write_doc(doc, "second")
+    text = doc.read_text()
+    assert "keep me" in text and "second" in text and "first" not in text
+    assert text.count(bench.BEGIN) == 1
