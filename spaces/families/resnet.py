@@ -19,7 +19,7 @@ _BASE_CHANNELS = (64, 128, 256, 512)
     "resnet",
     description="timm ResNet (BasicBlock or Bottleneck); width scales channels, depth scales blocks per stage",
     knobs={
-        "width_multiplier": {"low": 0.0625, "high": 2.0, "log": True},
+        "width_multiplier": {"low": 0.03125, "high": 2.0, "log": True},
         "depth_multiplier": {"low": 0.5, "high": 2.0},
         "block": {"choices": ["basic", "bottleneck"]},
         "drop_rate": {"low": 0.0, "high": 0.5},
@@ -38,7 +38,8 @@ def build_resnet(
     from torch import nn
 
     block_cls = {"basic": BasicBlock, "bottleneck": Bottleneck}[block]
-    channels = tuple(scale_channels(c, width_multiplier) for c in _BASE_CHANNELS)
+    # Multiples of 4 (not 8) so the smallest ResNets (4-4-8-16 channels at width 1/32) exist.
+    channels = tuple(scale_channels(c, width_multiplier, divisor=4) for c in _BASE_CHANNELS)
     layers = [scale_depth(n, depth_multiplier) for n in _BASE_LAYERS[block]]
     model = ResNet(
         block=block_cls,
