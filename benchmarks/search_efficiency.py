@@ -21,6 +21,7 @@ efficiency", replaced in place).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import statistics
@@ -53,6 +54,16 @@ def hypervolume(points: list[tuple[float, float]]) -> float:
 
 
 # --------------------------------------------------------------------------- one run
+
+
+def code_digest() -> str:
+    """Fingerprint of the code and presets arms (b) and (c) depend on: ``spaces/`` and ``search/``
+    except the early-stopping rule, so ``--reuse`` can re-run (a) alone after the rule changes."""
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "spaces").rglob("*"), *(ROOT / "search").rglob("*")]):
+        if path.suffix in (".py", ".yaml") and path != ROOT / "search" / "early_stopping.py":
+            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, shared: list[str],
@@ -92,7 +103,8 @@ def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, sha
         "params": t.user_attrs.get("ss.params"),
         "family": t.user_attrs.get("ss.config", {}).get("family"),
     } for t in trials]
-    return {"arm": arm, "seed": seed, "seconds": seconds, "early_stopping": spec.early_stopping.__dict__,
+    return {"arm": arm, "seed": seed, "seconds": seconds, "code": code_digest(),
+            "early_stopping": spec.early_stopping.__dict__,
             "schedule": spec.space.training.get("schedule"), "trials": rows}
 
 
@@ -228,11 +240,15 @@ def report(results: dict[str, Any], out: Path, command: str) -> dict[str, Any]:
 
 
 def reused(args: argparse.Namespace, max_epochs: int) -> list[dict[str, Any]]:
-    """Runs of the other arms from an earlier JSON, refused if it was made with other settings."""
+    """Runs of the other arms from an earlier JSON, refused if they were made with other settings
+    or other code (search space, trainer, sampler: anything but the early-stopping rule)."""
     old = json.loads((args.out / "search_efficiency.json").read_text())
     if (old["epochs"], old["max_epochs"], old.get("overrides", [])) != (args.epochs, max_epochs, args.overrides):
         raise SystemExit("--reuse: the saved runs used other --epochs/--trials/--set settings")
-    return [r for r in old["runs"] if r["arm"] not in args.arms and r["seed"] in args.seeds]
+    runs = [r for r in old["runs"] if r["arm"] not in args.arms and r["seed"] in args.seeds]
+    if any(r.get("code") != code_digest() for r in runs):
+        raise SystemExit("--reuse: the saved runs were made with other code in spaces/ or search/; run every arm")
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,7 +88,7 @@ class ParetoASHA:
     """
 
     def __init__(self, objectives: Sequence[str], conditions: Sequence[Condition] = (), *,
-                 min_epochs: int = 3, eta: float = 3.0, min_trials_per_rung: int = 3):
+                 min_epochs: int = 3, eta: float = 3.0, min_trials_per_rung: int = 1):
         if min_epochs < 1 or eta <= 1 or min_trials_per_rung < 1:
             raise ValueError("need min_epochs >= 1, eta > 1 and min_trials_per_rung >= 1")
         self.costs = [m for m in objectives if m in KNOWN_BEFORE_TRAINING]

@@ -94,13 +94,14 @@ class EarlyStoppingSpec:
     """Successive halving on epochs (``asha``) or ``none``; see ``search/early_stopping.py``.
 
     Rungs at ``min_epochs * eta**k`` epochs; at each, the top ``1/eta`` of the trials that reached
-    it continue. The first ``min_trials_per_rung`` trials at a rung always continue.
+    it continue. The first ``min_trials_per_rung`` trials at a rung always continue (1: only the
+    first; later ones are ranked, and an undominated one continues anyway).
     """
 
     name: str = "asha"
     min_epochs: int = 3
     eta: float = 3.0
-    min_trials_per_rung: int = 3
+    min_trials_per_rung: int = 1
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
+import json
 import math
-from pathlib import Path
 
 import pytest
 
-PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "search_efficiency.py"
+from tests.benchmark_helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("search_efficiency", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("search_efficiency")
 
 
 def trial(state, epochs, accuracy=None, params=None):
@@ -64,3 +61,17 @@ def test_the_doc_section_is_replaced_in_place(bench, tmp_path):
     text = doc.read_text()
     assert "keep me" in text and "second" in text and "first" not in text
     assert text.count(bench.BEGIN) == 1
+
+
+def test_reuse_refuses_runs_made_with_other_code(bench, tmp_path):
+    saved = {"epochs": 9, "max_epochs": 18, "overrides": [],
+             "runs": [run("b", [], seed=0) | {"code": bench.code_digest()}, run("c", [], seed=0) | {"code": "old"}]}
+    (tmp_path / "search_efficiency.json").write_text(json.dumps(saved))
+    args = argparse.Namespace(out=tmp_path, epochs=9, overrides=[], arms="a", seeds=[0])
+    with pytest.raises(SystemExit, match="other code"):
+        bench.reused(args, 18)
+    saved["runs"][1]["code"] = bench.code_digest()
+    (tmp_path / "search_efficiency.json").write_text(json.dumps(saved))
+    assert [r["arm"] for r in bench.reused(args, 18)] == ["b", "c"]
+    with pytest.raises(SystemExit, match="other --epochs"):
+        bench.reused(argparse.Namespace(out=tmp_path, epochs=3, overrides=[], arms="a", seeds=[0]), 18)

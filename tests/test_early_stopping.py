@@ -463,6 +463,16 @@ def test_default_study_stops_early_with_asha():
     assert es.name == "asha" and es.eta > 1 and es.min_epochs >= 1
 
 
+def test_by_default_only_the_first_trial_at_a_rung_goes_unranked():
+    es = load_spec().early_stopping
+    rule = make_early_stopping(es.name, ["accuracy", "params"], min_epochs=es.min_epochs, eta=es.eta,
+                               min_trials_per_rung=es.min_trials_per_rung)
+    study = new_study()
+    # The second is dominated by the first (less accurate, bigger); the third is not.
+    decisions = at_rung(rule, study, [0.5, 0.4, 0.45], es.min_epochs, params=[1e4, 2e4, 5e3])
+    assert [d is None for d in decisions] == [True, False, True]
+
+
 @pytest.mark.parametrize(("override", "error", "match"), [
     ("early_stopping.name=hyperband", UnknownNameError, "early_stopping.name: unknown rule 'hyperband'"),
     ("early_stopping.eta=1", SpecError, "early_stopping.eta: must be greater than 1"),
