@@ -36,7 +36,7 @@ def test_summary_reports_when_a_reaches_b_and_the_final_gap(bench):
     b = run("b", [trial("COMPLETE", 9, 0.95, 1e4), trial("COMPLETE", 9, 0.97, 1e4)])
     a = run("a", [trial("PRUNED", 3), trial("COMPLETE", 3, 0.97, 1e4), trial("COMPLETE", 9, 0.98, 1e4)])
     c = run("c", [trial("COMPLETE", 18, 0.91, 1e6)])
-    summary = bench.summarize([a, b, c], max_epochs=18)
+    summary = bench.summarize([a, b, c], max_epochs=18, epochs=9)
     (row,) = summary["seeds"]
     assert row["final"]["b"] == pytest.approx(0.07 * 3) and row["final"]["a"] == pytest.approx(0.08 * 3)
     assert row["a_reaches_b_at"] == 6 and row["a_reaches_b_fraction"] == pytest.approx(1 / 3)
@@ -44,10 +44,22 @@ def test_summary_reports_when_a_reaches_b_and_the_final_gap(bench):
     assert summary["accepted"]
 
 
+def test_perfect_pruning_trains_only_the_final_front_in_full(bench):
+    b = run("b", [trial("COMPLETE", 9, 0.95, 1e4), trial("COMPLETE", 9, 0.93, 1e5),
+                  trial("COMPLETE", 9, 0.97, 1e5), trial("COMPLETE", 9, 0.90, 1e6)])
+    # Front: the 1st and 3rd. The 2nd costs the first rung; the 4th comes after the front is complete.
+    assert bench.perfect_pruning(b, first_rung=3) == 9 + 3 + 9
+    assert math.isinf(bench.perfect_pruning(run("b", [trial("PRUNED", 3)]), first_rung=3))
+    a = run("a", [trial("COMPLETE", 9, 0.95, 1e4)]) | {"early_stopping": {"min_epochs": 1, "eta": 3.0}}
+    assert bench.first_rung([a], epochs=9) == 1
+    (row,) = bench.summarize([a, b], max_epochs=36, epochs=9)["seeds"]
+    assert row["oracle_fraction"] == pytest.approx((9 + 1 + 9) / 36)
+
+
 def test_a_trial_finishing_past_the_budget_does_not_count(bench):
     a = run("a", [trial("COMPLETE", 9, 0.95, 1e4), trial("COMPLETE", 12, 0.99, 1e4)])
     b = run("b", [trial("COMPLETE", 9, 0.97, 1e4), trial("COMPLETE", 9, 0.97, 1e4)])
-    (row,) = bench.summarize([a, b], max_epochs=18)["seeds"]
+    (row,) = bench.summarize([a, b], max_epochs=18, epochs=9)["seeds"]
     assert row["final"]["a"] == pytest.approx(0.05 * 3)  # the 0.99 trial ended at epoch 21
     assert math.isinf(row["a_reaches_b_at"])  # within the budget it never did
     assert row["a_vs_b"] < 0
