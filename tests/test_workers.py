@@ -113,6 +113,7 @@ def test_a_killed_worker_trial_is_failed_and_its_config_rerun(backend, tmp_path,
     name = f"kill-{backend}-{tmp_path.name}"
     data = tiny_spec_data(name, n_trials=3, epochs=15)
     data["workers"] = {"heartbeat_seconds": 1, "grace_seconds": 4, "max_retries": 2}
+    data["early_stopping"] = {"name": "none"}  # the rerun must train in full, not be ranked away
     create_study(url, data)
     victim = scalesearch("worker", "--study-name", name, "--index", "0", env=env(SCALESEARCH_STORAGE=url))
     survivor = scalesearch("worker", "--study-name", name, "--index", "1", env=env(SCALESEARCH_STORAGE=url))
