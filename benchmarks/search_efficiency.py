@@ -145,11 +145,13 @@ def perfect_pruning(run: dict[str, Any], first_rung: int) -> float:
     target = hypervolume([(t["accuracy"], t["params"]) for t in done])
     spent, kept = 0, []
     for i, t in enumerate(done):
-        spent += t["epochs"] if i in front else min(first_rung, t["epochs"])
-        if i in front:
-            kept.append((t["accuracy"], t["params"]))
-            if hypervolume(kept) >= target - 1e-12:  # the same front, summed in another order
-                return spent
+        if i not in front:
+            spent += min(first_rung, t["epochs"])
+            continue
+        spent += t["epochs"]
+        kept.append((t["accuracy"], t["params"]))
+        if hypervolume(kept) >= target - 1e-12:  # the same front, summed in another order
+            return spent
     return math.inf
 
 
@@ -165,6 +167,7 @@ def first_rung(runs: list[dict[str, Any]], epochs: int) -> int:
 def summarize(runs: list[dict[str, Any]], max_epochs: int, epochs: int) -> dict[str, Any]:
     by = {(r["arm"], r["seed"]): r for r in runs}
     seeds = sorted({r["seed"] for r in runs})
+    rung = first_rung(runs, epochs)
     rows = []
     for seed in seeds:
         curves = {arm: curve(by[arm, seed]) for arm in ARMS if (arm, seed) in by}
@@ -179,7 +182,7 @@ def summarize(runs: list[dict[str, Any]], max_epochs: int, epochs: int) -> dict[
             row["a_reaches_b_fraction"] = reach / max_epochs
             row["a_vs_b"] = final["a"] / final["b"] - 1 if final["b"] > 0 else math.nan
         if "b" in curves:
-            row["oracle_fraction"] = perfect_pruning(by["b", seed], first_rung(runs, epochs)) / max_epochs
+            row["oracle_fraction"] = perfect_pruning(by["b", seed], rung) / max_epochs
         rows.append(row)
     out: dict[str, Any] = {"max_epochs": max_epochs, "reference": REFERENCE, "seeds": rows}
     if rows and "a_reaches_b_fraction" in rows[0]:
@@ -287,7 +290,8 @@ def reused(args: argparse.Namespace, max_epochs: int) -> list[dict[str, Any]]:
     if (old["epochs"], old["max_epochs"], old.get("overrides", [])) != (args.epochs, max_epochs, args.overrides):
         raise SystemExit("--reuse: the saved runs used other --epochs/--trials/--set settings")
     runs = [r for r in old["runs"] if r["arm"] not in args.arms and r["seed"] in args.seeds]
-    if any(r.get("code") != code_digest() for r in runs):
+    digest = code_digest()
+    if any(r.get("code") != digest for r in runs):
         raise SystemExit("--reuse: the saved runs were made with other code in spaces/ or search/; run every arm")
     return runs
 
