@@ -81,9 +81,27 @@ def _channels_last(cfg: TrainConfig, device: str) -> bool:
 
 
 def _layout(x: Any, cfg: TrainConfig, device: str) -> Any:
+    """Channels-last on CUDA; plain NCHW strides elsewhere.
+
+    A batch whose strides read as channels-last (a permuted crop, a single-channel image, where
+    both layouts look contiguous) makes the CPU run the network in NHWC, and oneDNN's 1x1
+    convolution backward (torch 2.14) then corrupts the heap. ``contiguous()`` cannot fix the
+    single-channel case, since it already counts as contiguous; a copy with NCHW strides does.
+    """
     import torch
 
-    return x.contiguous(memory_format=torch.channels_last) if _channels_last(cfg, device) else x
+    if _channels_last(cfg, device):
+        return x.contiguous(memory_format=torch.channels_last)
+    return x if x.dim() != 4 or x.stride() == _nchw_strides(x.shape) else x.clone(memory_format=torch.contiguous_format)
+
+
+def _nchw_strides(shape: Any) -> tuple[int, ...]:
+    """The strides of a freshly allocated tensor of ``shape`` (row-major)."""
+    strides, step = [], 1
+    for size in reversed(tuple(shape)):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
 
 
 def _autocast(cfg: TrainConfig, device: str) -> Any:

@@ -38,3 +38,9 @@ def test_only_shuffled_training_batches_are_augmented():
     xa, ya = next(aug.train.batches(16, device="cpu", shuffle=True, generator=g1))
     xp, yp = next(plain.train.batches(16, device="cpu", shuffle=True, generator=g2))
     assert torch.equal(ya, yp) and not torch.equal(xa, xp)
+
+
+def test_crops_have_plain_nchw_strides_for_any_channel_count():
+    for channels in (1, 3):  # a channels-last-looking batch sends the CPU convolutions down a buggy path
+        out = Augment(crop_padding=1)(torch.randn(5, channels, 8, 8), torch.Generator().manual_seed(0))
+        assert out.stride() == (channels * 64, 64, 8, 1)

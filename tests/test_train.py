@@ -59,3 +59,37 @@ def test_on_epoch_may_stop_training(tiny_data):
 
 def test_evaluate_is_a_fraction(tiny_data):
     assert 0.0 <= evaluate(_model(), tiny_data.val, "cpu") <= 1.0
+
+
+CHANNELS_LAST_BATCHES = """
+import torch
+from scalesearch.search.data import Dataset, Split
+from scalesearch.search.train import TrainConfig, train
+from scalesearch.spaces.registry import ModelInput, get_family
+
+
+class ChannelsLastSplit(Split):
+    def batches(self, batch_size, **kw):  # (B, 1, 8, 8) with strides (64, 1, 8, 1)
+        for x, y in super().batches(batch_size, **kw):
+            yield x.permute(0, 2, 3, 1).clone(memory_format=torch.contiguous_format).permute(0, 3, 1, 2), y
+
+
+torch.manual_seed(0)
+torch.set_num_threads(1)  # as in a study with threads: 1
+split = ChannelsLastSplit(torch.randn(54, 1, 8, 8), torch.randint(0, 3, (54,)))
+data = Dataset("t", split, split, split, 3, 1, 8, ("a", "b", "c"))
+model = get_family("resnet").build(ModelInput(3, 1, 8), width_multiplier=0.0625, depth_multiplier=0.5,
+                                          block="basic")
+train(model, data, TrainConfig(epochs=20, batch_size=27), "cpu")
+"""
+
+
+def test_batches_that_look_channels_last_train_without_corrupting_memory():
+    # torch 2.14's oneDNN 1x1 convolution backward corrupts the heap on NHWC batches on the CPU
+    # (an abort a few steps later, anywhere); the trainer feeds the CPU NCHW strides. A separate
+    # process, so a regression fails this test instead of killing the run.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CHANNELS_LAST_BATCHES], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -15,11 +15,15 @@ def crop_at(padded: Any, top: Any, left: Any, size: tuple[int, int]) -> Any:
     import torch
 
     h, w = size
-    rows = top.view(-1, 1) + torch.arange(h, device=padded.device)  # (B, h)
-    cols = left.view(-1, 1) + torch.arange(w, device=padded.device)  # (B, w)
-    batch = torch.arange(padded.shape[0], device=padded.device).view(-1, 1, 1)
-    # Advanced indexing around the channel slice puts the indexed dims first: (B, h, w, C).
-    return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+    n, c = padded.shape[:2]
+    device = padded.device
+    rows = (top.view(-1, 1) + torch.arange(h, device=device)).view(n, 1, h, 1)
+    cols = (left.view(-1, 1) + torch.arange(w, device=device)).view(n, 1, 1, w)
+    batch = torch.arange(n, device=device).view(n, 1, 1, 1)
+    channel = torch.arange(c, device=device).view(1, c, 1, 1)
+    # Every dim indexed and broadcast to (B, C, h, w): the result has plain NCHW strides (a
+    # permuted result reads as channels-last, which the CPU convolutions mishandle).
+    return padded[batch, channel, rows, cols]
 
 
 @dataclass(frozen=True)
