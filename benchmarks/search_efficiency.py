@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from scalesearch.search.pareto import hypervolume_2d, pareto_indices
+from scalesearch.search.workers import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     max_epochs = args.trials * args.epochs
     runs = reused(args, max_epochs) if args.reuse else []
-    with tempfile.TemporaryDirectory(prefix="ss-efficiency-") as tmp, ProcessPoolExecutor(args.jobs) as pool:
+    with tempfile.TemporaryDirectory(prefix="ss-efficiency-") as tmp, ProcessPoolExecutor(args.jobs, initializer=die_with_parent) as pool:
         workdir = args.workdir or tmp
         Path(workdir).mkdir(parents=True, exist_ok=True)
         jobs = [pool.submit(run_arm, arm, seed, args.epochs, max_epochs, str(workdir), args.overrides,

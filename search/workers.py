@@ -103,7 +103,7 @@ def worker_command(study_name: str, plan: WorkerPlan, *, graceful: bool = False,
     return cmd
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
+def parent_death_signal() -> Callable[[], None] | None:
     """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies (None elsewhere).
 
     ``prctl`` is looked up here, in the parent: between fork and exec the child only calls it.
@@ -119,6 +119,14 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def die_with_parent() -> None:
+    """Have Linux SIGTERM this process when its parent dies: an initializer for pool workers,
+    which would otherwise train on, orphaned, after their parent is killed."""
+    hook = parent_death_signal()
+    if hook is not None:
+        hook()
+
+
 def run_workers(storage_url: str, study_name: str, plans: Sequence[WorkerPlan], *,
                 out: Callable[[str], None] = print, graceful: bool = False,
                 timeout: float | None = None) -> int:
@@ -130,7 +138,7 @@ def run_workers(storage_url: str, study_name: str, plans: Sequence[WorkerPlan], 
     """
     env = dict(os.environ, **{ENV_VAR: storage_url}, PYTHONUNBUFFERED="1")
     lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
-    preexec = _parent_death_signal()
+    preexec = parent_death_signal()
     procs = [subprocess.Popen(worker_command(study_name, plan, graceful=graceful, timeout=timeout), env=env,
                               text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1,
                               start_new_session=True, preexec_fn=preexec)

@@ -171,3 +171,42 @@ def test_ctrl_c_stops_every_worker_cleanly_and_run_resumes(tmp_path):
     _assert_exact(study, 2)
     reruns = {t.user_attrs[attrs.RETRY_OF]: t.params for t in study.get_trials(states=(State.COMPLETE,))}
     assert reruns == {t.number: t.params for t in interrupted}
+
+
+POOL_WITH_A_LONG_JOB = """
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from scalesearch.search.workers import die_with_parent
+
+pool = ProcessPoolExecutor(1, initializer=die_with_parent)
+print(pool.submit(__import__("os").getpid).result(), flush=True)
+pool.submit(time.sleep, 120)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_pool_workers_die_with_a_killed_parent():
+    import os
+    import subprocess
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", POOL_WITH_A_LONG_JOB], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(worker):
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the pool worker outlived its killed parent")
