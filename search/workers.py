@@ -103,8 +103,8 @@ def worker_command(study_name: str, plan: WorkerPlan, *, graceful: bool = False,
     return cmd
 
 
-def parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies (None elsewhere).
+def parent_death_signal(signum: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to send the child ``signum`` when its parent dies (None elsewhere).
 
     ``prctl`` is looked up here, in the parent: between fork and exec the child only calls it.
     """
@@ -116,13 +116,16 @@ def parent_death_signal() -> Callable[[], None] | None:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
-    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    return lambda: prctl(1, signum)  # PR_SET_PDEATHSIG
 
 
 def die_with_parent() -> None:
-    """Have Linux SIGTERM this process when its parent dies: an initializer for pool workers,
-    which would otherwise train on, orphaned, after their parent is killed."""
-    hook = parent_death_signal()
+    """Have Linux SIGKILL this process when its parent dies: an initializer for pool workers,
+    which would otherwise train on, orphaned, after their parent is killed. SIGKILL, not SIGTERM:
+    a study treats SIGTERM as "end this trial and return", and the worker would then wait for
+    work from a parent that is gone. Its trial stays RUNNING until a later run's heartbeat sweep
+    fails it."""
+    hook = parent_death_signal(signal.SIGKILL)
     if hook is not None:
         hook()
 
