@@ -16,6 +16,11 @@ efficiency", replaced in place).
     python benchmarks/search_efficiency.py                       # the full run (see docs/benchmarks.md)
     python benchmarks/search_efficiency.py --seeds 0 --trials 4 --epochs 9   # a smoke run
     python benchmarks/search_efficiency.py --report-only         # redo the table/plot from the JSON
+    python benchmarks/search_efficiency.py --resume              # run only what the JSON lacks
+
+A full run takes hours on two cores, so the JSON is rewritten after every finished run, and
+``--resume`` keeps each saved run made with the same settings and code (for arm (a), also the
+same early-stopping rule and options) and runs only the missing or outdated ones.
 """
 
 from __future__ import annotations
@@ -27,8 +32,7 @@ import math
 import statistics
 import sys
 import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,8 @@ ARMS = {
 REFERENCE = (0.90, 7.0)  # (accuracy, log10 params)
 SECTION = "## Search efficiency"
 BEGIN, END = "<!-- search_efficiency:begin -->", "<!-- search_efficiency:end -->"
+JSON = "search_efficiency.json"
+MIN_SEEDS = 3  # the acceptance is a median over at least this many seeds
 
 
 def hypervolume(points: list[tuple[float, float]]) -> float:
@@ -57,14 +63,26 @@ def hypervolume(points: list[tuple[float, float]]) -> float:
 # --------------------------------------------------------------------------- one run
 
 
+RULE = ROOT / "search" / "early_stopping.py"
+
+
+def _digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def code_digest() -> str:
     """Fingerprint of the code and presets arms (b) and (c) depend on: ``spaces/`` and ``search/``
-    except the early-stopping rule, so ``--reuse`` can re-run (a) alone after the rule changes."""
-    digest = hashlib.sha256()
-    for path in sorted([*(ROOT / "spaces").rglob("*"), *(ROOT / "search").rglob("*")]):
-        if path.suffix in (".py", ".yaml") and path != ROOT / "search" / "early_stopping.py":
-            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    except the early-stopping rule, so ``--resume`` re-runs only (a) after the rule changes."""
+    paths = [*(ROOT / "spaces").rglob("*"), *(ROOT / "search").rglob("*")]
+    return _digest([p for p in paths if p.suffix in (".py", ".yaml") and p != RULE])
+
+
+def rule_digest() -> str:
+    """Fingerprint of the early-stopping rule (what arm (a) depends on besides the rest)."""
+    return _digest([RULE])
 
 
 def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, shared: list[str],
@@ -92,10 +110,9 @@ def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, sha
     spec = load_spec(None, overrides)
     study, spec = open_study(spec, f"sqlite:///{Path(workdir) / f'{arm}-{seed}.db'}")
     data = load_data(spec.dataset, spec.space.input_size, "cpu")
-    started = time.monotonic()
-    run_study(study, spec, data=data, device="cpu")
-    seconds = time.monotonic() - started
+    run_study(study, spec, data=data, device="cpu")  # resumes a study left in ``workdir``
     trials = sorted((t for t in study.trials if t.datetime_complete), key=lambda t: t.datetime_complete)
+    seconds = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials if t.datetime_start)
     rows = [{
         "number": t.number,
         "state": t.state.name,
@@ -104,7 +121,7 @@ def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, sha
         "params": t.user_attrs.get("ss.params"),
         "family": t.user_attrs.get("ss.config", {}).get("family"),
     } for t in trials]
-    return {"arm": arm, "seed": seed, "seconds": seconds, "code": code_digest(),
+    return {"arm": arm, "seed": seed, "seconds": seconds, "code": code_digest(), "rule": rule_digest(),
             "early_stopping": spec.early_stopping.__dict__,
             "schedule": spec.space.training.get("schedule"), "trials": rows}
 
@@ -186,12 +203,16 @@ def summarize(runs: list[dict[str, Any]], max_epochs: int, epochs: int) -> dict[
             row["oracle_fraction"] = perfect_pruning(by["b", seed], rung) / max_epochs
         rows.append(row)
     out: dict[str, Any] = {"max_epochs": max_epochs, "reference": REFERENCE, "seeds": rows}
-    if rows and "a_reaches_b_fraction" in rows[0]:
-        out["median_fraction"] = statistics.median(r["a_reaches_b_fraction"] for r in rows)
-        out["median_a_vs_b"] = statistics.median(r["a_vs_b"] for r in rows)
-        out["accepted"] = out["median_fraction"] <= 1 / 3 and out["median_a_vs_b"] >= -0.02
-    if rows and "oracle_fraction" in rows[0]:
-        out["median_oracle_fraction"] = statistics.median(r["oracle_fraction"] for r in rows)
+    paired = [r for r in rows if "a_reaches_b_fraction" in r]  # seeds with both (a) and (b)
+    if paired:
+        out["paired_seeds"] = len(paired)
+        out["median_fraction"] = statistics.median(r["a_reaches_b_fraction"] for r in paired)
+        out["median_a_vs_b"] = statistics.median(r["a_vs_b"] for r in paired)
+        out["accepted"] = (len(paired) >= MIN_SEEDS and out["median_fraction"] <= 1 / 3
+                           and out["median_a_vs_b"] >= -0.02)
+    oracles = [r["oracle_fraction"] for r in rows if "oracle_fraction" in r]
+    if oracles:
+        out["median_oracle_fraction"] = statistics.median(oracles)
     return out
 
 
@@ -245,6 +266,8 @@ def table(summary: dict[str, Any]) -> str:
     if "median_fraction" in summary:
         lines.append("")
         verdict = "met" if summary["accepted"] else "NOT met"
+        if summary["paired_seeds"] < MIN_SEEDS:
+            verdict += f" (only {summary['paired_seeds']} seed(s) with both (a) and (b); the target needs {MIN_SEEDS})"
         lines.append(f"Median over seeds: (a) reaches (b)'s final hypervolume with "
                      f"**{summary['median_fraction']:.0%}** of the epoch budget (target <= 33 %), and its final "
                      f"hypervolume is **{summary['median_a_vs_b']:+.1%}** against (b) (target >= -2 %): {verdict}.")
@@ -280,21 +303,41 @@ def report(results: dict[str, Any], out: Path, command: str) -> dict[str, Any]:
         f"![hypervolume against epochs](search_efficiency.png)\n\n{table(summary)}"
     )
     write_doc(out / "benchmarks.md", body)
-    (out / "search_efficiency.json").write_text(json.dumps(results | {"summary": summary}, indent=1, default=str))
+    save(out, results | {"summary": summary})
     return summary
 
 
-def reused(args: argparse.Namespace, max_epochs: int) -> list[dict[str, Any]]:
-    """Runs of the other arms from an earlier JSON, refused if they were made with other settings
-    or other code (search space, trainer, sampler: anything but the early-stopping rule)."""
-    old = json.loads((args.out / "search_efficiency.json").read_text())
-    if (old["epochs"], old["max_epochs"], old.get("overrides", [])) != (args.epochs, max_epochs, args.overrides):
-        raise SystemExit("--reuse: the saved runs used other --epochs/--trials/--set settings")
-    runs = [r for r in old["runs"] if r["arm"] not in args.arms and r["seed"] in args.seeds]
-    digest = code_digest()
-    if any(r.get("code") != digest for r in runs):
-        raise SystemExit("--reuse: the saved runs were made with other code in spaces/ or search/; run every arm")
-    return runs
+def resumable(out: Path, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The saved runs in ``out`` that ``settings`` would reproduce: same epochs, budget and
+    overrides (else one clear line and exit), and the same code in ``spaces/`` and ``search/``;
+    an arm (a) run also needs the same early-stopping rule and options. Outdated runs are
+    dropped (and named), to be run again."""
+    path = out / JSON
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text())
+    keys = ("epochs", "max_epochs", "overrides")
+    if any(old.get(k) != settings[k] for k in keys):
+        raise SystemExit(f"--resume: {path} holds runs with other --epochs/--trials/--set settings; "
+                         f"run without --resume to replace them")
+    code, rule = code_digest(), rule_digest()
+    kept = []
+    for r in old["runs"]:
+        current = r.get("code") == code and (r["arm"] != "a" or (
+            r.get("rule") == rule and old.get("early_stopping_options", []) == settings["early_stopping_options"]))
+        if current:
+            kept.append(r)
+        else:
+            print(f"arm {r['arm']} seed {r['seed']}: saved run made with other code or rule, running it again")
+    return kept
+
+
+def save(out: Path, results: dict[str, Any]) -> None:
+    """Write the runs so far (atomically: an interrupted write never loses the saved runs)."""
+    path = out / JSON
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, default=str))
+    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,31 +354,40 @@ def main(argv: list[str] | None = None) -> int:
                    help="early-stopping setting for arm (a), e.g. --early-stopping min_epochs=1")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
     p.add_argument("--workdir", type=Path, help="keep the study databases here (default: a temporary folder)")
-    p.add_argument("--reuse", action="store_true",
-                   help="take the runs of arms not in --arms from the JSON in --out (same settings)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the runs saved in --out that these settings and this code would reproduce "
+                        "(all of them are reported); run only the missing ones")
     p.add_argument("--report-only", action="store_true", help="rebuild the table and plot from the JSON")
     args = p.parse_args(argv)
     command = "python benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
-        results = json.loads((args.out / "search_efficiency.json").read_text())
+        results = json.loads((args.out / JSON).read_text())
         print(table(report(results, args.out, results["command"])))
         return 0
     max_epochs = args.trials * args.epochs
-    runs = reused(args, max_epochs) if args.reuse else []
-    with tempfile.TemporaryDirectory(prefix="ss-efficiency-") as tmp, ProcessPoolExecutor(args.jobs, initializer=die_with_parent) as pool:
+    results: dict[str, Any] = {"command": command.strip(), "epochs": args.epochs, "max_epochs": max_epochs,
+                               "overrides": args.overrides, "early_stopping_options": args.early_stopping}
+    runs = resumable(args.out, results) if args.resume else []  # all of them go into the report
+    done = {(r["arm"], r["seed"]) for r in runs}
+    todo = [(seed, arm) for seed in args.seeds for arm in args.arms if (arm, seed) not in done]
+    for r in runs:
+        print(f"arm {r['arm']} seed {r['seed']}: saved, {len(r['trials'])} trials", flush=True)
+    with tempfile.TemporaryDirectory(prefix="ss-efficiency-") as tmp, \
+            ProcessPoolExecutor(args.jobs, initializer=die_with_parent) as pool:
         workdir = args.workdir or tmp
         Path(workdir).mkdir(parents=True, exist_ok=True)
         jobs = [pool.submit(run_arm, arm, seed, args.epochs, max_epochs, str(workdir), args.overrides,
                             args.early_stopping)
-                for seed in args.seeds for arm in args.arms]
-        for job in jobs:
-            runs.append(job.result())
-            r = runs[-1]
-            print(f"arm {r['arm']} seed {r['seed']}: {len(r['trials'])} trials in {r['seconds']:.0f}s", flush=True)
+                for seed, arm in todo]
+        for job in as_completed(jobs):
+            r = job.result()
+            runs.append(r)
+            save(args.out, results | {"runs": sorted(runs, key=lambda r: (r["seed"], r["arm"]))})
+            print(f"arm {r['arm']} seed {r['seed']}: {len(r['trials'])} trials in {r['seconds'] / 60:.1f} min "
+                  f"(saved)", flush=True)
     runs.sort(key=lambda r: (r["seed"], r["arm"]))
-    results = {"command": command.strip(), "epochs": args.epochs, "max_epochs": max_epochs,
-               "overrides": args.overrides, "runs": runs}
+    results["runs"] = runs
     summary = report(results, args.out, results["command"])
     print(table(summary))
     return 0
