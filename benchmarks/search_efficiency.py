@@ -201,6 +201,8 @@ def summarize(runs: list[dict[str, Any]], max_epochs: int, epochs: int) -> dict[
             row["a_vs_b"] = final["a"] / final["b"] - 1 if final["b"] > 0 else math.nan
         if "b" in curves:
             row["oracle_fraction"] = perfect_pruning(by["b", seed], rung) / max_epochs
+            if final["b"] > 0:  # the anytime view: how much of (b)'s final front each arm holds early
+                row["share_at_third"] = {arm: hv_at(c, max_epochs / 3) / final["b"] for arm, c in curves.items()}
         rows.append(row)
     out: dict[str, Any] = {"max_epochs": max_epochs, "reference": REFERENCE, "seeds": rows}
     paired = [r for r in rows if "a_reaches_b_fraction" in r]  # seeds with both (a) and (b)
@@ -249,11 +251,12 @@ def plot(runs: list[dict[str, Any]], max_epochs: int, path: Path) -> None:
 
 
 def table(summary: dict[str, Any]) -> str:
-    arms = list(ARMS)
-    head = ("| seed | " + " | ".join(f"HV ({a})" for a in arms) + " | trials a/b/c (complete) "
+    arms = [a for a in ARMS if any(a in r["final"] for r in summary["seeds"])] or list(ARMS)
+    names = "/".join(arms)
+    head = ("| seed | " + " | ".join(f"HV ({a})" for a in arms) + f" | trials {names} (complete) "
             "| (a) reaches (b)'s final HV at | perfect pruning of (b)'s trials reaches it at | (a) vs (b) final "
-            "| minutes a/b/c |")
-    lines = [head, "|" + "---|" * (len(arms) + 6)]
+            f"| share of (b)'s final HV held at 1/3 of the budget, {names} | minutes {names} |")
+    lines = [head, "|" + "---|" * (len(arms) + 7)]
     for r in summary["seeds"]:
         hv = " | ".join(f"{r['final'].get(a, math.nan):.4f}" for a in arms)
         trials = " / ".join(f"{r['trials'].get(a, 0)} ({r['complete'].get(a, 0)})" for a in arms)
@@ -261,8 +264,9 @@ def table(summary: dict[str, Any]) -> str:
         reach_text = "never" if math.isinf(reach) else f"{reach} epochs ({r['a_reaches_b_fraction']:.0%})"
         minutes = " / ".join(f"{r['seconds'].get(a, 0) / 60:.1f}" for a in arms)
         oracle = r.get("oracle_fraction", math.nan)
+        share = " / ".join(f"{r['share_at_third'][a]:.0%}" for a in arms) if "share_at_third" in r else "-"
         lines.append(f"| {r['seed']} | {hv} | {trials} | {reach_text} | {oracle:.0%} "
-                     f"| {r.get('a_vs_b', math.nan):+.1%} | {minutes} |")
+                     f"| {r.get('a_vs_b', math.nan):+.1%} | {share} | {minutes} |")
     if "median_fraction" in summary:
         lines.append("")
         verdict = "met" if summary["accepted"] else "NOT met"

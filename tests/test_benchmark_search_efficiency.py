@@ -40,6 +40,8 @@ def test_summary_reports_when_a_reaches_b_and_the_final_gap(bench):
     assert row["final"]["b"] == pytest.approx(0.07 * 3) and row["final"]["a"] == pytest.approx(0.08 * 3)
     assert row["a_reaches_b_at"] == 6 and row["a_reaches_b_fraction"] == pytest.approx(1 / 3)
     assert row["a_vs_b"] == pytest.approx(0.08 / 0.07 - 1)
+    # at 6 epochs (a third) (a) holds all of (b)'s final; (b) and (c) have no trial done yet
+    assert row["share_at_third"] == pytest.approx({"a": 1.0, "b": 0.0, "c": 0.0})
     assert not summary["accepted"]  # one seed: the target is a median over three
     three = [dict(r, seed=seed) for seed in range(3) for r in (a, b, c)]
     assert bench.summarize(three, max_epochs=18, epochs=9)["accepted"]
