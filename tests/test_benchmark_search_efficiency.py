@@ -111,11 +111,13 @@ def test_resume_refuses_other_settings(bench, tmp_path):
         bench.resumable(tmp_path, SETTINGS | {"epochs": 3})
 
 
-def test_a_resumed_run_with_everything_saved_only_reports(bench, tmp_path):
+def test_a_resumed_run_with_everything_saved_only_reports(bench, tmp_path, monkeypatch):
+    plots = []  # matplotlib is a [bench] extra, not a test dependency
+    monkeypatch.setattr(bench, "plot", lambda runs, max_epochs, path: plots.append((len(runs), max_epochs, path)))
     front = [trial("COMPLETE", 9, 0.95, 1e4), trial("COMPLETE", 9, 0.97, 1e5)]
     saved_runs(bench, tmp_path, [current(bench, run(arm, front)) for arm in "abc"])
     assert bench.main(["--resume", "--out", str(tmp_path), "--seeds", "0", "--epochs", "9", "--trials", "2"]) == 0
     saved = json.loads((tmp_path / bench.JSON).read_text())
     assert [r["arm"] for r in saved["runs"]] == ["a", "b", "c"] and "summary" in saved
     assert "NOT met (only 1 seed(s) with both (a) and (b)" in (tmp_path / "benchmarks.md").read_text()
-    assert (tmp_path / "search_efficiency.png").stat().st_size > 0
+    assert plots == [(3, 18, tmp_path / "search_efficiency.png")]
