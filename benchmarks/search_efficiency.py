@@ -387,10 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         for job in as_completed(jobs):
             r = job.result()
             runs.append(r)
-            save(args.out, results | {"runs": sorted(runs, key=lambda r: (r["seed"], r["arm"]))})
+            runs.sort(key=lambda r: (r["seed"], r["arm"]))
+            save(args.out, results | {"runs": runs})
             print(f"arm {r['arm']} seed {r['seed']}: {len(r['trials'])} trials in {r['seconds'] / 60:.1f} min "
                   f"(saved)", flush=True)
-    runs.sort(key=lambda r: (r["seed"], r["arm"]))
     results["runs"] = runs
     summary = report(results, args.out, results["command"])
     print(table(summary))

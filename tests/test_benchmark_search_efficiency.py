@@ -78,12 +78,11 @@ def test_the_doc_section_is_replaced_in_place(bench, tmp_path):
     assert text.count(bench.BEGIN) == 1
 
 
-def saved_runs(bench, tmp_path, runs, **settings):
-    saved = {"epochs": 9, "max_epochs": 18, "overrides": [], "early_stopping_options": []} | settings
-    (tmp_path / bench.JSON).write_text(json.dumps(saved | {"runs": runs}))
-
-
 SETTINGS = {"epochs": 9, "max_epochs": 18, "overrides": [], "early_stopping_options": []}
+
+
+def saved_runs(bench, tmp_path, runs):
+    (tmp_path / bench.JSON).write_text(json.dumps(SETTINGS | {"runs": runs}))
 
 
 def current(bench, r):

@@ -78,8 +78,7 @@ torch.manual_seed(0)
 torch.set_num_threads(1)  # as in a study with threads: 1
 split = ChannelsLastSplit(torch.randn(54, 1, 8, 8), torch.randint(0, 3, (54,)))
 data = Dataset("t", split, split, split, 3, 1, 8, ("a", "b", "c"))
-model = get_family("resnet").build(ModelInput(3, 1, 8), width_multiplier=0.0625, depth_multiplier=0.5,
-                                          block="basic")
+model = get_family("resnet").build(ModelInput(3, 1, 8), width_multiplier=0.0625, depth_multiplier=0.5, block="basic")
 train(model, data, TrainConfig(epochs=20, batch_size=27), "cpu")
 """
 
