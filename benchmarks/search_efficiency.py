@@ -272,13 +272,21 @@ def table(summary: dict[str, Any]) -> str:
         verdict = "met" if summary["accepted"] else "NOT met"
         if summary["paired_seeds"] < MIN_SEEDS:
             verdict += f" (only {summary['paired_seeds']} seed(s) with both (a) and (b); the target needs {MIN_SEEDS})"
-        lines.append(f"Median over seeds: (a) reaches (b)'s final hypervolume with "
-                     f"**{summary['median_fraction']:.0%}** of the epoch budget (target <= 33 %), and its final "
+        median = summary["median_fraction"]
+        reach = "**never** within" if math.isinf(median) else f"with **{median:.0%}** of"
+        lines.append(f"Median over seeds: (a) reaches (b)'s final hypervolume {reach} "
+                     f"the epoch budget (target <= 33 %), and its final "
                      f"hypervolume is **{summary['median_a_vs_b']:+.1%}** against (b) (target >= -2 %): {verdict}.")
     if "median_oracle_fraction" in summary:
         lines.append(f"A hindsight oracle that prunes (b)'s own trials perfectly (every trial not on (b)'s final "
                      f"front stopped at the first rung) needs **{summary['median_oracle_fraction']:.0%}** (median).")
     return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (as docs cite it), else as given."""
+    resolved = path.resolve()
+    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(path)
 
 
 def write_doc(doc: Path, body: str) -> None:
@@ -303,7 +311,7 @@ def report(results: dict[str, Any], out: Path, command: str) -> dict[str, Any]:
         f"epochs per run (= {max_epochs // results['epochs']} full trials), seeds {sorted({r['seed'] for r in runs})}; "
         f"early stopping in (a): `{json.dumps(es)}`. Hypervolume of the COMPLETE trials' validation front, "
         f"reference point accuracy {REFERENCE[0]}, params 10^{REFERENCE[1]:g}. "
-        f"Raw numbers: `docs/search_efficiency.json`.\n\n"
+        f"Raw numbers: `{_shown(out / JSON)}`.\n\n"
         f"![hypervolume against epochs](search_efficiency.png)\n\n{table(summary)}"
     )
     write_doc(out / "benchmarks.md", body)
@@ -332,7 +340,8 @@ def resumable(out: Path, settings: dict[str, Any]) -> list[dict[str, Any]]:
         if current:
             kept.append(r)
         else:
-            print(f"arm {r['arm']} seed {r['seed']}: saved run made with other code or rule, running it again")
+            print(f"arm {r['arm']} seed {r['seed']}: saved run made with other code, rule or "
+                  f"early-stopping options; running it again")
     return kept
 
 

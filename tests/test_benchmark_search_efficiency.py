@@ -66,6 +66,10 @@ def test_a_trial_finishing_past_the_budget_does_not_count(bench):
     assert row["final"]["a"] == pytest.approx(0.05 * 3)  # the 0.99 trial ended at epoch 21
     assert math.isinf(row["a_reaches_b_at"])  # within the budget it never did
     assert row["a_vs_b"] < 0
+    three = [dict(r, seed=seed) for seed in range(3) for r in (a, b)]
+    text = bench.table(bench.summarize(three, max_epochs=18, epochs=9))
+    assert "| never |" in text and "final hypervolume **never** within the epoch budget" in text
+    assert "inf" not in text
 
 
 def test_the_doc_section_is_replaced_in_place(bench, tmp_path):
@@ -98,7 +102,7 @@ def test_resume_keeps_only_runs_this_code_would_reproduce(bench, tmp_path, capsy
     saved_runs(bench, tmp_path, runs)
     kept = bench.resumable(tmp_path, SETTINGS)
     assert [(r["arm"], r["seed"]) for r in kept] == [("a", 0), ("b", 0), ("b", 1)]
-    assert "arm c seed 0: saved run made with other code" in capsys.readouterr().out
+    assert "arm c seed 0: saved run made with other code, rule or early-stopping options" in capsys.readouterr().out
     # other options for the rule under test: the (a) runs are outdated, the others are not
     other_rule = SETTINGS | {"early_stopping_options": ["min_epochs=1"]}
     assert [r["arm"] for r in bench.resumable(tmp_path, other_rule)] == ["b", "b"]
@@ -118,5 +122,7 @@ def test_a_resumed_run_with_everything_saved_only_reports(bench, tmp_path, monke
     assert bench.main(["--resume", "--out", str(tmp_path), "--seeds", "0", "--epochs", "9", "--trials", "2"]) == 0
     saved = json.loads((tmp_path / bench.JSON).read_text())
     assert [r["arm"] for r in saved["runs"]] == ["a", "b", "c"] and "summary" in saved
-    assert "NOT met (only 1 seed(s) with both (a) and (b)" in (tmp_path / "benchmarks.md").read_text()
+    doc = (tmp_path / "benchmarks.md").read_text()
+    assert "NOT met (only 1 seed(s) with both (a) and (b)" in doc
+    assert f"Raw numbers: `{tmp_path / bench.JSON}`" in doc  # outside the repository: as given
     assert plots == [(3, 18, tmp_path / "search_efficiency.png")]
