@@ -80,9 +80,7 @@ class ParetoASHA:
     size_mb; on a log scale so crowding is measured in ratios). Order: non-dominated front,
     then crowding distance within the front (NSGA-II). With ``n`` trials at the rung (itself
     included), the trial continues while fewer than ``max(1, floor(n / eta))`` peers rank
-    at or above it -- a peer that ties with it came first and keeps its place, as ASHA promotes
-    the earliest of equals -- and ends as PRUNED otherwise. So while a rung holds fewer than
-    ``2 * eta`` trials, a trial continues only if it ranks strictly above all of them.
+    strictly above it -- peers that tie with it do not count -- and ends as PRUNED otherwise.
     The first ``min_trials_per_rung`` trials to reach a rung continue unranked (there is no
     field to compare with yet); a lone trial at a rung always continues.
 
@@ -131,11 +129,11 @@ class ParetoASHA:
             return None
         keep = max(1, math.floor(n / self.eta))
         keys = rank_and_crowding([mine, *peers], self.directions)
-        better = sum(1 for key in keys[1:] if _order(key) <= _order(keys[0]))  # earlier trials win ties
+        better = sum(1 for key in keys[1:] if _order(key) < _order(keys[0]))
         if better < keep:
             return None
         return Decision(epoch, f"asha: at rung {epoch} epochs (accuracy {value:.4f}), {better} of "
-                               f"{n - 1} peers rank at or above it; only the top {keep} of {n} continue")
+                               f"{n - 1} peers rank higher; only the top {keep} of {n} continue")
 
     @property
     def directions(self) -> list[str]:

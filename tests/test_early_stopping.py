@@ -134,7 +134,7 @@ def test_top_third_by_accuracy_continues_single_objective():
     at_rung(rule, study3, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], 1)
     (decision,) = at_rung(rule, study3, [0.55], 1)  # beaten by 0.6, 0.7, 0.8: pruned
     assert decision is not None and decision.epoch == 1
-    assert "rung 1" in decision.reason and "3 of 8 peers rank at or above it" in decision.reason
+    assert "rung 1" in decision.reason and "3 of 8 peers rank higher" in decision.reason
     assert "top 3 of 9" in decision.reason
 
 
@@ -185,22 +185,17 @@ def test_crowding_breaks_ties_within_the_first_front():
     assert decision is not None and "top 2 of 6" in decision.reason
 
 
-def test_exact_ties_at_the_cut_go_to_the_earlier_trials():
+def test_exact_ties_at_the_cut_all_continue():
     study = new_study(n_objectives=1)
     rule = ParetoASHA(["accuracy"], min_epochs=1, eta=3, min_trials_per_rung=1)
     at_rung(rule, study, [0.9, 0.8, 0.8, 0.1, 0.1], 1)
-    # 6 at the rung keep 2: 0.9 and an earlier 0.8 rank at or above a newcomer at 0.8.
-    (decision,) = at_rung(rule, study, [0.8], 1)
-    assert decision is not None and "3 of 5 peers rank at or above it" in decision.reason
-    assert at_rung(rule, study, [0.85], 1) == [None]  # only 0.9 above it
-    # Identical points share one crowding distance, so the same holds with costs.
+    # 6 at the rung keep 2: 0.9, then three trials tied at 0.8. A tie does not rank above.
+    assert at_rung(rule, study, [0.8], 1) == [None]
+    # Identical points share one crowding distance, so ties hold with costs too.
     study2 = new_study(name="s2")
     rule2 = ParetoASHA(["accuracy", "params"], min_epochs=1, eta=3, min_trials_per_rung=1)
-    at_rung(rule2, study2, [0.9, 0.8], 1, params=[1e6, 1e3])
-    # Two boundary points of the first front (infinite crowding): the earlier one keeps its place.
-    assert at_rung(rule2, study2, [0.95], 1, params=[1e7]) != [None]
-    assert at_rung(rule2, study2, [0.95], 1, params=[1e5]) != [None]  # ties the 1e3 one's end
-    assert at_rung(rule2, study2, [0.95], 1, params=[1e3]) == [None]  # dominates every peer
+    at_rung(rule2, study2, [0.9, 0.8, 0.8], 1, params=[1e6, 1e3, 1e3])
+    assert at_rung(rule2, study2, [0.8], 1, params=[1e3]) == [None]
 
 
 def test_costs_not_known_before_training_are_not_ranked():
@@ -473,12 +468,9 @@ def test_by_default_only_the_first_trial_at_a_rung_goes_unranked():
     rule = make_early_stopping(es.name, ["accuracy", "params"], min_epochs=es.min_epochs, eta=es.eta,
                                min_trials_per_rung=es.min_trials_per_rung)
     study = new_study()
-    # The second is dominated by the first (less accurate, bigger). The third is not, but it
-    # shares the first front's ends with the first (both infinitely crowded), which came first.
+    # The second is dominated by the first (less accurate, bigger); the third is not.
     decisions = at_rung(rule, study, [0.5, 0.4, 0.45], es.min_epochs, params=[1e4, 2e4, 5e3])
-    assert [d is None for d in decisions] == [True, False, False]
-    # A fourth that dominates everything at the rung continues.
-    assert at_rung(rule, study, [0.6], es.min_epochs, params=[4e3]) == [None]
+    assert [d is None for d in decisions] == [True, False, True]
 
 
 @pytest.mark.parametrize(("override", "error", "match"), [
