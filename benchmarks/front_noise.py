@@ -33,18 +33,12 @@ def validation_size(accuracies: list[float], largest: int = 100_000) -> int:
     raise ValueError(f"no validation size up to {largest} fits these accuracies")
 
 
-def front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The ``(accuracy, params)`` points on the Pareto front, smallest model first."""
-    keep = pareto_indices([list(p) for p in points], ["maximize", "minimize"])
-    return sorted((points[i] for i in keep), key=lambda p: p[1])
-
-
 def noise(run: dict[str, Any]) -> dict[str, Any]:
     """One run's front, its hypervolume, and what one validation image is worth."""
     points = [(t["accuracy"], t["params"]) for t in run["trials"] if t["state"] == "COMPLETE"]
     n = validation_size([a for a, _ in points])
-    best = front(points)
-    hv = hypervolume(points)
+    best = [points[i] for i in pareto_indices(points, ["maximize", "minimize"])]
+    hv = hypervolume(best)
     lower = hypervolume([(a - 1 / n, p) for a, p in best])
     errors = [math.sqrt(n * a * (1 - a)) for a, _ in best]
     return {"seed": run["seed"], "images": n, "front": len(best), "hv": hv, "one_image_lower": lower / hv - 1,
