@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from scalesearch.search import attrs
 from scalesearch.search.metrics import Condition
-from scalesearch.search.pareto import non_dominated_sort, normalized
+from scalesearch.search.pareto import rank_and_crowding
 from scalesearch.search.train import EpochReport, TrainConfig, warmup_epochs
 
 #: Cost metrics the objective stores before training starts, so rungs can compare on them.
@@ -78,8 +78,7 @@ class ParetoASHA:
     that recorded a value at the same rung. The ranking objectives are validation accuracy
     (maximised) and the study's cost objectives that are known before training (params, flops,
     size_mb; on a log scale so crowding is measured in ratios). Order: non-dominated front,
-    then crowding distance within the front (NSGA-II, with finite ends: see
-    :func:`rank_and_crowding`). With ``n`` trials at the rung (itself
+    then crowding distance within the front (NSGA-II). With ``n`` trials at the rung (itself
     included), the trial continues while fewer than ``max(1, floor(n / eta))`` peers rank
     strictly above it -- peers that tie with it do not count -- and ends as PRUNED otherwise.
     The first ``min_trials_per_rung`` trials to reach a rung continue unranked (there is no
@@ -149,47 +148,6 @@ class ParetoASHA:
                 return None
             point.append(math.log10(cost))
         return point
-
-
-def rank_and_crowding(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[tuple[int, float]]:
-    """``(front rank, crowding distance within that front)`` for each point, NSGA-II's order,
-    except at the ends of a front.
-
-    NSGA-II gives a front's end points an infinite distance. At a rung that means every trial
-    that is a new smallest (or most accurate) one continues, however little it extends the
-    front: in the 81-epoch benchmark, chains of ResNets a few percent smaller than the last
-    each trained in full (docs/benchmarks.md, design 7). Here an end point's distance mirrors
-    its one neighbour -- twice the gap to it, where an interior point gets the gaps on both
-    sides -- so a newcomer that extends the front by less than the front's own spacing ranks
-    below its peers. Identical points share one distance, so they tie exactly; a front of one
-    point gets infinity.
-    """
-    ranks = non_dominated_sort(points, directions)
-    distance = [0.0] * len(points)
-    for rank in set(ranks):
-        members = [i for i, r in enumerate(ranks) if r == rank]
-        unique = list(dict.fromkeys(tuple(points[i]) for i in members))
-        by_point = dict(zip(unique, _mirrored_crowding(normalized(unique, directions)), strict=True))
-        for i in members:
-            distance[i] = by_point[tuple(points[i])]
-    return list(zip(ranks, distance, strict=True))
-
-
-def _mirrored_crowding(front: list[list[float]]) -> list[float]:
-    """Crowding distance of each point of one front (objectives scaled to [0, 1]); an end point
-    counts its one gap twice."""
-    n = len(front)
-    if n == 1:
-        return [math.inf]
-    distance = [0.0] * n
-    for k in range(len(front[0])):
-        order = sorted(range(n), key=lambda i: front[i][k])
-        gaps = [front[b][k] - front[a][k] for a, b in zip(order, order[1:], strict=False)]
-        for j, i in enumerate(order):
-            left = gaps[j - 1] if j > 0 else None
-            right = gaps[j] if j < n - 1 else None
-            distance[i] += (left + right) if left is not None and right is not None else 2 * (left or right or 0.0)
-    return distance
 
 
 def _order(key: tuple[int, float]) -> tuple[int, float]:

@@ -185,31 +185,6 @@ def test_crowding_breaks_ties_within_the_first_front():
     assert decision is not None and "top 2 of 6" in decision.reason
 
 
-def test_a_new_end_point_continues_only_if_it_extends_the_front_as_far_as_its_spacing():
-    study = new_study()
-    rule = ParetoASHA(["accuracy", "params"], min_epochs=1, eta=3, min_trials_per_rung=1)
-    # Three non-dominated trials, a decade apart in params.
-    at_rung(rule, study, [0.90, 0.95, 0.97], 1, params=[1e4, 1e5, 1e6])
-    # A new smallest model, 5 % smaller than the smallest: an end of the front (infinite
-    # crowding in NSGA-II), but its mirrored gap is far below the front's spacing -> pruned.
-    (decision,) = at_rung(rule, study, [0.89], 1, params=[9.5e3])
-    assert decision is not None and "3 of 3 peers rank higher" in decision.reason
-    # A new smallest model a decade below: it extends the front as far as its spacing -> continues.
-    assert at_rung(rule, study, [0.85], 1, params=[1e3]) == [None]
-
-
-def test_crowding_distance_ends_mirror_their_one_gap():
-    from scalesearch.search.early_stopping import rank_and_crowding
-
-    # One objective maximised, one minimised; three points on one front, evenly spaced.
-    keys = rank_and_crowding([[0.9, 1.0], [0.95, 2.0], [0.97, 3.0]], [MAX, "minimize"])
-    assert [rank for rank, _ in keys] == [0, 0, 0]
-    # Interior: both gaps in both objectives (5/7 + 2/7 and 1/2 + 1/2); ends: twice their one gap.
-    assert [d for _, d in keys] == pytest.approx([2 * (5 / 7 + 0.5), 1 + 1, 2 * (2 / 7 + 0.5)])
-    # A lone point, and a dominated one on its own front, get infinity.
-    assert rank_and_crowding([[0.9, 1.0], [0.8, 2.0]], [MAX, "minimize"]) == [(0, math.inf), (1, math.inf)]
-
-
 def test_exact_ties_at_the_cut_all_continue():
     study = new_study(n_objectives=1)
     rule = ParetoASHA(["accuracy"], min_epochs=1, eta=3, min_trials_per_rung=1)
