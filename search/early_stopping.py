@@ -80,9 +80,7 @@ class ParetoASHA:
     size_mb; on a log scale so crowding is measured in ratios). Order: non-dominated front,
     then crowding distance within the front (NSGA-II). With ``n`` trials at the rung (itself
     included), the trial continues while fewer than ``max(1, floor(n / eta))`` peers rank
-    strictly above it -- peers that tie with it do not count, except at the trial's last rung,
-    the promotion to its full budget, where a peer that ties came first and keeps its place (as
-    ASHA promotes the earliest of equals) -- and ends as PRUNED otherwise.
+    strictly above it -- peers that tie with it do not count -- and ends as PRUNED otherwise.
     The first ``min_trials_per_rung`` trials to reach a rung continue unranked (there is no
     field to compare with yet); a lone trial at a rung always continues.
 
@@ -121,8 +119,7 @@ class ParetoASHA:
         return None
 
     def should_stop(self, study: Any, trial: Any, epoch: int, value: float) -> Decision | None:
-        rungs = self.trial_rungs(trial)
-        if epoch not in rungs:
+        if epoch not in self.trial_rungs(trial):
             return None
         trial.set_user_attr(attrs.rung_key(epoch), float(value))  # shared with every worker
         mine = self.point(value, trial.user_attrs)
@@ -132,10 +129,7 @@ class ParetoASHA:
             return None
         keep = max(1, math.floor(n / self.eta))
         keys = rank_and_crowding([mine, *peers], self.directions)
-        if epoch == rungs[-1]:  # the promotion to the full budget: a peer that ties came first and wins
-            better = sum(1 for key in keys[1:] if _order(key) <= _order(keys[0]))
-        else:
-            better = sum(1 for key in keys[1:] if _order(key) < _order(keys[0]))
+        better = sum(1 for key in keys[1:] if _order(key) < _order(keys[0]))
         if better < keep:
             return None
         return Decision(epoch, f"asha: at rung {epoch} epochs (accuracy {value:.4f}), {better} of "
