@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import optuna
 import pytest
 
 from scalesearch.search.samplers import SAMPLERS, make_sampler
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        yield
 
 
 def objective(trial):
