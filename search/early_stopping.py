@@ -30,8 +30,6 @@ from scalesearch.search.train import EpochReport, TrainConfig, warmup_epochs
 
 #: Cost metrics the objective stores before training starts, so rungs can compare on them.
 KNOWN_BEFORE_TRAINING = ("params", "flops", "size_mb")
-#: Accuracy differences below this do not count at a rung (see :meth:`ParetoASHA.point`).
-ACCURACY_GRID = 0.005
 #: Optuna constraint set on a trial stopped early in a multi-objective study (see :class:`Hook`).
 EARLY_STOPPED = "ss.early_stopped"
 
@@ -142,13 +140,8 @@ class ParetoASHA:
         return ["maximize"] + ["minimize"] * len(self.costs)
 
     def point(self, accuracy: float, user_attrs: Mapping[str, Any]) -> list[float] | None:
-        """The ranking point ``[accuracy, log10(cost), ...]``; None if a cost is missing.
-
-        Accuracy is snapped down to a grid of :data:`ACCURACY_GRID` (epsilon-dominance): two
-        trials within about two validation images of each other (of 360 on digits, about the
-        standard error of one score) rank as equally accurate, and the cheaper one dominates.
-        """
-        point = [math.floor(float(accuracy) / ACCURACY_GRID + 1e-9) * ACCURACY_GRID]
+        """The ranking point ``[accuracy, log10(cost), ...]``; None if a cost is missing."""
+        point = [float(accuracy)]
         for name in self.costs:
             cost = user_attrs.get(attrs.metric_key(name))
             if not isinstance(cost, int | float) or cost <= 0:
