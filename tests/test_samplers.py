@@ -24,11 +24,11 @@ def test_every_sampler_runs_a_multi_objective_study_with_pruned_trials(name):
     assert states.count(optuna.trial.TrialState.COMPLETE) == 8 and states.count(optuna.trial.TrialState.PRUNED) == 16
 
 
-def test_seeded_samplers_repeat_their_suggestions():
-    for name in ("tpe", "random"):
-        runs = []
-        for _ in range(2):
-            study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(name, 3, None, 12))
-            study.optimize(objective, n_trials=15)
-            runs.append([t.params for t in study.trials])
-        assert runs[0] == runs[1], name
+@pytest.mark.parametrize("name", ["tpe", "random"])
+def test_seeded_samplers_repeat_their_suggestions(name):
+    runs = []
+    for _ in range(2):
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(name, 3, None, 12))
+        study.optimize(objective, n_trials=15)
+        runs.append([t.params for t in study.trials])
+    assert runs[0] == runs[1]
