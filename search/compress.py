@@ -27,7 +27,7 @@ from scalesearch.search.prune import ALLOCATIONS, MAX_RATIO, PROFILES, profile_m
 from scalesearch.search.quantize import QUANTIZERS
 from scalesearch.search.sparsity import MAX_SPARSITY
 from scalesearch.search.train import TrainConfig, Trainer, evaluate, train
-from scalesearch.spaces.space import Choice, Fixed, FloatRange, IntRange, Param
+from scalesearch.spaces.space import Choice, Fixed, FloatRange, Param, param_values
 
 
 class CompressionError(Exception):
@@ -71,24 +71,13 @@ KNOBS: dict[str, dict[str, Any]] = {
 }
 
 
-def _values(param: Param) -> list[Any]:
-    match param:
-        case Fixed(v):
-            return [v]
-        case Choice(cs):
-            return list(cs)
-        case FloatRange(low=lo, high=hi) | IntRange(low=lo, high=hi):
-            return [lo, hi]
-    raise TypeError(param)
-
-
 def validate_compression(knobs: Mapping[str, Param], deploy_type: str | None,
                          where: str = "space.compression") -> None:
     """Refuse values a knob cannot take, and quantizers that cannot run on ``deploy_type``
     (``"cpu"``/``"cuda"``; None when only known at run time)."""
     for name, param in knobs.items():
         bound, path = KNOBS[name], f"{where}.{name}"
-        values = _values(param)
+        values = param_values(param)
         if name == "pruning_profile" and isinstance(param, Fixed) and isinstance(param.value, tuple):
             try:
                 profile_multipliers(param.value)
@@ -108,7 +97,7 @@ def validate_compression(knobs: Mapping[str, Param], deploy_type: str | None,
         if bound.get("int") and isinstance(param, FloatRange):
             raise SpecError(f"{path}: a range of epochs needs 'type: int'")
     if deploy_type is not None and "quantization" in knobs:
-        for name in _values(knobs["quantization"]):
+        for name in param_values(knobs["quantization"]):
             if deploy_type not in QUANTIZERS[name].devices:
                 runs_on = " or ".join(QUANTIZERS[name].devices)
                 raise SpecError(f"{where}.quantization: {name!r} runs on {runs_on} but deploy.device "

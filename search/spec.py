@@ -30,7 +30,8 @@ from scalesearch.search.metrics import (
     parse_condition,
 )
 from scalesearch.search.samplers import SAMPLERS
-from scalesearch.spaces.space import SearchSpace, load_space, read_yaml, space_data
+from scalesearch.search.train import SCHEDULES
+from scalesearch.spaces.space import SearchSpace, load_space, param_values, read_yaml, space_data
 
 DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "studies" / "digits.yaml"
 
@@ -347,6 +348,7 @@ def _validate(spec: StudySpec) -> None:
         parse_condition(text, f"constraints[{i}]")
     check_satisfiable(spec.conditions)
     _validate_early_stopping(spec.early_stopping)
+    _validate_schedule(spec.space)
     device = spec.device
     if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise SpecError(f"device: expected auto, cpu, cuda or cuda:N, got {device!r}")
@@ -368,6 +370,15 @@ def _validate_deploy(spec: StudySpec) -> None:
         if value is not None and value <= 0:
             raise SpecError(f"deploy.{name}: must be positive, got {value}")
     validate_compression(spec.space.compression, deploy_device_type(d.device, spec.device))
+
+
+def _validate_schedule(space: SearchSpace) -> None:
+    """A schedule the trainer has (checked here, so no trial fails on it)."""
+    if "schedule" not in space.training:
+        return
+    for value in param_values(space.training["schedule"]):
+        if value not in SCHEDULES:
+            raise SpecError(f"space.training.schedule: unknown schedule {value!r}; choose from {', '.join(SCHEDULES)}")
 
 
 def _validate_early_stopping(es: EarlyStoppingSpec) -> None:

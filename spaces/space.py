@@ -91,6 +91,18 @@ class Choice:
 Param = Fixed | FloatRange | IntRange | Choice
 
 
+def param_values(param: Param) -> list[Any]:
+    """The values a knob can take: its fixed value, its choices, or a range's two ends."""
+    match param:
+        case Fixed(v):
+            return [v]
+        case Choice(cs):
+            return list(cs)
+        case FloatRange(low=lo, high=hi) | IntRange(low=lo, high=hi):
+            return [lo, hi]
+    raise TypeError(param)
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     name: str

@@ -57,6 +57,8 @@ def test_empty_file_means_all_defaults(tmp_path):
     ("space: {families: {resnet: {width_multiplier: 9.0}}}", [], "outside the family's range"),
     ("space: {families: {resnet: {wings: 2}}}", [], "unknown knob for resnet"),
     ("space: {families: {resnet: {}}, training: {momentum: 0.9}}", [], "unknown training knob"),
+    ("space: {families: {resnet: {}}, training: {schedule: linear}}", [], "unknown schedule 'linear'"),
+    ("{}", ["space.training.schedule={choices: [cosine, step]}"], "space.training.schedule: unknown schedule 'step'"),
     ("{}", ["budget.n_trials"], "expected key.path=value"),
     ("{}", ["budget.n_trials=[1"], "cannot read the value"),
     ("{}", ["budget=3"], "budget: expected a section"),
