@@ -15,11 +15,8 @@ from typing import Any, Protocol
 
 from scalesearch.search.data import Dataset, Split
 
-SCHEDULES = ("cosine", "onecycle", "restarts")
+SCHEDULES = ("cosine", "onecycle")
 ONECYCLE_WARMUP = 0.3  # fraction of training before one-cycle's learning rate peaks (torch's default)
-#: ``restarts``: cosine cycles that end at ``RESTART_FIRST * RESTART_MULT**k`` epochs and at the
-#: budget -- the epochs where early stopping's rungs sit with its default min_epochs and eta.
-RESTART_FIRST, RESTART_MULT = 3, 3.0
 
 
 @dataclass(frozen=True)
@@ -137,26 +134,14 @@ def _scheduler(optimizer: Any, cfg: TrainConfig, steps_per_epoch: int) -> Any:
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total,
                                                    pct_start=ONECYCLE_WARMUP)
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
-    ends = [e * steps_per_epoch for e in restart_epochs(cfg)] if cfg.schedule == "restarts" else [total]
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        start = next((end for end in reversed(ends) if end <= step), warmup)
-        stop = next((end for end in ends if end > step), total)
-        progress = (step - max(start, warmup)) / max(1, stop - max(start, warmup))
+        progress = (step - warmup) / max(1, total - warmup)
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def restart_epochs(cfg: TrainConfig) -> list[int]:
-    """Epochs at which the ``restarts`` schedule ends a cycle (the last is the budget)."""
-    ends, k = [], 0
-    while (end := round(RESTART_FIRST * RESTART_MULT**k)) < cfg.epochs:
-        ends.append(end)
-        k += 1
-    return [*ends, cfg.epochs]
 
 
 def warmup_epochs(cfg: TrainConfig) -> float:

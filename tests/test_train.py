@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scalesearch.search.train import (
-    SCHEDULES,
-    Diverged,
-    TrainConfig,
-    _scheduler,
-    evaluate,
-    restart_epochs,
-    train,
-)
+from scalesearch.search.train import SCHEDULES, Diverged, TrainConfig, evaluate, train
 from scalesearch.spaces.registry import ModelInput, get_family
 
 
@@ -37,34 +29,6 @@ def test_training_learns_and_reports_every_epoch(digits, schedule):
     assert [r.epoch for r in reports] == [1, 2, 3]
     assert result.curve == [r.val_accuracy for r in reports] and result.epochs_run == 3
     assert result.val_accuracy > 0.6  # chance is 0.1
-
-
-def _learning_rates(cfg, steps_per_epoch):
-    """The learning rate of every optimizer step of a ``cfg`` run, as a fraction of ``cfg.lr``."""
-    optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=1.0)
-    scheduler = _scheduler(optimizer, cfg, steps_per_epoch)
-    rates = []
-    for _ in range(cfg.epochs * steps_per_epoch):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    return rates
-
-
-@pytest.mark.parametrize(("epochs", "ends"), [(81, [3, 9, 27, 81]), (27, [3, 9, 27]), (12, [3, 9, 12]), (3, [3]), (2, [2])])
-def test_restart_cycles_end_at_the_early_stopping_rungs(epochs, ends):
-    assert restart_epochs(TrainConfig(epochs=epochs, schedule="restarts")) == ends
-
-
-def test_restarts_anneal_at_each_cycle_end_and_cosine_only_at_the_end():
-    steps = 10
-    restarts = _learning_rates(TrainConfig(epochs=27, schedule="restarts"), steps)
-    cosine = _learning_rates(TrainConfig(epochs=27, schedule="cosine"), steps)
-    for end in (3, 9):  # the last step before a rung runs near zero, the next one at the peak
-        assert restarts[end * steps - 1] < 0.01 and restarts[end * steps] == pytest.approx(1.0)
-        assert 0.1 < cosine[end * steps - 1] < 1.0
-    assert restarts[-1] < 0.01 and cosine[-1] < 0.01
-    assert restarts[:3 * steps] == pytest.approx(_learning_rates(TrainConfig(epochs=3), steps))
 
 
 def test_same_seed_same_result(tiny_data):
