@@ -15,7 +15,7 @@ from scalesearch.spaces.catalog import (
     knob_bounds,
 )
 from scalesearch.spaces.registry import ModelInput, get_family, list_families
-from scalesearch.spaces.space import Choice, Fixed, FloatRange, IntRange, list_presets, load_space
+from scalesearch.spaces.space import list_presets, load_space, param_values
 
 PRESETS = list_presets()
 
@@ -74,16 +74,6 @@ def test_all_families_preset_covers_every_registered_family():
     assert set(load_space("all_families").families) == set(list_families())
 
 
-def _ends(param) -> list:
-    match param:
-        case Fixed(value):
-            return [value]
-        case Choice(choices):
-            return list(choices)
-        case FloatRange(low=lo, high=hi) | IntRange(low=lo, high=hi):
-            return [lo, hi]
-
-
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_parses_and_its_extremes_train(preset):
     """Each preset loads, and for each of its families the smallest and largest width x depth
@@ -94,7 +84,7 @@ def test_preset_parses_and_its_extremes_train(preset):
     for name, knobs in space.families.items():
         io = ModelInput(num_classes=10, in_chans=1, input_size=size)
         for pick in (min, max):
-            point = {k: pick(_ends(p)) for k, p in knobs.items() if k in ("width_multiplier", "depth_multiplier")}
+            point = {k: pick(param_values(p)) for k, p in knobs.items() if k in ("width_multiplier", "depth_multiplier")}
             model = get_family(name).build(io, **point).train()
             out = model(torch.randn(2, 1, size, size))
             assert out.shape == (2, 10)
