@@ -1,4 +1,7 @@
-"""Typed domain errors. The CLI turns each into one clear line and exit code 2."""
+"""Typed domain errors and exit codes. The CLI turns each error into one clear line and exit code 2."""
+
+EXIT_USER_ERROR = 2  # a user mistake: one line on stderr, nothing stored is changed
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM (128 + SIGINT), as shells report it
 
 
 class ScalesearchError(Exception):
@@ -27,3 +30,7 @@ class DataError(ScalesearchError):
 
 class ArtifactError(ScalesearchError):
     """A saved model directory is missing, malformed, or of another format version."""
+
+
+class ModelBuildError(Exception):
+    """A family failed to build a sampled configuration (the trial ends as FAIL, the study goes on)."""

@@ -20,12 +20,17 @@ from __future__ import annotations
 import argparse
 import copy
 
-from scalesearch.search.compress import CompressionConfig, compress, predictions
-from scalesearch.search.data import load_dataset
-from scalesearch.search.deploy import cpu_threads
-from scalesearch.search.measure import count_flops, count_params, measure_latency, serialized_size
-from scalesearch.search.sparsity import count_nonzero
-from scalesearch.search.train import TrainConfig, train
+from scalesearch.search.compression.compress import CompressionConfig, compress, predictions
+from scalesearch.search.compression.deploy import cpu_threads
+from scalesearch.search.compression.measure import (
+    count_flops,
+    count_params,
+    measure_latency,
+    serialized_size,
+)
+from scalesearch.search.compression.sparsity import count_nonzero
+from scalesearch.search.datasets import load_dataset
+from scalesearch.search.training.train import TrainConfig, train
 from scalesearch.spaces.registry import ModelInput, get_family
 
 MODELS = {

@@ -37,7 +37,7 @@ def write_pngs(root: Path, size: int) -> int:
 def worker(study_name: str, storage: str, n_trials: int) -> dict:
     """One worker joining the study: fresh in-process state, as a new `scalesearch run` would be."""
     from scalesearch.search.datasets import clear_memory_cache
-    from scalesearch.search.study import open_study, run_study
+    from scalesearch.search.study.study import open_study, run_study
 
     clear_memory_cache()
     study, spec = open_study(None, storage, study_name, budget={"n_trials": n_trials})
@@ -56,8 +56,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the numbers as JSON here")
     args = parser.parse_args()
 
-    from scalesearch.search.spec import spec_from_data
-    from scalesearch.search.study import open_study
+    from scalesearch.search.config.spec import spec_from_data
+    from scalesearch.search.study.study import open_study
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -86,7 +86,7 @@ def main() -> None:
 
 
 def _with_epochs(spec, epochs: int) -> dict:
-    from scalesearch.search.spec import spec_to_data
+    from scalesearch.search.config.spec import spec_to_data
 
     data = spec_to_data(spec)
     data["space"]["training"]["epochs"] = epochs

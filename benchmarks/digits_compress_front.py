@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scalesearch.search.spec import load_spec
-from scalesearch.search.study import open_study, run_study
+from scalesearch.search.config.spec import load_spec
+from scalesearch.search.study.study import open_study, run_study
 
 SPEC = Path(__file__).resolve().parent.parent / "studies" / "digits_compress.yaml"
 

@@ -7,7 +7,7 @@ the accuracies: the smallest count that makes every one a whole number of images
 in hypervolume if every point of the final front scored one image less, and the binomial
 standard error of those points' accuracies, in images.
 
-    python benchmarks/front_noise.py docs/search_efficiency_81/search_efficiency.json
+    python benchmarks/front_noise.py RUN_DIR/search_efficiency.json   # written by search_efficiency.py --out RUN_DIR
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_efficiency import hypervolume  # noqa: E402  (a sibling script, not a package)
 
-from scalesearch.search.pareto import pareto_indices  # noqa: E402
+from scalesearch.search.results.pareto import pareto_indices  # noqa: E402
 
 
 def validation_size(accuracies: list[float], largest: int = 100_000) -> int:

@@ -36,8 +36,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from scalesearch.search.pareto import hypervolume_2d, pareto_indices
-from scalesearch.search.workers import die_with_parent
+from scalesearch.search.results.pareto import hypervolume_2d, pareto_indices
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from processes import die_with_parent  # noqa: E402  (a sibling script of this folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +65,7 @@ def hypervolume(points: list[tuple[float, float]]) -> float:
 # --------------------------------------------------------------------------- one run
 
 
-RULE = ROOT / "search" / "early_stopping.py"
+RULE = ROOT / "search" / "study" / "early_stopping.py"
 
 
 def _digest(paths: list[Path]) -> str:
@@ -92,8 +94,8 @@ def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, sha
 
     import optuna
 
-    from scalesearch.search.spec import load_spec
-    from scalesearch.search.study import load_data, open_study, run_study
+    from scalesearch.search.config.spec import load_spec
+    from scalesearch.search.study.study import load_data, open_study, run_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -175,7 +177,7 @@ def perfect_pruning(run: dict[str, Any], first_rung: int) -> float:
 
 def first_rung(runs: list[dict[str, Any]], epochs: int) -> int:
     """Where arm (a)'s rule first compares a trial with the per-trial budget ``epochs``."""
-    from scalesearch.search.early_stopping import ParetoASHA
+    from scalesearch.search.study.early_stopping import ParetoASHA
 
     es = next((r["early_stopping"] for r in runs if r["arm"] == "a"), {})
     rungs = ParetoASHA(["accuracy"], min_epochs=es.get("min_epochs", 3), eta=es.get("eta", 3.0)).rungs(epochs)

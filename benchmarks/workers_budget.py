@@ -2,7 +2,7 @@
 
 Each worker process runs a fake objective (sleeps 0..SLEEP s, no torch) on one shared storage.
 ``naive`` is what a single-process tool does: ``study.optimize`` with a callback that calls
-``study.stop()`` once finished >= n_trials. ``claim`` is ``search/loop.py:work``. Prints, per
+``study.stop()`` once finished >= n_trials. ``claim`` is ``search/runtime/loop.py:work``. Prints, per
 storage and method, the finished trials (the budget is N_TRIALS), the FAIL count, and the wall
 time, so overshoot and overhead sit side by side.
 
@@ -38,7 +38,7 @@ def _objective(rng: random.Random) -> Any:
 def naive_worker(url: str, name: str, n_trials: int, seed: int) -> None:
     import optuna
 
-    from scalesearch.search.study import count_finished, open_study
+    from scalesearch.search.study.study import count_finished, open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study, _ = open_study(None, url, name)
@@ -54,8 +54,8 @@ def naive_worker(url: str, name: str, n_trials: int, seed: int) -> None:
 def claim_worker(url: str, name: str, n_trials: int, seed: int) -> None:
     import optuna
 
-    from scalesearch.search.loop import work
-    from scalesearch.search.study import open_study
+    from scalesearch.search.runtime.loop import work
+    from scalesearch.search.study.study import open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study, spec = open_study(None, url, name)
@@ -65,8 +65,8 @@ def claim_worker(url: str, name: str, n_trials: int, seed: int) -> None:
 def measure(method: str, url: str, workers: int, n_trials: int) -> dict[str, Any]:
     import optuna
 
-    from scalesearch.search.spec import spec_from_data
-    from scalesearch.search.study import count_finished, open_study
+    from scalesearch.search.config.spec import spec_from_data
+    from scalesearch.search.study.study import count_finished, open_study
 
     name = f"bench-{method}-{uuid.uuid4().hex[:6]}"
     spec = spec_from_data({"study_name": name, "space": "small_cnn", "budget": {"n_trials": n_trials},

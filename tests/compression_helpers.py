@@ -8,8 +8,8 @@ import functools
 
 import torch
 
-from scalesearch.search.data import Dataset, load_dataset
-from scalesearch.search.train import TrainConfig, train
+from scalesearch.search.datasets import Dataset, load_dataset
+from scalesearch.search.training.train import TrainConfig, train
 from scalesearch.spaces.registry import ModelInput, get_family, list_families
 
 # Tiny models on a shared machine: one thread avoids oversubscription (10x slower otherwise).

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scalesearch.search.train import EpochReport, TrainConfig, TrainResult
+from scalesearch.search.training.train import EpochReport, TrainConfig, TrainResult
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def tiny_data():
     """A 10-class, 1-channel, 8x8 dataset: 60 train / 30 val / 30 test samples of digits."""
     import torch
 
-    from scalesearch.search.data import Dataset, Split, load_dataset
+    from scalesearch.search.datasets import Dataset, Split, load_dataset
 
     full = load_dataset("digits")
     torch.manual_seed(0)
@@ -45,7 +45,7 @@ class FakeTrainer:
         self.diverge_when = diverge_when
 
     def __call__(self, model, data, cfg, device, on_epoch=None):
-        from scalesearch.search.train import Diverged
+        from scalesearch.search.training.train import Diverged
 
         self.calls.append(cfg)
         params = sum(p.numel() for p in model.parameters())

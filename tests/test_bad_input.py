@@ -20,9 +20,9 @@ import optuna
 import pytest
 
 from scalesearch import cli
-from scalesearch.search.spec import spec_from_data
-from scalesearch.search.study import load_data, open_study, run_study
-from scalesearch.search.train import TrainResult
+from scalesearch.search.config.spec import spec_from_data
+from scalesearch.search.study.study import load_data, open_study, run_study
+from scalesearch.search.training.train import TrainResult
 from tests.workers_helpers import tiny_spec_data, write_spec
 
 
@@ -175,7 +175,7 @@ def template(tmp_path_factory) -> Path:
 
 def _dump(folder: Path) -> dict[str, Any]:
     """Everything a mistake must not change: the storage's contents and the folder's files."""
-    from scalesearch.search.storage import open_storage
+    from scalesearch.search.storage.storage import open_storage
 
     storage = open_storage(f"sqlite:///{folder / 'store.db'}", create=False)
     studies = {}

@@ -98,7 +98,7 @@ def test_export_then_train_then_load(finished_study, tmp_path, capsys):
     assert "test accuracy" in capsys.readouterr().out
     import torch
 
-    from scalesearch.search.retrain import load_model
+    from scalesearch.search.results.retrain import load_model
 
     model = load_model(out_dir)
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)

@@ -121,7 +121,7 @@ def scalesearch(*args: str, **popen: Any) -> subprocess.Popen[str]:
 def load(url: str, name: str) -> Any:
     import optuna
 
-    from scalesearch.search.storage import open_storage
+    from scalesearch.search.storage.storage import open_storage
 
     return optuna.load_study(study_name=name, storage=open_storage(url, create=False))
 
@@ -145,8 +145,8 @@ def wait_for(predicate: Any, timeout: float, every: float = 0.1, what: str = "co
 
 def create_study(url: str, data: dict[str, Any]) -> Any:
     """Create the study for ``data`` (a spec) in ``url``; returns the study."""
-    from scalesearch.search.spec import spec_from_data
-    from scalesearch.search.study import open_study
+    from scalesearch.search.config.spec import spec_from_data
+    from scalesearch.search.study.study import open_study
 
     return open_study(spec_from_data(data), url)[0]
 
@@ -167,9 +167,9 @@ def fake_worker(url: str, name: str, sleep_max: float, seed: int, host_lock: boo
     """
     import random
 
-    from scalesearch.search import loop
-    from scalesearch.search.loop import work
-    from scalesearch.search.study import open_study
+    from scalesearch.search.runtime import loop
+    from scalesearch.search.runtime.loop import work
+    from scalesearch.search.study.study import open_study
 
     if not host_lock:
         class NoLock(loop.AskLock):

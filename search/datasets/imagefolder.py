@@ -26,7 +26,7 @@ from scalesearch.search.datasets.decode import (
 from scalesearch.search.datasets.source import POOL, TEST, VAL, FileSource, ImageSource
 
 if TYPE_CHECKING:
-    from scalesearch.search.spec import DatasetSpec
+    from scalesearch.search.datasets.spec import DatasetSpec
 
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 #: Split folder name -> the part it pins its images to.
@@ -109,7 +109,7 @@ def check(spec: DatasetSpec) -> None:
 
 
 def _workers() -> int:
-    from scalesearch.search.device import available_cores
+    from scalesearch.search.runtime.device import available_cores
 
     return min(8, 2 * available_cores())
 

@@ -18,13 +18,13 @@ from scalesearch.search.datasets.registry import check_dataset, get_kind
 from scalesearch.search.datasets.source import FileSource, ImageSource
 
 if TYPE_CHECKING:
-    from scalesearch.search.spec import DatasetSpec
+    from scalesearch.search.datasets.spec import DatasetSpec
 
 STATS_SAMPLE = 2000  # training images decoded to estimate mean/std of a streamed dataset
 
 
 def _as_spec(dataset: DatasetSpec | str, overrides: dict[str, Any]) -> DatasetSpec:
-    from scalesearch.search.spec import DatasetSpec
+    from scalesearch.search.datasets.spec import DatasetSpec
 
     if isinstance(dataset, str):
         if dataset not in ("digits", "synthetic"):
@@ -140,7 +140,7 @@ def _in_memory(source: ImageSource, spec: DatasetSpec, assignment: Any, class_na
 
 
 def _num_workers(spec: DatasetSpec) -> int:
-    from scalesearch.search.device import available_cores
+    from scalesearch.search.runtime.device import available_cores
 
     return spec.num_workers if spec.num_workers is not None else min(4, available_cores() - 1)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scalesearch.search import attrs
+from scalesearch.search.config import attrs
 from scalesearch.search.datasets.base import Dataset
 from scalesearch.search.datasets.load import load_dataset
 
 if TYPE_CHECKING:
-    from scalesearch.search.spec import DatasetSpec
+    from scalesearch.search.datasets.spec import DatasetSpec
 
 
 def load_for_study(study: Any, dataset: DatasetSpec) -> Dataset:

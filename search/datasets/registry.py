@@ -15,7 +15,7 @@ from scalesearch.search.datasets import digits, imagefolder, synthetic, torchvis
 from scalesearch.search.datasets.source import FileSource, ImageSource
 
 if TYPE_CHECKING:
-    from scalesearch.search.spec import DatasetSpec
+    from scalesearch.search.datasets.spec import DatasetSpec
 
 ON_CORRUPT = ("fail", "skip")
 
@@ -44,6 +44,14 @@ def get_kind(name: str) -> Kind:
 
 def check_dataset(spec: DatasetSpec) -> None:
     """Validate the ``dataset`` section (called by the spec's validation)."""
+    for name in ("val_fraction", "test_fraction"):
+        value = getattr(spec, name)
+        if not 0 < value < 1:
+            raise SpecError(f"dataset.{name}: must be between 0 and 1, got {value}")
+    if spec.val_fraction + spec.test_fraction >= 0.9:
+        raise SpecError("dataset: val_fraction + test_fraction must leave at least 10% for training")
+    if spec.input_size is not None and spec.input_size <= 0:
+        raise SpecError(f"dataset.input_size: must be positive, got {spec.input_size}")
     get_kind(spec.kind).check(spec)
     if spec.in_chans not in (None, 1, 3):
         raise SpecError(f"dataset.in_chans: must be 1 (grey) or 3 (colour), got {spec.in_chans}")

@@ -12,7 +12,7 @@ from scalesearch.errors import SpecError
 from scalesearch.search.datasets.source import ImageSource
 
 if TYPE_CHECKING:
-    from scalesearch.search.spec import DatasetSpec
+    from scalesearch.search.datasets.spec import DatasetSpec
 
 DEFAULT_SIZE = 8
 

@@ -16,7 +16,7 @@ from scalesearch.search.datasets import cache
 from scalesearch.search.datasets.source import POOL, TEST, ImageSource
 
 if TYPE_CHECKING:
-    from scalesearch.search.spec import DatasetSpec
+    from scalesearch.search.datasets.spec import DatasetSpec
 
 
 @dataclass(frozen=True)

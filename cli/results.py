@@ -1,0 +1,113 @@
+"""``export``, ``export-model``, ``train`` and ``stability``: from a study's front to a model."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from scalesearch.cli import common
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from scalesearch.search.results.export import export_data, select_trial, write_yaml
+    from scalesearch.search.storage.storage import open_storage, resolve_url
+    from scalesearch.search.study.study import load_study, stored_spec
+
+    common.quiet_optuna()
+    url = resolve_url(args.storage)
+    storage = open_storage(url, create=False)
+    study = load_study(storage, common.pick_study_name(storage, args.study_name))
+    spec = stored_spec(study)
+    trial = select_trial(study, spec, args.pick, args.where)
+    data = export_data(study, spec, trial, storage_url=url, pick=args.pick, where=args.where)
+    path = write_yaml(data, args.output)
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in data["metrics"].items() if k in spec.objectives)
+    print(f"exported trial {trial.number} ({data['family']}; {shown}) to {path}")
+    print(f"next: scalesearch train {path} -o model/")
+    return 0
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from scalesearch.search.results.reproduce import export_trial
+    from scalesearch.search.storage.storage import open_storage, resolve_url
+    from scalesearch.search.study.study import load_study
+
+    common.quiet_optuna()
+    storage = open_storage(resolve_url(args.storage), create=False)
+    study = load_study(storage, common.pick_study_name(storage, args.study_name))
+    path = export_trial(study, args.trial, args.output, device=args.device)
+    print(f"re-ran trial {args.trial} of {study.study_name} and saved its deployed model to {path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from scalesearch.search.results.retrain import read_export, retrain
+
+    export = read_export(args.export)
+    epochs = args.epochs or export["training"]["epochs"]
+    console = common.console()
+
+    def on_epoch(report: Any) -> None:
+        console.print(f"epoch {report.epoch}/{epochs}  loss {report.train_loss:.3f}  test acc {report.val_accuracy:.4f}")
+
+    result = retrain(export, args.output, device=args.device, threads=args.threads, epochs=args.epochs,
+                     on_epoch=on_epoch)
+    console.print(f"test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s of training; "
+                  f"saved {result.out_dir}/model.safetensors and model.yaml")
+    return 0
+
+
+def cmd_stability(args: argparse.Namespace) -> int:
+    from scalesearch.search.results.stability import measure_stability, stored_stability
+    from scalesearch.search.storage.storage import open_storage, resolve_url
+    from scalesearch.search.study.study import load_study, stored_spec
+
+    common.quiet_optuna()
+    storage = open_storage(resolve_url(args.storage), create=False)
+    study = load_study(storage, common.pick_study_name(storage, args.study_name))
+    spec = stored_spec(study)
+    measure_stability(study, spec, runs=args.runs, device=args.device, remeasure=args.remeasure)
+    rows = [{"trial": n, "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
+             "runs": len(r["accuracies"])} for n, r in sorted(stored_stability(study).items())]
+    common.console().print(common.table(rows, f"Stability of the Pareto front of {study.study_name} (accuracy over seeds)",
+                            {"accuracy_mean": "{:.4f}".format, "accuracy_std": "{:.4f}".format}))
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("export", help="write the chosen Pareto-optimal config to YAML")
+    common.add_storage(p)
+    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    p.add_argument("--pick", default="knee", help="knee (default), max:METRIC or min:METRIC")
+    p.add_argument("--where", action="append", default=[], metavar="COND",
+                   help="filter such as 'latency_ms<=2' (repeatable, all must hold)")
+    p.add_argument("-o", "--output", default="best.yaml", help="file to write (default best.yaml)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("export-model", help="re-run one trial from its stored config and save the deployed model",
+                       description="Rebuild, retrain and compress trial N exactly as the search did, and save it "
+                                   "(safetensors weights + a JSON manifest that replays pruning; no pickles).")
+    common.add_storage(p)
+    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    p.add_argument("--trial", type=int, required=True, help="trial number (see the Pareto table or the dashboard)")
+    p.add_argument("-o", "--output", default="trial_model", help="folder to write")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
+    p.set_defaults(func=cmd_export_model)
+
+    p = sub.add_parser("train", help="retrain an exported config on train+val; report test accuracy; save it")
+    p.add_argument("export", help="YAML written by scalesearch export")
+    p.add_argument("-o", "--output", default="model", help="folder for model.safetensors + model.yaml")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    p.add_argument("--epochs", type=int, help="override the exported number of epochs")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("stability", help="retrain the Pareto front K times with new seeds; report accuracy spread",
+                       description="Measure accuracy_std (the spread of validation accuracy over K trainings with "
+                                   "different seeds) for each Pareto-optimal trial; stored on the study.")
+    common.add_storage(p)
+    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    p.add_argument("--runs", type=int, help="trainings per trial (default: the spec's measure.stability_runs)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
+    p.add_argument("--remeasure", action="store_true", help="measure again trials that already have a result")
+    p.set_defaults(func=cmd_stability)

@@ -1,0 +1,1 @@
+"""Compression inside the search: pruning, sparsity, quantization, deployment, cost measurement."""

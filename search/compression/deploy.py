@@ -1,0 +1,126 @@
+"""Measure a trained model as it will be deployed: compressed as its config says, on the
+spec's deploy device, at the deploy batch size and thread count.
+
+:func:`deploy_trial` is the objective's one call after training. For a config without
+compression it measures the trained model (costs and latency on the deploy device, accuracy as
+trained). With compression it also records the uncompressed model's numbers
+(``*_uncompressed``), runs ``search/compression/compress.py``, and returns the deployed model's
+accuracy, params, FLOPs, size and latency. Those are the objective values.
+
+How each deployed metric is measured:
+
+* ``accuracy``: the deployed (e.g. int8) model on the validation split, on the deploy device;
+* ``params``, ``flops``: of the float model just before quantization (quantization changes the
+  number format, not the count of weights or multiply-adds; torch's FLOP counter does not see
+  quantized kernels);
+* ``size_mb``: the serialized state dict of the deployed model (int8 weights, packed);
+* ``nonzero_params``: non-zero weights of the float model (sparsity shows here, not in size);
+* ``latency_ms``: median forward time of ``deploy.batch_size`` samples on ``deploy.device``
+  with ``deploy.threads`` CPU threads; ``latency_ms_batch`` at ``measure.latency_batch_size``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from scalesearch.search.compression.compress import (
+    CompressionConfig,
+    compress,
+    validate_compression,
+)
+from scalesearch.search.compression.measure import (
+    count_flops,
+    count_params,
+    measure_latency,
+    serialized_size,
+)
+from scalesearch.search.compression.sparsity import count_nonzero
+from scalesearch.search.datasets import Dataset
+from scalesearch.search.runtime.device import device_type
+from scalesearch.search.training.train import TrainConfig, Trainer, TrainResult, train
+
+if TYPE_CHECKING:
+    from scalesearch.search.config.spec import StudySpec
+
+
+def resolve_deploy_device(deploy_device: str, device: str) -> str:
+    """The torch device deployed models are measured on (``same`` = the trial's ``device``)."""
+    from scalesearch.errors import SpecError
+    from scalesearch.search.runtime.device import resolve_device
+
+    if deploy_device == "same":
+        return device
+    try:
+        return resolve_device(deploy_device)
+    except SpecError as e:
+        raise SpecError(f"deploy.{e}") from None
+
+
+def check_deploy(spec: StudySpec, device: str) -> None:
+    """Refuse, before any trial runs, quantizers the resolved deploy device cannot run."""
+    deployed = resolve_deploy_device(spec.deploy.device, device)
+    validate_compression(spec.space.compression, device_type(deployed))
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None, device: str) -> Iterator[None]:
+    """Run the block with ``threads`` torch CPU threads (when measuring on the CPU)."""
+    import torch
+
+    if threads is None or not device.startswith("cpu"):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: StudySpec) -> dict[str, Any]:
+    """``latency_ms`` at ``deploy.batch_size`` and ``latency_ms_batch`` at the measure batch."""
+    m, d = spec.measure, spec.deploy
+    kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats}
+    with cpu_threads(d.threads, device):
+        latency = measure_latency(model, shape, device, batch_size=m.latency_batch_size, **kw)
+        if d.batch_size == 1:
+            at_deploy = latency.batch1_ms
+        elif d.batch_size == m.latency_batch_size:
+            at_deploy = latency.batch_ms
+        else:
+            at_deploy = measure_latency(model, shape, device, batch_size=d.batch_size, **kw).batch_ms
+    return {"latency_ms": at_deploy, "latency_ms_batch": latency.batch_ms,
+            "latency_batch_size": latency.batch_size}
+
+
+def _costs(float_model: Any, deployed: Any, shape: tuple[int, ...]) -> dict[str, Any]:
+    size = serialized_size(deployed)
+    return {"params": count_params(float_model), "flops": count_flops(float_model, shape),
+            "size_bytes": size, "size_mb": size / 1e6, "nonzero_params": count_nonzero(float_model)}
+
+
+def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: Dataset,
+                 spec: StudySpec, device: str, train_cfg: TrainConfig,
+                 trainer: Trainer = train) -> dict[str, Any]:
+    """Metrics of the deployed model (objective values first), plus compression facts."""
+    from scalesearch.search.compression.compress import accuracy
+
+    deploy_device = resolve_deploy_device(spec.deploy.device, device)
+    shape = (data.in_chans, data.input_size, data.input_size)
+    cc = CompressionConfig.from_data(config.get("compression"))
+    metrics: dict[str, Any] = {"accuracy": result.val_accuracy, **_costs(model, model, shape)}
+    metrics |= latency_metrics(model, shape, deploy_device, spec)
+    metrics["deploy_device"] = deploy_device
+    if not cc.active:
+        return metrics
+    before = {f"{k}_uncompressed": metrics[k]
+              for k in ("accuracy", "params", "flops", "size_mb", "latency_ms", "nonzero_params")}
+    out = compress(model, data, cc, train_cfg=train_cfg, device=device, deploy_device=deploy_device,
+                   trainer=trainer, calibration_samples=spec.deploy.calibration_samples)
+    deployed = {"accuracy": accuracy(out.model, data.val, deploy_device),
+                **_costs(out.float_model, out.model, shape),
+                **latency_metrics(out.model, shape, deploy_device, spec)}
+    return metrics | before | out.record | deployed

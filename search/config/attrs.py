@@ -1,0 +1,47 @@
+"""Names of the study and trial attributes scalesearch stores. Every one starts with ``ss.``.
+
+Trial metrics are stored one user attr each (``ss.accuracy``, ``ss.params``, ...) so
+optuna-dashboard shows them as columns; :func:`trial_metrics` reads them back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PREFIX = "ss."
+SPEC = "ss.spec"  # study: the resolved spec, plain data
+VERSIONS = "ss.versions"  # study: package versions that created it
+SPLIT = "ss.split"  # study: the dataset split every worker and the retrain use (datasets/split.py)
+CONFIG = "ss.config"  # trial: the sampled configuration (family, model, training, seed)
+FAIL_REASON = "ss.fail_reason"
+PRUNE_REASON = "ss.prune_reason"
+INPUT_SIZE = "ss.input_size"  # trial: the side of the square input the model was built for
+WORKER = "ss.worker"  # trial: "host:pid" of the worker that ran it
+SLOT = "ss.slot"  # trial: "claim" or "yield" (search/runtime/budget.py)
+HEARTBEAT = "ss.heartbeat"  # trial: last sign of life, epoch seconds (search/runtime/liveness.py)
+RETRY_OF = "ss.retry_of"  # trial: number of the crashed/interrupted trial whose config it reruns
+RETRIES = "ss.retries"  # trial: how many times this config has been retried
+RUNG_PREFIX = "ss.rung."  # trial: validation accuracy at each early-stopping rung, e.g. ss.rung.9
+RUNG_REACHED = "ss.rung_reached"  # pruned trial: epochs trained when it was stopped
+
+#: Non-scalar or descriptive trial attrs that are not metrics.
+NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, RUNG_REACHED, "ss.val_curve", "ss.device",
+               WORKER, SLOT, HEARTBEAT, RETRY_OF, RETRIES}
+
+
+def metric_key(name: str) -> str:
+    return PREFIX + name
+
+
+def rung_key(epochs: int) -> str:
+    return f"{RUNG_PREFIX}{epochs}"
+
+
+def trial_metrics(user_attrs: dict[str, Any]) -> dict[str, Any]:
+    """``{"accuracy": 0.97, "params": 21074, ...}`` from a trial's user attrs."""
+    return {
+        key[len(PREFIX):]: value
+        for key, value in user_attrs.items()
+        if key.startswith(PREFIX) and key not in NOT_METRICS and not key.startswith(RUNG_PREFIX)
+        and isinstance(value, int | float)
+    }

@@ -1,0 +1,1 @@
+"""What a study's trials answer: Pareto fronts, tables, export, retraining, reproduction, stability."""

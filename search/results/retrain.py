@@ -1,0 +1,113 @@
+"""Retrain an exported configuration into a deployable model, and load it back.
+
+The model is trained on train + validation and evaluated once per epoch on the held-out test
+split, which the search never saw. It is saved as ``model.safetensors`` (weights only) beside
+``model.yaml`` (the export plus test results); loading rebuilds the architecture from the YAML
+and never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scalesearch.errors import ExportError, SpecError
+from scalesearch.search.config.spec import TrainingSpec, spec_from_data
+from scalesearch.search.datasets.spec import DatasetSpec
+from scalesearch.spaces.space import read_yaml
+
+REQUIRED = ("family", "model", "training", "seed", "dataset", "trainer")
+WEIGHTS, CARD = "model.safetensors", "model.yaml"
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    test_accuracy: float
+    curve: list[float]
+    train_seconds: float
+    out_dir: Path
+
+
+def read_export(path: str | Path) -> dict[str, Any]:
+    """An export written by ``scalesearch export``, checked for the keys retraining needs."""
+    data = read_yaml(Path(path), "export")
+    if not isinstance(data, dict):
+        raise SpecError(f"export: {path} is not an export file (expected a mapping); create one with scalesearch export")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise SpecError(f"export: {path} lacks {', '.join(missing)}; create it with scalesearch export")
+    try:
+        DatasetSpec(**data["dataset"])
+        TrainingSpec(**data["trainer"])
+    except TypeError as e:
+        raise SpecError(f"export: {path} has an unexpected dataset/trainer section ({e})") from None
+    return data
+
+
+def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto", threads: int | None = None,
+            epochs: int | None = None, on_epoch: Callable[[Any], None] | None = None) -> RetrainResult:
+    """Train the exported config on train + val, report test accuracy, save weights + card."""
+    from safetensors.torch import save_file
+
+    from scalesearch.search.compression.artifact import compress_retrained
+    from scalesearch.search.runtime.device import resolve_device, set_threads
+    from scalesearch.search.study.study import load_data
+    from scalesearch.search.training.models import build_model
+    from scalesearch.search.training.train import TrainConfig, train
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"cannot create {out}: {e.strerror or e}; pick a writable folder with -o") from None
+    device = resolve_device(device)
+    if device == "cpu":
+        set_threads(threads)
+    dataset = spec_from_data({"dataset": export["dataset"]}).dataset
+    data = load_data(dataset, dataset.input_size, device, split=export.get("split"))
+    full = dataclasses.replace(data, train=data.train + data.val, val=data.test)
+    training = dict(export["training"]) | ({"epochs": epochs} if epochs else {})
+    cfg = TrainConfig(**training, **export["trainer"], seed=export["seed"])
+    model = build_model({"family": export["family"], "model": export["model"], "seed": export["seed"]}, full)
+    result = train(model, full, cfg, device, on_epoch)
+    compressed = compress_retrained(model, full, export, cfg, device)  # None without compression
+    source = compressed[0].quant_state if compressed else model.state_dict()
+    state = {k: v.detach().contiguous().cpu() for k, v in source.items()}
+    save_file(state, str(out / WEIGHTS))
+    card = dict(export) | {
+        "training": training,
+        "io": {"num_classes": full.num_classes, "in_chans": full.in_chans, "input_size": full.input_size},
+        "retrain": {"test_accuracy": result.val_accuracy, "test_curve": result.curve,
+                    "train_seconds": result.train_seconds, "device": device,
+                    "train_samples": len(full.train), "test_samples": len(full.test)},
+    }
+    if compressed:  # test accuracy of the compressed model; the pruning history rebuilds its shapes
+        card["retrain"] |= {"test_accuracy": compressed[1], "test_accuracy_uncompressed": result.val_accuracy}
+        card["pruning_history"] = compressed[0].history
+    (out / CARD).write_text(yaml.safe_dump(card, sort_keys=False))
+    return RetrainResult(card["retrain"]["test_accuracy"], result.curve, result.train_seconds, out)
+
+
+def load_model(model_dir: str | Path) -> Any:
+    """Rebuild a retrained model from ``model.yaml`` and load ``model.safetensors`` into it."""
+    from safetensors.torch import load_file
+
+    from scalesearch.search.compression.artifact import restore
+    from scalesearch.spaces.registry import ModelInput, get_family
+
+    folder = Path(model_dir)
+    card = read_export(folder / CARD)
+    if "io" not in card:
+        raise SpecError(f"model: {folder / CARD} is an export, not a retrained model; run scalesearch train first")
+    io = ModelInput(**card["io"])
+    model = get_family(card["family"]).build(io, **card["model"])
+    state = load_file(str(folder / WEIGHTS))
+    if card.get("compression"):  # pruned shapes and quantized modules are rebuilt, not unpickled
+        return restore(model, io, card["compression"], card.get("pruning_history", []), state).eval()
+    model.load_state_dict(state)
+    return model.eval()

@@ -1,0 +1,132 @@
+"""A study-wide budget that any number of workers share: exactly ``n_trials`` finished trials.
+
+"Finished" means COMPLETE or PRUNED. Workers on one host or many coordinate only through the
+study's storage, with public Optuna APIs (trial user attrs, ``study.get_trials``):
+
+1. **Ask only when a slot may be free.** Before asking for a trial, a worker reads the study:
+   ``finished >= n_trials`` -> the budget is met, stop; ``finished + running >= n_trials`` ->
+   wait (a running trial may still fail and free its slot); otherwise ask.
+2. **Claim, then look.** A new trial sets ``ss.slot = "claim"`` and *then* reads the study. It
+   keeps its claim iff ``finished + (other running trials holding a claim) < n_trials``.
+   Otherwise it sets ``ss.slot = "yield"``, waits a random moment and tries again.
+3. **Why that is exact.** Every trial writes its claim before it reads. Of any set of trials
+   that keep claims, the one that read last saw all the others' claims (or saw them finished),
+   so finished + claims never exceeds ``n_trials``. A trial that fails (error, crash found by
+   the heartbeat check, interrupt) frees its slot, and a live worker fills it.
+4. **Surplus.** When workers ask at the same instant for the last slot, the losers wait while
+   the winner runs; if it finishes, they end as FAIL with reason ``surplus`` without training
+   (they never count). Workers on one host take rule 1 and the ask under one lock file
+   (:class:`AskLock`), so there it cannot happen; across hosts it needs two asks within one
+   storage round-trip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scalesearch.search.config import attrs
+
+CLAIM, YIELD = "claim", "yield"
+FINISHED = ("COMPLETE", "PRUNED")
+
+
+class BudgetCovered(Exception):
+    """This trial is not needed: other trials already cover the study's budget."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one read of the study says about its budget."""
+
+    finished: int  # COMPLETE + PRUNED
+    running: int  # RUNNING trials, claimed or not (excluding the reader's own)
+    claims: int  # RUNNING trials holding a claim (excluding the reader's own)
+
+    def action(self, n_trials: int) -> str:
+        """Rule 1: ``"done"``, ``"wait"`` or ``"ask"``."""
+        if self.finished >= n_trials:
+            return "done"
+        return "wait" if self.finished + self.running >= n_trials else "ask"
+
+
+def snapshot(study: Any, own_number: int | None = None) -> Snapshot:
+    import optuna
+
+    state = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.RUNNING))
+    finished = sum(t.state.name in FINISHED for t in trials)
+    others = [t for t in trials if t.state == state.RUNNING and t.number != own_number]
+    claims = sum(t.user_attrs.get(attrs.SLOT) == CLAIM for t in others)
+    return Snapshot(finished, len(others), claims)
+
+
+def admit(study: Any, trial: Any, n_trials: int, *, wait: Callable[[float], None] = time.sleep,
+          on_wait: Callable[[], None] = lambda: None, deadline: float | None = None,
+          poll_seconds: float = 0.5) -> None:
+    """Rule 2 for ``trial``: return once it holds a slot, or raise :class:`BudgetCovered`.
+
+    While it waits, ``on_wait`` runs each round (e.g. the stale-trial check, which may free a
+    slot held by a dead worker). ``deadline`` is a ``time.monotonic()`` value.
+    """
+    jitter = random.Random()
+    while True:
+        trial.set_user_attr(attrs.SLOT, CLAIM)
+        seen = snapshot(study, trial.number)
+        if seen.finished + seen.claims < n_trials:
+            return
+        trial.set_user_attr(attrs.SLOT, YIELD)
+        if seen.finished >= n_trials:
+            raise BudgetCovered("surplus: the budget was met by other workers' trials while this one "
+                                "waited for a slot; not trained")
+        if deadline is not None and time.monotonic() >= deadline:
+            raise BudgetCovered("surplus: the timeout passed while this trial waited for a slot; not trained")
+        wait(poll_seconds * (0.5 + jitter.random()))
+        on_wait()
+
+
+class AskLock:
+    """Serialises "read the budget, then ask for a trial" among the workers of one host.
+
+    An advisory ``flock`` on ``$TMPDIR/scalesearch-ask-<hash of storage and study>.lock``; the OS
+    drops it when its holder dies. Take it with :meth:`acquire` before reading the study and
+    :meth:`release` once the new trial exists (or when not asking). Without ``fcntl`` (Windows)
+    it does nothing and rule 2 alone keeps the budget exact.
+    """
+
+    def __init__(self, storage_url: str, study_name: str):
+        key = hashlib.sha256(f"{storage_url}\0{study_name}".encode()).hexdigest()[:16]
+        self.path = Path(tempfile.gettempdir()) / f"scalesearch-ask-{key}.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # e.g. another user's lock file: fall back to rule 2 alone
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                os.close(fd)  # closing drops the flock
+
+
+def epochs_spent(study: Any) -> int:
+    """Training epochs spent by every trial so far (``ss.epochs_run``; pruned trials included)."""
+    key = attrs.metric_key("epochs_run")
+    return sum(int(t.user_attrs.get(key, 0)) for t in study.get_trials(deepcopy=False))

@@ -1,0 +1,1 @@
+"""Where trials live: SQLite, journal files, PostgreSQL; optuna-dashboard over them."""

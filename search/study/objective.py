@@ -1,0 +1,135 @@
+"""The Optuna objective: sample a config, build, train, measure, store everything on the trial.
+
+Flow (one way): space -> sampled config -> model -> train -> compress and measure on the
+deploy device (``search/compression/deploy.py``) -> trial values/attrs.
+The trainer is injected, so tests drive the search logic with a fake one in milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from scalesearch.errors import ModelBuildError
+from scalesearch.search.compression.deploy import check_deploy, deploy_trial
+from scalesearch.search.compression.measure import static_cost
+from scalesearch.search.config import attrs
+from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.datasets import Dataset
+from scalesearch.search.training.models import build_model
+from scalesearch.search.training.robustness import extra_metrics
+from scalesearch.search.training.train import Diverged, EpochReport, TrainConfig, Trainer, train
+from scalesearch.spaces.space import suggest
+
+
+class Events(Protocol):
+    """What the objective tells a progress view. Every method is optional to act on."""
+
+    def trial_started(self, number: int, config: dict[str, Any]) -> None: ...
+    def epoch(self, number: int, report: EpochReport, total_epochs: int) -> None: ...
+
+
+class _NoEvents:
+    def trial_started(self, number: int, config: dict[str, Any]) -> None:
+        pass
+
+    def epoch(self, number: int, report: EpochReport, total_epochs: int) -> None:
+        pass
+
+
+def train_config(spec: StudySpec, training: dict[str, Any], seed: int) -> TrainConfig:
+    """The trainer's config: searched knobs + the spec's fixed trainer settings + seed."""
+    return TrainConfig(**training, **dataclasses.asdict(spec.training), seed=seed)
+
+
+class Objective:
+    """Callable passed to ``study.optimize``; returns the spec's objectives in order."""
+
+    def __init__(self, spec: StudySpec, data: Dataset, device: str, *,
+                 trainer: Trainer = train, events: Events | None = None,
+                 on_epoch: Callable[[Any, EpochReport], None] | None = None,
+                 before_training: Callable[[Any], None] | None = None):
+        self.spec, self.data, self.device = spec, data, device
+        check_deploy(spec, device)
+        self.trainer = trainer
+        self.events = events or _NoEvents()
+        self.on_epoch = on_epoch  # e.g. early stopping; may raise optuna.TrialPruned
+        self._first_trial = True
+        self.before_training = before_training  # sees the stored costs; may raise TrialPruned
+
+    def __call__(self, trial: Any) -> list[float]:
+        import optuna
+
+        first, self._first_trial = self._first_trial, False
+        charged = self.data.load_seconds if first else 0.0  # the first trial pays for loading
+        started, data_mark = time.perf_counter() - charged, self.data.data_seconds - charged
+        config = suggest(trial, self.spec.space) | {"seed": self.spec.seed + trial.number}
+        trial.set_user_attr(attrs.CONFIG, config)
+        trial.set_user_attr("ss.device", self.device)
+        trial.set_user_attr(attrs.INPUT_SIZE, self.data.input_size)
+        self.events.trial_started(trial.number, config)
+        try:
+            model = build_model(config, self.data)
+        except ModelBuildError as e:
+            trial.set_user_attr(attrs.FAIL_REASON, str(e))
+            raise
+        shape = (self.data.in_chans, self.data.input_size, self.data.input_size)
+        cost = static_cost(model, shape)
+        metrics: dict[str, Any] = {"params": cost.params, "flops": cost.flops,
+                                   "size_bytes": cost.size_bytes, "size_mb": cost.size_mb}
+        self._store(trial, metrics)
+        if self.before_training is not None:
+            self.before_training(trial)
+        cfg = train_config(self.spec, config["training"], config["seed"])
+
+        def on_epoch(report: EpochReport) -> None:
+            self.events.epoch(trial.number, report, cfg.epochs)
+            if self.on_epoch is not None:
+                self.on_epoch(trial, report)
+
+        try:
+            result = self.trainer(model, self.data, cfg, self.device, on_epoch)
+        except Diverged as e:
+            trial.set_user_attr(attrs.PRUNE_REASON, f"diverged: {e}")
+            self._store(trial, {"epochs_run": e.epoch})  # the diverging epoch was (partly) spent
+            raise optuna.TrialPruned(f"diverged: {e}") from None
+        # Robustness and stability describe the trained float model (compression changes it in place).
+        metrics = extra_metrics(self.spec, model, self.data, self.device, cfg, result.val_accuracy,
+                                trainer=self.trainer,
+                                rebuild=lambda seed: build_model(config | {"seed": seed}, self.data))
+        try:
+            # Compression (if configured) and measurement on the deploy device.
+            metrics |= deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, self.trainer)
+        except Diverged as e:
+            trial.set_user_attr(attrs.PRUNE_REASON, f"diverged while fine-tuning: {e}")
+            raise optuna.TrialPruned(f"diverged while fine-tuning: {e}") from None
+        metrics |= {"train_seconds": result.train_seconds, "epochs_run": result.epochs_run,
+                    "data_seconds": self.data.data_seconds - data_mark,
+                    "trial_seconds": time.perf_counter() - started}
+        self._store(trial, metrics)
+        trial.set_user_attr("ss.val_curve", [round(a, 5) for a in result.curve])
+        stored = attrs.trial_metrics(trial.user_attrs)
+        return [float(stored[name]) for name in self.spec.objectives]
+
+    @staticmethod
+    def _store(trial: Any, metrics: dict[str, Any]) -> None:
+        for name, value in metrics.items():
+            trial.set_user_attr(attrs.metric_key(name), value)
+
+
+def constraints_func(spec: StudySpec) -> Callable[[Any], list[float]] | None:
+    """Optuna ``constraints_func`` for the spec's constraints (None when there are none).
+
+    A trial without the metric (e.g. pruned before measuring it) counts as infeasible.
+    """
+    conditions = spec.conditions
+    if not conditions:
+        return None
+
+    def evaluate(frozen: Any) -> list[float]:
+        metrics = attrs.trial_metrics(frozen.user_attrs)
+        return [c.violation(metrics) if c.metric in metrics else 1.0 for c in conditions]
+
+    return evaluate

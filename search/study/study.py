@@ -1,0 +1,230 @@
+"""Create, resume and run a study: the spec is stored with the study, the budget is study-wide.
+
+``run_study`` is what ``scalesearch run`` calls. ``n_trials`` counts finished trials
+(COMPLETE + PRUNED) over the study's whole life, so re-running an interrupted study finishes
+the remainder instead of starting over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scalesearch.errors import SpecError, StorageError
+from scalesearch.search.compression.compress import uncompressed_params
+from scalesearch.search.config import attrs
+from scalesearch.search.config.spec import (
+    DatasetSpec,
+    StudySpec,
+    apply_overrides,
+    spec_from_data,
+    spec_to_data,
+)
+from scalesearch.search.runtime.budget import epochs_spent
+from scalesearch.search.runtime.liveness import Retry
+from scalesearch.search.storage.storage import Heartbeat, open_storage, redact, resolve_url
+from scalesearch.search.study.early_stopping import Hook, make_early_stopping
+from scalesearch.search.study.objective import Events, Objective, constraints_func
+from scalesearch.search.study.samplers import make_sampler
+from scalesearch.search.training.train import Trainer, train
+
+#: Spec sections that may differ when resuming (they say how long to run, not what to run).
+RESUMABLE_KEYS = ("budget",)
+FINISHED = ("COMPLETE", "PRUNED")
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("scalesearch", "optuna", "torch", "timm", "torch-pruning"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[pkg] = version(pkg)
+    return out
+
+
+def spec_conflicts(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """Dotted keys where two spec datas differ, ignoring :data:`RESUMABLE_KEYS`."""
+    diffs: list[str] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+        elif a != b:
+            diffs.append(path)
+
+    walk({k: v for k, v in stored.items() if k not in RESUMABLE_KEYS},
+         {k: v for k, v in given.items() if k not in RESUMABLE_KEYS}, "")
+    return diffs
+
+
+def load_study(storage: Any, study_name: str) -> Any:
+    """An existing study; :class:`StorageError` naming the studies that do exist otherwise."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False))
+        hint = f"studies here: {', '.join(names)}" if names else "this storage holds no study yet"
+        raise StorageError(f"study {study_name!r} not found; {hint}") from None
+
+
+def stored_spec(study: Any) -> StudySpec:
+    data = study.user_attrs.get(attrs.SPEC)
+    if data is None:
+        raise StorageError(f"study {study.study_name!r} was not created by scalesearch (it has no stored spec)")
+    return spec_from_data(data)
+
+
+def with_budget(spec: StudySpec, budget: dict[str, Any]) -> StudySpec:
+    """``spec`` with budget fields replaced (e.g. ``{"n_trials": 10}``), validated."""
+    return spec_from_data(spec_to_data(spec) | {"budget": dataclasses.asdict(spec.budget) | budget})
+
+
+def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
+               budget: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> tuple[Any, StudySpec]:
+    """Create the study, or resume it.
+
+    ``spec`` None means "use the spec stored with ``study_name``" (with ``overrides`` applied to
+    it, as ``--set`` does to a file). A spec that differs from the stored one (other than its
+    budget) is refused with the differing keys. ``n_trials`` is study-wide, so a changed one is
+    stored for every worker to read; ``timeout`` is per process.
+    """
+    import optuna
+
+    storage = open_storage(storage_url, create=spec is not None)
+    name = study_name or (spec.study_name if spec else None)
+    if name is None:
+        raise SpecError("run: give a spec file or --study-name of an existing study")
+    exists = name in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    study = None
+    if exists:
+        study = load_study(storage, name)
+        stored = stored_spec(study)
+        if spec is None and overrides:
+            spec = spec_from_data(apply_overrides(spec_to_data(stored), overrides))
+        if spec is not None:
+            given = dataclasses.replace(spec, study_name=name)
+            diffs = spec_conflicts(spec_to_data(stored), spec_to_data(given))
+            if diffs:
+                shown = ", ".join(diffs[:4]) + (" ..." if len(diffs) > 4 else "")
+                raise SpecError(
+                    f"study {name!r} already exists with a different spec ({shown}); "
+                    f"resume it with --study-name {name} and no spec file, or pick a new --study-name"
+                )
+            spec = dataclasses.replace(stored, budget=given.budget)
+        else:
+            spec = stored
+    else:
+        if spec is None:
+            raise StorageError(f"study {name!r} not found in {redact(resolve_url(storage_url))}; "
+                               "give a spec file to create it")
+        spec = dataclasses.replace(spec, study_name=name)
+    if budget:
+        spec = with_budget(spec, budget)
+    if study is None:
+        study = optuna.create_study(storage=storage, study_name=name, directions=spec.directions,
+                                    load_if_exists=True)
+        study.set_metric_names(list(spec.objectives))
+        study.set_user_attr(attrs.SPEC, spec_to_data(spec))
+        study.set_user_attr(attrs.VERSIONS, versions())
+        seed_families(study, spec)
+    elif spec.budget.n_trials != stored.budget.n_trials:
+        data = study.user_attrs[attrs.SPEC]
+        study.set_user_attr(attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
+    # Re-open with the spec's heartbeat settings, so every worker of this study uses the same ones.
+    heartbeat = Heartbeat(spec.workers.heartbeat_seconds, spec.workers.grace_seconds,
+                          on_stale=Retry(spec.workers.max_retries))
+    study = optuna.load_study(study_name=name, storage=open_storage(storage_url, heartbeat=heartbeat))
+    study.sampler = make_sampler(spec.sampler.name, spec.sampler.seed, constraints_func(spec), spec.budget.n_trials)
+    return study, spec
+
+
+def seed_families(study: Any, spec: StudySpec) -> None:
+    """Start a new multi-family study with one trial per family (other knobs sampled as usual),
+    so every family in the space is measured at least once even when the sampler, early on,
+    would favour a few. When the space searches compression, these trials are uncompressed
+    (and a single-family study gets one too): each family's baseline for its compressed
+    variants. Skipped when the budget is smaller than the number of families."""
+    families = list(spec.space.families)
+    baseline = uncompressed_params(spec.space.compression)
+    if (len(families) > 1 or baseline) and len(families) <= spec.budget.n_trials:
+        for family in families:
+            study.enqueue_trial({"family": family} | baseline, skip_if_exists=True)
+
+
+def count_finished(study: Any) -> int:
+    import optuna
+
+    states = tuple(getattr(optuna.trial.TrialState, s) for s in FINISHED)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def load_data(dataset: DatasetSpec, default_input_size: int | None, device: str, *,
+              study: Any = None, split: dict[str, Any] | None = None) -> Any:
+    """The spec's dataset at the space's input size (unless the spec sets one), on ``device``
+    when that is a GPU (in-memory data then lives there for the whole study).
+
+    With ``study``, the split recorded in it (``ss.split``) is used, or recorded on first use;
+    ``split`` gives such a record directly (an export's).
+    """
+    from scalesearch.search.datasets import load_dataset
+    from scalesearch.search.datasets.recorded import load_for_study
+
+    dataset = dataclasses.replace(dataset, input_size=dataset.input_size or default_input_size)
+    data = load_for_study(study, dataset) if study is not None else load_dataset(dataset, record=split)
+    return data.to(device) if device.startswith("cuda") else data
+
+
+def early_stopping_hook(spec: StudySpec) -> Hook:
+    es = spec.early_stopping
+    rule = make_early_stopping(es.name, spec.objectives, spec.conditions, min_epochs=es.min_epochs,
+                               eta=es.eta, min_trials_per_rung=es.min_trials_per_rung)
+    return Hook(rule, len(spec.objectives))
+
+
+@dataclass
+class RunSummary:
+    study_name: str
+    finished: int
+    failed_this_run: int
+    seconds: float
+    stopped_by: str  # "budget" | "timeout" | "failures"
+    epochs: int = 0  # study-wide training epochs spent (see ``epochs_spent``)
+
+
+def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | None = None,
+              trainer: Trainer = train, events: Events | None = None,
+              on_trial_end: Callable[[Any, Any], None] | None = None, storage_url: str | None = None,
+              graceful: bool = False, notice: Callable[[str], None] = lambda _: None) -> RunSummary:
+    """Run trials until the study holds ``spec.budget.n_trials`` finished ones, or has spent
+    ``spec.budget.max_epochs`` training epochs (or timeout). Trials stop early by the spec's
+    ``early_stopping`` rule.
+
+    Any number of these may run on one study at once (``search/runtime/loop.py``); ``storage_url`` picks
+    the crash check that fits the storage. Raises ``Interrupted`` on SIGINT/SIGTERM.
+    """
+    from scalesearch.search.runtime.device import resolve_device, set_threads
+    from scalesearch.search.runtime.faults import storage_errors
+    from scalesearch.search.runtime.loop import work
+
+    device = device or resolve_device(spec.device)
+    if device == "cpu":
+        set_threads(spec.threads)
+    if data is None:
+        with storage_errors(storage_url or ""):  # the first worker records the split in the study
+            data = load_data(spec.dataset, None, device, study=study)  # the data's own size unless set
+    hook = early_stopping_hook(spec)
+    objective = Objective(spec, data, device, trainer=trainer, events=events,
+                          on_epoch=hook.on_epoch, before_training=hook.before_training)
+    started = time.monotonic()
+    result = work(study, spec, objective, storage_url=storage_url, device=device, graceful=graceful,
+                  callbacks=[on_trial_end] if on_trial_end else [], notice=notice)
+    return RunSummary(study.study_name, result.finished, result.failed, time.monotonic() - started, result.stopped_by,
+                      epochs_spent(study))

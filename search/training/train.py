@@ -1,0 +1,202 @@
+"""Training from scratch: AdamW with a cosine or one-cycle schedule, seeded.
+
+The trainer knows nothing about Optuna. It reports each epoch to an ``on_epoch`` callback,
+which may raise to stop training (that is how early stopping reaches it), and raises
+:class:`Diverged` when the loss stops being finite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from scalesearch.search.datasets import Dataset, Split
+
+SCHEDULES = ("cosine", "onecycle")
+
+
+def check_schedules(names: Iterable[str]) -> None:
+    """Refuse a schedule the trainer does not have (at spec load, so that no trial fails on it)."""
+    from scalesearch.errors import SpecError
+
+    for name in names:
+        if name not in SCHEDULES:
+            raise SpecError(f"space.training.schedule: unknown schedule {name!r}; choose from {', '.join(SCHEDULES)}")
+ONECYCLE_WARMUP = 0.3  # fraction of training before one-cycle's learning rate peaks (torch's default)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Searched knobs (``spaces.space.TRAINING_KNOBS``) plus fixed trainer settings."""
+
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    epochs: int = 10
+    batch_size: int = 64
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0  # linear warm-up before the cosine decay
+    grad_clip: float = 5.0
+    amp: bool = True  # bf16 autocast on CUDA
+    channels_last: bool = True  # on CUDA
+    eval_batch_size: int = 1024
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    epoch: int  # 1-based
+    train_loss: float
+    val_accuracy: float
+    seconds: float  # cumulative training time
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    val_accuracy: float
+    curve: list[float] = field(default_factory=list)  # validation accuracy after each epoch
+    epochs_run: int = 0
+    train_seconds: float = 0.0
+    train_loss: float = math.nan
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, step: int, loss: float):
+        super().__init__(f"loss became {loss} at epoch {epoch}, step {step}")
+        self.epoch, self.step, self.loss = epoch, step, loss
+
+
+OnEpoch = Callable[[EpochReport], None]
+
+
+class Trainer(Protocol):
+    """What the objective calls; tests pass a fake one that returns made-up curves."""
+
+    def __call__(self, model: Any, data: Dataset, cfg: TrainConfig, device: str,
+                 on_epoch: OnEpoch | None = None) -> TrainResult: ...
+
+
+def _is_cuda(device: str) -> bool:
+    return device.startswith("cuda")
+
+
+def _channels_last(cfg: TrainConfig, device: str) -> bool:
+    return _is_cuda(device) and cfg.channels_last
+
+
+def _layout(x: Any, cfg: TrainConfig, device: str) -> Any:
+    """Channels-last on CUDA; plain NCHW strides elsewhere.
+
+    A batch whose strides read as channels-last (a permuted crop, a single-channel image, where
+    both layouts look contiguous) makes the CPU run the network in NHWC, and oneDNN's 1x1
+    convolution backward (torch 2.14) then corrupts the heap. ``contiguous()`` cannot fix the
+    single-channel case, since it already counts as contiguous; a copy with NCHW strides does.
+    """
+    import torch
+
+    if _channels_last(cfg, device):
+        return x.contiguous(memory_format=torch.channels_last)
+    return x if x.dim() != 4 or x.stride() == _nchw_strides(x.shape) else x.clone(memory_format=torch.contiguous_format)
+
+
+def _nchw_strides(shape: Any) -> tuple[int, ...]:
+    """The strides of a freshly allocated tensor of ``shape`` (row-major)."""
+    strides, step = [], 1
+    for size in reversed(tuple(shape)):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
+
+
+def _autocast(cfg: TrainConfig, device: str) -> Any:
+    import contextlib
+
+    import torch
+
+    if _is_cuda(device) and cfg.amp:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def evaluate(model: Any, split: Split, device: str, cfg: TrainConfig = TrainConfig()) -> float:
+    """Top-1 accuracy of ``model`` on ``split``."""
+    import torch
+
+    model.eval()
+    correct = 0
+    with torch.inference_mode(), _autocast(cfg, device):
+        for x, y in split.batches(cfg.eval_batch_size, device=device):
+            correct += (model(_layout(x, cfg, device)).argmax(dim=1) == y).sum().item()
+    return correct / max(1, len(split))
+
+
+def _scheduler(optimizer: Any, cfg: TrainConfig, steps_per_epoch: int) -> Any:
+    import torch
+
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total,
+                                                   pct_start=ONECYCLE_WARMUP)
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def warmup_epochs(cfg: TrainConfig) -> float:
+    """Epochs before the learning rate reaches its peak. Accuracy measured earlier says more
+    about how fast the schedule ramps up than about the model (early stopping waits for it)."""
+    return ONECYCLE_WARMUP * cfg.epochs if cfg.schedule == "onecycle" else cfg.warmup_epochs
+
+
+def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
+          on_epoch: OnEpoch | None = None) -> TrainResult:
+    """Train ``model`` on ``data.train``, validating on ``data.val`` after every epoch."""
+    import torch
+    import torch.nn.functional as F
+
+    if cfg.schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {cfg.schedule!r}")
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model = model.to(device)
+    if _channels_last(cfg, device):
+        model = model.to(memory_format=torch.channels_last)
+    steps_per_epoch = data.train.num_batches(cfg.batch_size, drop_last=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = _scheduler(optimizer, cfg, steps_per_epoch)
+    curve: list[float] = []
+    seconds, loss_value = 0.0, math.nan
+    for epoch in range(1, cfg.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        total_loss = torch.zeros((), device=device)
+        batches = data.train.batches(cfg.batch_size, device=device, shuffle=True, generator=generator, drop_last=True)
+        for step, (x, y) in enumerate(batches):
+            with _autocast(cfg, device):
+                loss = F.cross_entropy(model(_layout(x, cfg, device)), y, label_smoothing=cfg.label_smoothing)
+            if not torch.isfinite(loss):
+                raise Diverged(epoch, step, loss.item())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.detach()
+        loss_value = total_loss.item() / steps_per_epoch
+        seconds += time.perf_counter() - started
+        curve.append(evaluate(model, data.val, device, cfg))
+        if on_epoch is not None:
+            on_epoch(EpochReport(epoch, loss_value, curve[-1], seconds))
+    return TrainResult(curve[-1] if curve else 0.0, curve, len(curve), seconds, loss_value)

@@ -1,0 +1,40 @@
+"""Cost measurement: params, FLOPs (torch's counter), serialized size, latency."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from scalesearch.search.compression.measure import (
+    count_flops,
+    count_params,
+    measure_latency,
+    serialized_size,
+    static_cost,
+)
+
+
+def test_linear_model_costs_are_exact():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    assert count_params(model) == 650
+    assert count_flops(model, (1, 8, 8)) == 2 * 64 * 10  # one multiply-add = 2 FLOPs
+    assert serialized_size(model) > 650 * 4
+
+
+def test_bigger_model_costs_more():
+    small, big = nn.Conv2d(1, 4, 3), nn.Conv2d(1, 16, 3)
+    a, b = static_cost(small, (1, 8, 8)), static_cost(big, (1, 8, 8))
+    assert a.params < b.params and a.flops < b.flops and a.size_mb < b.size_mb
+
+
+def test_latency_is_a_positive_median_at_two_batch_sizes():
+    lat = measure_latency(nn.Conv2d(1, 4, 3), (1, 8, 8), "cpu", batch_size=8, warmup=1, repeats=3)
+    assert lat.batch1_ms > 0 and lat.batch_ms > 0 and lat.batch_size == 8 and lat.device == "cpu"
+
+
+def test_flop_count_leaves_training_mode_alone():
+    model = nn.Sequential(nn.BatchNorm2d(1), nn.Flatten())
+    model.train()
+    count_flops(model, (1, 4, 4))
+    assert model.training
+    assert torch.equal(model[0].running_mean, torch.zeros(1))

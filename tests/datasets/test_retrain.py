@@ -1,0 +1,58 @@
+"""The retrain after a search sees the split the study recorded, in memory or streamed."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from scalesearch.errors import DataError
+from scalesearch.search.config import attrs
+from scalesearch.search.config.spec import spec_from_data
+from scalesearch.search.datasets import clear_memory_cache
+from scalesearch.search.results.export import export_data, select_trial
+from scalesearch.search.results.retrain import read_export, retrain
+from scalesearch.search.study.study import open_study, run_study
+from tests.conftest import FakeTrainer
+from tests.datasets_helpers import TINY_SPACE, digits_folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALESEARCH_CACHE", str(tmp_path / "cache"))
+    clear_memory_cache()
+    yield
+    clear_memory_cache()
+
+
+def exported(tmp_path, **dataset):
+    root = digits_folder(tmp_path / "imgs", per_class=10, classes=3)
+    spec = spec_from_data({"space": TINY_SPACE, "budget": {"n_trials": 2}, "device": "cpu", "threads": 1,
+                           "dataset": {"kind": "imagefolder", "root": str(root), **dataset},
+                           "measure": {"latency_repeats": 1, "latency_warmup": 1}})
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study, spec = open_study(spec, storage)
+    run_study(study, spec, trainer=FakeTrainer())
+    data = export_data(study, spec, select_trial(study, spec), storage_url=storage)
+    path = tmp_path / "best.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return root, study, read_export(path)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_retrain_uses_the_recorded_split(tmp_path, stream):
+    _, study, export = exported(tmp_path, stream=stream, num_workers=0)
+    assert export["split"] == study.user_attrs[attrs.SPLIT]
+    result = retrain(export, tmp_path / "model", device="cpu", threads=1, epochs=1)
+    card = yaml.safe_load((tmp_path / "model" / "model.yaml").read_text())
+    sizes = export["split"]["sizes"]
+    assert card["retrain"]["train_samples"] == sizes["train"] + sizes["val"]
+    assert card["retrain"]["test_samples"] == sizes["test"]
+    assert 0 <= result.test_accuracy <= 1
+
+
+def test_retrain_refuses_data_that_changed_since_the_search(tmp_path):
+    root, _, export = exported(tmp_path)
+    (root / "digit_0" / "00000.png").unlink()
+    clear_memory_cache()
+    with pytest.raises(DataError, match="the data changed"):
+        retrain(export, tmp_path / "model", device="cpu", threads=1, epochs=1)

@@ -1,0 +1,57 @@
+"""optuna-dashboard serves the study from the SQLite file while a run is writing to it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.request
+
+import pytest
+
+from scalesearch.errors import ScalesearchError
+from scalesearch.search.config.spec import load_spec
+from scalesearch.search.storage.dashboard import make_server
+from scalesearch.search.study.study import count_finished, open_study, run_study
+from tests.conftest import TINY_OVERRIDES, FakeTrainer
+
+
+def _get(port: int, path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_dashboard_reads_the_study_while_it_runs(storage_url, tiny_data):
+    spec = load_spec(None, TINY_OVERRIDES + ["budget.n_trials=6"])
+    study, spec = open_study(spec, storage_url)
+    server = make_server(storage_url, "127.0.0.1", 0)
+    port = server.server_port
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seen_during_run = []
+
+    class SlowFake(FakeTrainer):
+        def __call__(self, *args, **kwargs):
+            studies = _get(port, "/api/studies")["study_summaries"]
+            seen_during_run.append(studies)
+            return super().__call__(*args, **kwargs)
+
+    try:
+        run_study(study, spec, data=tiny_data, device="cpu", trainer=SlowFake())
+        assert seen_during_run and seen_during_run[0][0]["study_name"] == spec.study_name
+        studies = _get(port, "/api/studies")["study_summaries"]
+        (summary,) = studies
+        detail = _get(port, f"/api/studies/{summary['study_id']}?after=0")
+        assert len(detail["trials"]) == count_finished(study) == 6
+        assert detail["objective_names"] == ["accuracy", "params"]  # from study.set_metric_names
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_port_in_use_is_a_clear_error(storage_url):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ScalesearchError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+            make_server(storage_url, "127.0.0.1", port)
