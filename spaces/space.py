@@ -25,7 +25,7 @@ Family knobs are named ``<family>.<knob>`` in the study, so each family's knobs 
 conditional on that family being chosen. Compression knobs are conditional too: a knob listed
 in :data:`COMPRESSION_KNOBS` with prerequisites is sampled only when one of them is non-zero
 (no fine-tuning epochs are sampled for a model that is neither pruned nor sparsified). Their
-values are checked against the compression registries by the study spec (``search/compress.py``).
+values are checked against the compression registries by the study spec (``search/compression/compress.py``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ TRAINING_KNOBS = (
 )
 
 #: Compression knobs a space may set -> knobs of which one must be non-zero for it to matter.
-#: Sampled in this order into ``config["compression"]``; ``search/compress.py`` applies them.
+#: Sampled in this order into ``config["compression"]``; ``search/compression/compress.py`` applies them.
 COMPRESSION_KNOBS: dict[str, tuple[str, ...]] = {
     "pruning_ratio": (),
     "sparsity": (),
