@@ -235,14 +235,7 @@ def parse_param(data: Any, where: str) -> Param:
 
 def _within(param: Param, bound: Param, where: str) -> None:
     """Refuse space ranges outside what the family declares it can build."""
-    values: list[Any]
-    match param:
-        case Fixed(v):
-            values = [v]
-        case Choice(cs):
-            values = list(cs)
-        case FloatRange(low=lo, high=hi) | IntRange(low=lo, high=hi):
-            values = [lo, hi]
+    values = param_values(param)
     match bound:
         case Choice(allowed):
             bad = [v for v in values if v not in allowed]

@@ -30,6 +30,7 @@ from scalesearch.search.config.metrics import (
 from scalesearch.search.datasets.registry import check_dataset
 from scalesearch.search.datasets.spec import DatasetSpec
 from scalesearch.search.runtime.device import is_device_name
+from scalesearch.search.storage.storage import GRACE_SECONDS, HEARTBEAT_SECONDS
 from scalesearch.search.study.early_stopping import EarlyStoppingSpec, validate_early_stopping
 from scalesearch.search.study.samplers import SAMPLERS
 from scalesearch.search.training.train import check_schedules
@@ -74,8 +75,8 @@ class MeasureSpec:
 class WorkersSpec:
     """How workers notice each other's crashes; stored with the study so every host agrees."""
 
-    heartbeat_seconds: int = 10  # a running trial proves it is alive this often
-    grace_seconds: int = 60  # a trial silent this long is failed, and its config retried
+    heartbeat_seconds: int = HEARTBEAT_SECONDS  # a running trial proves it is alive this often
+    grace_seconds: int = GRACE_SECONDS  # a trial silent this long is failed, and its config retried
     max_retries: int = 2  # times one config is retried after crashes or interrupts
 
 

@@ -24,7 +24,7 @@ from scalesearch.search.config.spec import (
     spec_from_data,
     spec_to_data,
 )
-from scalesearch.search.runtime.budget import epochs_spent
+from scalesearch.search.runtime.budget import FINISHED, epochs_spent
 from scalesearch.search.runtime.liveness import Retry
 from scalesearch.search.storage.storage import Heartbeat, open_storage, redact, resolve_url
 from scalesearch.search.study.early_stopping import Hook, make_early_stopping
@@ -34,7 +34,6 @@ from scalesearch.search.training.train import Trainer, train
 
 #: Spec sections that may differ when resuming (they say how long to run, not what to run).
 RESUMABLE_KEYS = ("budget",)
-FINISHED = ("COMPLETE", "PRUNED")
 
 
 def versions() -> dict[str, str]:
