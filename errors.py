@@ -32,5 +32,10 @@ class ArtifactError(ScalesearchError):
     """A saved model directory is missing, malformed, or of another format version."""
 
 
+class FamilyError(ScalesearchError):
+    """A model family breaks the builder contract (wrong output shape, no gradient, a knob its
+    builder does not take), or a family plugin cannot be loaded."""
+
+
 class ModelBuildError(Exception):
     """A family failed to build a sampled configuration (the trial ends as FAIL, the study goes on)."""
