@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scalesearch.search.datasets import Dataset, Split
+from scalesearch.search.training.speed import FiniteWatch, make_optimizer, speed_settings
 
 SCHEDULES = ("cosine", "onecycle")
 
@@ -128,11 +129,11 @@ def evaluate(model: Any, split: Split, device: str, cfg: TrainConfig = TrainConf
     import torch
 
     model.eval()
-    correct = 0
+    correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device, read once
     with torch.inference_mode(), _autocast(cfg, device):
         for x, y in split.batches(cfg.eval_batch_size, device=device):
-            correct += (model(_layout(x, cfg, device)).argmax(dim=1) == y).sum().item()
-    return correct / max(1, len(split))
+            correct += (model(_layout(x, cfg, device)).argmax(dim=1) == y).sum()
+    return int(correct.item()) / max(1, len(split))
 
 
 def _scheduler(optimizer: Any, cfg: TrainConfig, steps_per_epoch: int) -> Any:
@@ -169,11 +170,12 @@ def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {cfg.schedule!r}")
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
+    speed_settings(device)
     model = model.to(device)
     if _channels_last(cfg, device):
         model = model.to(memory_format=torch.channels_last)
     steps_per_epoch = data.train.num_batches(cfg.batch_size, drop_last=True)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(model.parameters(), cfg.lr, cfg.weight_decay, device)
     scheduler = _scheduler(optimizer, cfg, steps_per_epoch)
     curve: list[float] = []
     seconds, loss_value = 0.0, math.nan
@@ -181,12 +183,13 @@ def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
         started = time.perf_counter()
         model.train()
         total_loss = torch.zeros((), device=device)
+        watch = FiniteWatch(device)  # on CUDA: no host sync inside the step loop
         batches = data.train.batches(cfg.batch_size, device=device, shuffle=True, generator=generator, drop_last=True)
         for step, (x, y) in enumerate(batches):
             with _autocast(cfg, device):
                 loss = F.cross_entropy(model(_layout(x, cfg, device)), y, label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss):
-                raise Diverged(epoch, step, loss.item())
+            if watch.step(step, loss):
+                break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -194,6 +197,8 @@ def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
             optimizer.step()
             scheduler.step()
             total_loss += loss.detach()
+        if (bad := watch.first_bad()) is not None:
+            raise Diverged(epoch, *bad)
         loss_value = total_loss.item() / steps_per_epoch
         seconds += time.perf_counter() - started
         curve.append(evaluate(model, data.val, device, cfg))

@@ -1,0 +1,72 @@
+"""search/training/speed.py: the finiteness check without a per-step sync, the optimizer, the
+CUDA settings (each runnable here on the CPU, where the GPU path degrades to plain settings)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scalesearch.search.training.speed import FiniteWatch, make_optimizer, speed_settings
+from scalesearch.search.training.train import Diverged, TrainConfig, train
+from scalesearch.spaces.registry import ModelInput, get_family
+
+
+@pytest.mark.parametrize("deferred", [True, False])
+def test_watch_finds_the_first_non_finite_step(deferred):
+    watch = FiniteWatch("cpu", deferred=deferred)
+    losses = [1.0, 2.0, float("inf"), float("nan"), 3.0]
+    stopped_at = None
+    for i, value in enumerate(losses):
+        if watch.step(i, torch.tensor(value)):
+            stopped_at = i
+            break
+    assert watch.first_bad() == (2, float("inf"))
+    assert stopped_at == (None if deferred else 2)  # deferred: the loop never waits for the verdict
+
+
+def test_watch_with_finite_losses_finds_nothing():
+    watch = FiniteWatch("cpu", deferred=True)
+    for i in range(5):
+        assert not watch.step(i, torch.tensor(float(i)))
+    assert watch.first_bad() is None
+
+
+def test_deferred_watch_never_reads_the_device_inside_the_loop(monkeypatch):
+    """The step loop must not call ``.item()`` or ``bool()`` on a tensor (a host sync on CUDA)."""
+    watch = FiniteWatch("cpu", deferred=True)
+
+    def refuse(*a, **k):
+        raise AssertionError("host sync inside the step loop")
+
+    monkeypatch.setattr(torch.Tensor, "item", refuse)
+    monkeypatch.setattr(torch.Tensor, "__bool__", refuse)
+    for i in range(3):
+        watch.step(i, torch.tensor(float("nan") if i == 1 else 1.0))
+    monkeypatch.undo()
+    assert watch.first_bad()[0] == 1
+
+
+def test_cpu_settings_are_left_alone_and_the_optimizer_is_not_fused():
+    before = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.fp32_precision)
+    speed_settings("cpu")
+    assert (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.fp32_precision) == before
+    opt = make_optimizer([torch.nn.Parameter(torch.zeros(2))], 1e-3, 0.0, "cpu")
+    assert isinstance(opt, torch.optim.AdamW) and not opt.defaults["fused"]
+
+
+def test_a_diverging_epoch_is_reported_with_its_first_bad_step_when_deferred(tiny_data, monkeypatch):
+    """The trainer's CUDA path (deferred check) run on the CPU: training goes on to the end of
+    the epoch, then stops with the first step whose loss was not finite."""
+    import scalesearch.search.training.speed as speed
+
+    monkeypatch.setattr(speed, "is_cuda", lambda device: True)
+    monkeypatch.setattr(speed, "speed_settings", lambda device: None)
+    monkeypatch.setattr("scalesearch.search.training.train.speed_settings", lambda device: None)
+    monkeypatch.setattr("scalesearch.search.training.train.make_optimizer",
+                        lambda p, lr, wd, device: torch.optim.AdamW(p, lr=lr, weight_decay=wd))
+    torch.manual_seed(0)
+    model = get_family("resnet").build(ModelInput(10, 1, 8), width_multiplier=0.0625, depth_multiplier=0.5)
+    with torch.no_grad():
+        model.fc.weight.fill_(float("nan"))
+    with pytest.raises(Diverged, match="loss became nan at epoch 1, step 0"):
+        train(model, tiny_data, TrainConfig(epochs=2, batch_size=16, channels_last=False, amp=False), "cpu")
