@@ -1,14 +1,18 @@
 """Large image folders: decoded by DataLoader worker processes, batch by batch, every epoch.
 
 Workers decode files to uint8; the main process copies each batch to the device, normalises
-and augments it there (the same augmentation as in-memory splits). One persistent loader per
-(batch size, shuffle, drop_last) keeps workers alive across epochs; the shuffle order comes
-from the trainer's generator, so a seeded run sees the same order as with in-memory data.
+and augments it there (the same augmentation as in-memory splits). A persistent loader per
+(batch size, shuffle, drop_last, pinned) keeps its workers alive across epochs; a split keeps
+the :data:`MAX_LOADERS` most recently used and closes the others (their worker processes exit),
+so searching the batch size does not pile up processes. Batches bound for a GPU come through
+pinned memory and are copied without blocking. The shuffle order comes from the trainer's
+generator, so a seeded run sees the same order as with in-memory data.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,9 @@ from typing import Any
 from scalesearch.search.datasets.augment import Augment
 from scalesearch.search.datasets.base import DataClock, num_batches, timed
 from scalesearch.search.datasets.decode import decode, unreadable
+
+#: Loaders a split keeps open: one for training batches, one for evaluation (per split).
+MAX_LOADERS = 2
 
 
 class FileDataset:
@@ -62,7 +69,7 @@ class StreamSplit:
         self.files, self.mean, self.std = files, mean, std
         self.augment, self.clock = augment, clock
         self.num_workers, self.on_corrupt = num_workers, on_corrupt
-        self._loaders: dict[tuple[int, bool, bool, bool], tuple[Any, _OrderSampler]] = {}
+        self._loaders: OrderedDict[tuple[int, bool, bool, bool], tuple[Any, _OrderSampler]] = OrderedDict()
         self._skipped: set[int] = set()
 
     def __len__(self) -> int:
@@ -87,13 +94,26 @@ class StreamSplit:
         from torch.utils.data import DataLoader
 
         key = (batch_size, shuffle, drop_last, pin)
-        if key not in self._loaders:
-            sampler = _OrderSampler(len(self))
-            loader = DataLoader(self.files, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
-                                num_workers=self.num_workers, pin_memory=pin,
-                                persistent_workers=self.num_workers > 0)
-            self._loaders[key] = (loader, sampler)
-        return self._loaders[key]
+        if key in self._loaders:
+            self._loaders.move_to_end(key)
+            return self._loaders[key]
+        while len(self._loaders) >= MAX_LOADERS:
+            _close(self._loaders.popitem(last=False)[1][0])
+        sampler = _OrderSampler(len(self))
+        loader = DataLoader(self.files, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                            num_workers=self.num_workers, pin_memory=pin,
+                            persistent_workers=self.num_workers > 0)
+        self._loaders[key] = (loader, sampler)
+        return loader, sampler
+
+    @property
+    def open_loaders(self) -> int:
+        return len(self._loaders)
+
+    def close(self) -> None:
+        """Close every loader (their worker processes exit); the split stays usable."""
+        while self._loaders:
+            _close(self._loaders.popitem()[1][0])
 
     def batches(self, batch_size: int, *, device: str, shuffle: bool = False,
                 generator: Any = None, drop_last: bool = False) -> Iterator[tuple[Any, Any]]:
@@ -133,3 +153,16 @@ class StreamSplit:
                 warnings.warn(f"dataset: skipped unreadable image {Path(self.files.root) / self.files.files[i]}",
                               stacklevel=4)
         return images[ok], labels[ok]
+
+
+def _close(loader: Any) -> None:
+    """Stop a persistent loader's worker processes now, not whenever the loader is collected.
+
+    torch has no public ``close()``; the loader's live iterator owns the workers, and shutting
+    it down is what its own ``__del__`` does.
+    """
+    iterator = getattr(loader, "_iterator", None)
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+    loader._iterator = None

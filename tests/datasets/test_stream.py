@@ -86,3 +86,33 @@ def test_a_file_that_breaks_after_loading_is_named_or_skipped(tmp_path):
     with pytest.warns(UserWarning, match="skipped unreadable image"):
         seen = sum(len(y) for _, y in skipping.val.batches(4, device="cpu"))
     assert seen == len(skipping.val) - 1
+
+
+def test_searching_the_batch_size_does_not_pile_up_loader_workers(tmp_path):
+    """One loader per batch size would keep one set of worker processes per size tried; a split
+    keeps MAX_LOADERS loaders and closes the rest, and reuses a loader for the same batches."""
+    import multiprocessing
+
+    from scalesearch.search.datasets.stream import MAX_LOADERS
+
+    root = digits_folder(tmp_path / "imgs", per_class=10, classes=3)
+    train = load_dataset(spec(root, stream=True, num_workers=1)).train
+    before = {p.pid for p in multiprocessing.active_children()}
+
+    def workers() -> set[int]:
+        return {p.pid for p in multiprocessing.active_children()} - before
+
+    generator = torch.Generator().manual_seed(0)
+    list(train.batches(4, device="cpu", shuffle=True, generator=generator, drop_last=True))
+    first = workers()
+    list(train.batches(4, device="cpu", shuffle=True, generator=generator, drop_last=True))
+    assert workers() == first and len(first) == 1  # the same loader, the same worker, next epoch
+    for batch_size in (2, 3, 5, 6, 7):
+        list(train.batches(batch_size, device="cpu", shuffle=True, generator=generator, drop_last=True))
+        assert train.open_loaders <= MAX_LOADERS
+        assert len(workers()) <= MAX_LOADERS
+    assert not workers() & first  # the first loader's worker was closed
+    train.close()
+    assert train.open_loaders == 0 and not workers()
+    assert sum(len(y) for _, y in train.batches(4, device="cpu")) == len(train)  # still usable
+    train.close()
