@@ -1,0 +1,188 @@
+"""``scalesearch report``: one self-contained HTML file (plotly.js inlined, no CDN, viewable
+offline) with the study's summary, its Pareto front as a table with the export command for each
+row, and every figure of :mod:`.figures`; plus a PNG of each figure beside it.
+
+    path = write_report(study, "report/", storage_url="sqlite:///runs.db")   # report/report.html
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scalesearch.errors import ExportError, ReportError
+from scalesearch.search.config.metrics import METRICS
+from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.results import figure_images
+from scalesearch.search.results import figure_style as style
+from scalesearch.search.results.figures import figure_data
+from scalesearch.search.results.study_view import StudyView, TrialPoint, read_study
+from scalesearch.search.storage.storage import redact
+
+HTML_NAME = "report.html"
+COLUMNS = ("trial", "family", "width", "depth", "compression", "accuracy", "params", "flops", "latency_ms",
+           "size_mb")
+CSS = """
+body{font:14px/1.45 Helvetica,Arial,sans-serif;color:#222;margin:0;background:#fafafa}
+main{max-width:1560px;margin:0 auto;padding:16px 20px 40px;box-sizing:border-box}
+h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 8px}
+.meta{color:#555;margin:0 0 4px;overflow-wrap:anywhere}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,680px),1fr));gap:14px}
+figure{margin:0;background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:6px;min-width:0}
+figcaption{font-size:12px;color:#666;padding:2px 6px}
+table{border-collapse:collapse;background:#fff;width:100%;table-layout:auto}
+th,td{border-bottom:1px solid #e6e6e6;padding:4px 8px;text-align:right;vertical-align:top}
+th{background:#f0f0f0;font-weight:600}td.l,th.l{text-align:left}
+td code{font-size:12px;overflow-wrap:anywhere;word-break:break-all;white-space:normal}
+tr.knee td{background:#fff7e0}.note{color:#666;font-size:12px}
+"""
+
+
+@dataclass
+class Report:
+    path: Path
+    pngs: list[Path] = field(default_factory=list)
+    png_problem: str | None = None  # why no PNG was written
+
+
+def export_command(view: StudyView, number: int, storage_url: str | None) -> str:
+    storage = f" --storage {redact(storage_url)}" if storage_url else ""
+    return f"scalesearch export{storage} --study-name {view.name} --trial {number} -o trial_{number}.yaml"
+
+
+def _cell(point: TrialPoint, column: str) -> str:
+    if column == "trial":
+        return str(point.number)
+    if column == "family":
+        return point.family
+    if column in ("width", "depth"):
+        value = point.width if column == "width" else point.depth
+        return "-" if value is None else f"{value:.3g}"
+    if column == "compression":
+        return point.compression
+    return style.number(point.metrics.get(column), column)
+
+
+def _header(column: str) -> str:
+    unit = METRICS.get(column, ("", ""))[1]
+    name = {"flops": "FLOPs", "latency_ms": "latency", "size_mb": "size"}.get(column, column)
+    return f"{name} ({unit})" if unit else name
+
+
+def front_table(view: StudyView, storage_url: str | None, knee: int | None) -> str:
+    """The Pareto front as an HTML table of named, rounded values with an export command per row."""
+    compressed = bool(view.spec.space.compression)
+    columns = [c for c in COLUMNS if c != "compression" or compressed]
+    head = "".join(f"<th class={'l' if c in ('family', 'compression') else 'r'}>{_header(c)}</th>" for c in columns)
+    rows = []
+    for point in view.front():
+        cells = "".join(f"<td class={'l' if c in ('family', 'compression') else 'r'}>{html.escape(_cell(point, c))}</td>"
+                        for c in columns)
+        mark = " (knee)" if point.number == knee else ""
+        command = html.escape(export_command(view, point.number, storage_url))
+        rows.append(f"<tr{' class=knee' if mark else ''}>{cells}<td class=l><code>{command}</code>{mark}</td></tr>")
+    return (f"<table><thead><tr>{head}<th class=l>export it</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _summary(view: StudyView, storage_url: str | None) -> str:
+    spec: StudySpec = view.spec
+    counts = view.counts
+    objectives = ", ".join(f"{o} ({METRICS[o][0][:3]}{', ' + METRICS[o][1] if METRICS[o][1] else ''})"
+                           for o in view.objectives)
+    families = ", ".join(spec.space.families)
+    compression = ", ".join(spec.space.compression) if spec.space.compression else "none"
+    finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
+    running = counts.get("RUNNING", 0)
+    state = f"running ({running} trials in progress)" if running else "not running"
+    lines = [
+        f"Objectives: {objectives}. Constraints: {', '.join(spec.constraints) or 'none'}.",
+        f"Space {spec.space.name}: families {families}; compression knobs: {compression}.",
+        f"Trials: {finished} of {spec.budget.n_trials} finished ({counts.get('COMPLETE', 0)} complete, "
+        f"{counts.get('PRUNED', 0)} stopped early), {counts.get('FAIL', 0)} failed; {state}.",
+        f"Storage {html.escape(redact(storage_url)) if storage_url else '(not given)'}; written "
+        f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.",
+    ]
+    return "".join(f"<p class=meta>{html.escape(line) if i < 3 else line}</p>" for i, line in enumerate(lines))
+
+
+def _knee(study: Any, spec: StudySpec) -> int | None:
+    from scalesearch.search.results.export import select_trial
+
+    try:
+        return select_trial(study, spec, "knee").number
+    except ExportError:
+        return None
+
+
+def render(view: StudyView, figures: dict[str, Any], storage_url: str | None, knee: int | None,
+           pngs: dict[str, str]) -> str:
+    """The report page as one string (plotly.js inlined once)."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    blocks = []
+    for key, figure in figures.items():
+        div = pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=f"fig-{key}",
+                          config={"responsive": True, "displaylogo": False})
+        link = f" · <a href='{pngs[key]}'>PNG</a>" if key in pngs else ""
+        blocks.append(f"<figure id={key}>{div}<figcaption>{key}{link}</figcaption></figure>")
+    title = f"scalesearch report: {view.name}"
+    return (
+        f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{CSS}</style>"
+        f"<script>{get_plotlyjs()}</script></head><body><main>"
+        f"<h1>{html.escape(title)}</h1>{_summary(view, storage_url)}"
+        f"<h2>Pareto front ({len(view.front())} trials)</h2>{front_table(view, storage_url, knee)}"
+        f"<p class=note>Rows: Pareto-optimal complete trials that meet the constraints, fewest parameters first; "
+        f"the highlighted row is the knee on the stored scores (<code>--pick knee</code>), the balanced choice.</p>"
+        f"<h2>Figures</h2><div class=grid>{''.join(blocks)}</div>"
+        f"<script type=application/json id=ss-summary>{json.dumps({'study': view.name, 'figures': list(figures)})}</script>"
+        f"</main></body></html>"
+    )
+
+
+def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = None, spec: StudySpec | None = None,
+                 png: bool = True) -> Report:
+    """Write ``out_dir/report.html`` (and ``<figure>.png`` files unless ``png`` is False).
+
+    Raises :class:`ReportError` when the study has no complete trial or ``out_dir`` is not a folder.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"report: {out} is a file; give -o a folder to write the report in")
+    started = png and figure_images.start()  # the browser starts while the study is read
+    try:
+        import plotly.graph_objects as go
+
+        view = read_study(study, spec)
+        figures = {key: go.Figure(data) for key, data in figure_data(view).items()}
+        knee = _knee(study, view.spec)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ReportError(f"report: cannot create {out} ({e.strerror or e}); pick another -o folder") from None
+        report = Report(out / HTML_NAME, png_problem=None if started or not png else figure_images.why_not())
+        if started:
+            report.pngs = _pngs(figures, out, report)
+        text = render(view, figures, storage_url, knee, {p.stem: p.name for p in report.pngs})
+        report.path.write_text(text, encoding="utf-8")
+        return report
+    finally:
+        if started:
+            figure_images.stop()
+
+
+def _pngs(figures: dict[str, Any], out: Path, report: Report) -> list[Path]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # kaleido: "kopts ignored with a server"
+            return figure_images.write_pngs(figures, out)
+    except Exception as e:  # noqa: BLE001 - the HTML is still written; say why the images are not
+        report.png_problem = f"PNG images not written: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return []
