@@ -24,12 +24,20 @@ class ExportError(ScalesearchError):
     """No trial matches an export request."""
 
 
+class ReportError(ScalesearchError):
+    """A study has nothing to show yet (no complete trial) or a report cannot be written."""
+
+
 class DataError(ScalesearchError):
     """A dataset cannot be loaded or split as asked."""
 
 
 class ArtifactError(ScalesearchError):
     """A saved model directory is missing, malformed, or of another format version."""
+
+
+class OnnxError(ScalesearchError):
+    """An ONNX export does not match its PyTorch model, or onnxruntime cannot run it where asked."""
 
 
 class FamilyError(ScalesearchError):
