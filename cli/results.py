@@ -9,20 +9,36 @@ from scalesearch.cli import common
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from scalesearch.search.results.export import export_data, select_trial, write_yaml
+    from scalesearch.search.results.export import check_writable, export_data, write_yaml
+    from scalesearch.search.results.selection import check_rule, select
     from scalesearch.search.storage.storage import open_storage, resolve_url
     from scalesearch.search.study.study import load_study, stored_spec
 
     common.quiet_optuna()
+    seeds, top = check_rule(args.rule, args.reeval_seeds, args.reeval_top)
+    check_writable(args.output)  # before any training is spent
     url = resolve_url(args.storage)
     storage = open_storage(url, create=False)
     study = load_study(storage, common.pick_study_name(storage, args.study_name))
     spec = stored_spec(study)
-    trial = select_trial(study, spec, args.pick, args.where)
-    data = export_data(study, spec, trial, storage_url=url, pick=args.pick, where=args.where)
+    console = common.console()
+
+    def on_training(trial: int, seed: int) -> None:
+        console.print(f"re-evaluating trial {trial} with seed {seed}", highlight=False)
+
+    chosen = select(study, spec, args.pick, args.where, rule=args.rule, seeds=args.reeval_seeds,
+                    top=args.reeval_top, device=args.device, on_training=on_training)
+    trial, est = chosen.trial, chosen.estimate
+    data = export_data(study, spec, trial, storage_url=url, pick=args.pick, where=args.where,
+                       uncertainty=est.to_data(), selection=chosen.provenance(seeds, top))
     path = write_yaml(data, args.output)
     shown = ", ".join(f"{k}={v:.4g}" for k, v in data["metrics"].items() if k in spec.objectives)
     print(f"exported trial {trial.number} ({data['family']}; {shown}) to {path}")
+    how = (f"rule {args.rule}: top {len(chosen.reevaluated)} re-evaluated with {seeds} more seeds, "
+           f"{chosen.trainings} trainings run" if args.rule != "single" else "rule single: its one stored score")
+    low, high = est.test
+    print(f"accuracy {est.accuracy:.4f} over {len(est.accuracies)} seed{'s' if len(est.accuracies) != 1 else ''}; "
+          f"train should report a test accuracy in [{low:.4f}, {high:.4f}] ({round(100 * est.confidence)} %) ({how})")
     print(f"next: scalesearch train {path} -o model/")
     return 0
 
@@ -54,6 +70,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                      on_epoch=on_epoch)
     console.print(f"test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s of training; "
                   f"saved {result.out_dir}/model.safetensors and model.yaml")
+    if result.verdict:
+        console.print(result.verdict, highlight=False)
     return 0
 
 
@@ -81,6 +99,14 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--pick", default="knee", help="knee (default), max:METRIC or min:METRIC")
     p.add_argument("--where", action="append", default=[], metavar="COND",
                    help="filter such as 'latency_ms<=2' (repeatable, all must hold)")
+    p.add_argument("--rule", default="lcb",
+                   help="how accuracy is read: lcb (default; lower confidence bound after re-evaluating the "
+                        "top candidates with more seeds), mean (mean over seeds), single (the one stored score)")
+    p.add_argument("--reeval-seeds", type=int, metavar="K",
+                   help="extra trainings (seeds) per re-evaluated candidate (default 2; stored, reused)")
+    p.add_argument("--reeval-top", type=int, metavar="M",
+                   help="candidates re-evaluated: the pick rule's top M on single scores (default 3)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N for re-evaluation (default: the spec's device)")
     p.add_argument("-o", "--output", default="best.yaml", help="file to write (default best.yaml)")
     p.set_defaults(func=cmd_export)
 

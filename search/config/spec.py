@@ -63,12 +63,22 @@ class TrainingSpec:
 
 
 @dataclass(frozen=True)
+class FinalReevalSpec:
+    """At a study's end, train its top ``top`` front candidates (knee order) ``seeds`` more times;
+    ``top: 0`` (default) is off. Results: ``ss.stability.<trial>`` (search/results/reeval.py)."""
+
+    top: int = 0
+    seeds: int = 2
+
+
+@dataclass(frozen=True)
 class MeasureSpec:
     latency_batch_size: int = 32
     latency_warmup: int = 3
     latency_repeats: int = 15
     extra_metrics: tuple[str, ...] = ()  # measured and recorded, not optimised: see OPTIONAL_METRICS
     stability_runs: int = 3  # K trainings with different seeds behind accuracy_std
+    final_reeval: FinalReevalSpec = field(default_factory=FinalReevalSpec)
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,9 @@ def _validate(spec: StudySpec) -> None:
     for i, name in enumerate(spec.measure.extra_metrics):
         if name not in OPTIONAL_METRICS:
             raise UnknownNameError(f"measure.extra_metrics[{i}]: {name!r} is not an optional metric; choose from {', '.join(OPTIONAL_METRICS)}")
+    if spec.measure.final_reeval.top < 0 or spec.measure.final_reeval.seeds < 1:
+        raise SpecError(f"measure.final_reeval: top must be 0 (off) or more and seeds 1 or more, "
+                        f"got top {spec.measure.final_reeval.top}, seeds {spec.measure.final_reeval.seeds}")
     if spec.measure.stability_runs < 2:
         raise SpecError(f"measure.stability_runs: accuracy_std needs at least 2 trainings, got {spec.measure.stability_runs}")
     if not spec.study_name.strip():

@@ -4,8 +4,8 @@ Selection rules (``--pick``), chosen by name from ``PICKS``:
 
 - ``knee`` (default): the compromise point. Among the Pareto-optimal trials (after ``--where``
   filters), each objective is scaled to [0, 1] over that front (0 = best; cost objectives on a
-  log scale, since they span orders of magnitude), and the trial closest (Euclidean) to the ideal
-  point — best on every objective at once — wins. Ties go to the earlier trial.
+  log scale, since they span orders of magnitude, unless one is zero), and the trial closest
+  (Euclidean) to the ideal point — best on every objective at once — wins. Ties go to the earlier trial.
 - ``max:<metric>`` / ``min:<metric>``: the Pareto-optimal trial with the highest / lowest metric
   (any measured metric, e.g. ``max:accuracy``, ``min:latency_ms``).
 
@@ -28,62 +28,86 @@ from scalesearch.search.config import attrs
 from scalesearch.search.config.metrics import METRICS, Condition, parse_condition
 from scalesearch.search.config.spec import StudySpec, spec_to_data
 from scalesearch.search.results.pareto import normalized
-from scalesearch.search.results.report import complete_trials, pareto_trials
+from scalesearch.search.results.report import complete_trials, feasible, pareto_trials
 from scalesearch.search.storage.storage import redact
 
 EXPORT_FORMAT = 1
 
 
-def _knee(front: list[Any], spec: StudySpec) -> Any:
-    scaled = [[math.log10(max(v, 1e-12)) if d == "minimize" else v
-               for v, d in zip(t.values, spec.directions, strict=True)] for t in front]
-    norm = normalized(scaled, spec.directions)
-    return min(zip(front, norm, strict=True), key=lambda tn: (math.hypot(*tn[1]), tn[0].number))[0]
+def _knee(front: list[Any], spec: StudySpec) -> list[Any]:
+    columns = [knee_scale(c, d) for c, d in zip(zip(*(t.values for t in front), strict=True), spec.directions,
+                                                  strict=True)]
+    norm = normalized([list(row) for row in zip(*columns, strict=True)], spec.directions)
+    return [t for t, _ in sorted(zip(front, norm, strict=True), key=lambda tn: (math.hypot(*tn[1]), tn[0].number))]
 
 
-def _by_metric(metric: str, sign: int) -> Callable[[list[Any], StudySpec], Any]:
-    def pick(front: list[Any], spec: StudySpec) -> Any:
+def knee_scale(values: Sequence[float], direction: str) -> list[float]:
+    """One objective's values as the knee compares them: costs (minimised) on a log scale when
+    every value is positive, since they span orders of magnitude; as they are otherwise (a zero,
+    e.g. ``accuracy_std`` = 0, has no logarithm, and clamping it to 1e-12 squashed the others)."""
+    if direction == "minimize" and all(v > 0 for v in values):
+        return [math.log10(v) for v in values]
+    return list(values)
+
+
+def _by_metric(metric: str, sign: int) -> Callable[[list[Any], StudySpec], list[Any]]:
+    def rank(front: list[Any], spec: StudySpec) -> list[Any]:
         having = [t for t in front if metric in attrs.trial_metrics(t.user_attrs)]
         if not having:
             raise ExportError(f"--pick: no Pareto-optimal trial has the metric {metric!r}")
-        return max(having, key=lambda t: (sign * attrs.trial_metrics(t.user_attrs)[metric], -t.number))
+        return sorted(having, key=lambda t: (-sign * attrs.trial_metrics(t.user_attrs)[metric], t.number))
 
-    return pick
+    return rank
 
 
-PICKS: dict[str, Callable[[str], Callable[[list[Any], StudySpec], Any]]] = {
+#: A pick rule ranks the front, best first (``select_trial`` takes the first).
+PICKS: dict[str, Callable[[str], Callable[[list[Any], StudySpec], list[Any]]]] = {
     "knee": lambda _: _knee,
     "max": lambda metric: _by_metric(metric, +1),
     "min": lambda metric: _by_metric(metric, -1),
 }
 
 
-def parse_pick(pick: str) -> Callable[[list[Any], StudySpec], Any]:
+def parse_pick(pick: str) -> Callable[[list[Any], StudySpec], list[Any]]:
     rule, _, metric = pick.partition(":")
     if rule not in PICKS or (rule == "knee") == bool(metric):
         raise SpecError(f"--pick {pick!r}: use knee, max:<metric> or min:<metric> (e.g. max:accuracy)")
     return PICKS[rule](metric)
 
 
-def select_trial(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str] = ()) -> Any:
-    """The trial chosen by ``pick`` among Pareto-optimal trials passing every ``where``."""
-    rule = parse_pick(pick)
+def candidate_front(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> list[Any]:
+    """The Pareto-optimal trials among the complete, feasible ones passing every ``where``."""
+    return pareto_trials(passing_trials(study, spec, where), spec)
+
+
+def passing_trials(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> list[Any]:
+    """The complete, feasible trials passing every ``where`` (one-line errors when there are none)."""
     known = tuple(METRICS) + ("flops", "size_bytes", "latency_ms_batch", "train_seconds", "epochs_run")
     conditions: list[Condition] = [parse_condition(w, f"--where {w!r}", known) for w in where]
     trials = complete_trials(study)
     if not trials:
         raise ExportError(f"study {study.study_name!r} has no complete trial yet; run it first (scalesearch run)")
-    passing = [t for t in trials if all(c.holds(attrs.trial_metrics(t.user_attrs)) for c in conditions)]
-    front = pareto_trials(passing, spec)
-    if not front:
+    passing = [t for t in trials if all(c.holds(attrs.trial_metrics(t.user_attrs)) for c in conditions)
+               and t.values is not None and feasible(t, spec)]
+    if not passing:
         shown = " and ".join(map(str, conditions)) or "the study's constraints"
         raise ExportError(f"no complete trial satisfies {shown}; relax the filter (see: scalesearch studies)")
-    return rule(front, spec)
+    return passing
+
+
+def select_trial(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str] = ()) -> Any:
+    """The trial chosen by ``pick`` among Pareto-optimal trials passing every ``where``, on their
+    single stored scores (``--rule single``; :mod:`.selection` has the noise-aware rules)."""
+    rank = parse_pick(pick)
+    return rank(candidate_front(study, spec, where), spec)[0]
 
 
 def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pick: str = "knee",
-                where: Sequence[str] = ()) -> dict[str, Any]:
-    """Everything to rebuild and retrain ``trial``, its measured metrics, and provenance."""
+                where: Sequence[str] = (), uncertainty: dict[str, Any] | None = None,
+                selection: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything to rebuild and retrain ``trial``, its measured metrics, its accuracy's
+    ``uncertainty`` (:meth:`.uncertainty.Estimate.to_data`), and provenance (with ``selection``:
+    the rule and re-evaluation budget that chose it)."""
     from scalesearch.search.study.study import versions
 
     config = trial.user_attrs[attrs.CONFIG]
@@ -102,16 +126,29 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
         **({"split": study.user_attrs[attrs.SPLIT]} if attrs.SPLIT in study.user_attrs else {}),
         "objectives": list(spec.objectives),
         "metrics": attrs.trial_metrics(trial.user_attrs),
+        **({"uncertainty": uncertainty} if uncertainty else {}),
         "provenance": {
             "study": study.study_name,
             "trial": trial.number,
             "storage": redact(storage_url),
             "pick": pick,
             "where": list(where),
+            **(selection or {}),
             "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "versions": versions(),
         },
     }
+
+
+def check_writable(path: str | Path) -> None:
+    """One-line :class:`ExportError` when ``path``'s folder is missing or not writable."""
+    import os
+
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise ExportError(f"cannot write {path}: No such file or directory; pick a writable path with -o")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"cannot write {path}: Permission denied; pick a writable path with -o")
 
 
 def write_yaml(data: dict[str, Any], path: str | Path) -> Path:

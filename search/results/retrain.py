@@ -31,6 +31,7 @@ class RetrainResult:
     curve: list[float]
     train_seconds: float
     out_dir: Path
+    verdict: str = ""  # whether the test accuracy is inside the export's stated interval
 
 
 def read_export(path: str | Path) -> dict[str, Any]:
@@ -89,8 +90,24 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     if compressed:  # test accuracy of the compressed model; the pruning history rebuilds its shapes
         card["retrain"] |= {"test_accuracy": compressed[1], "test_accuracy_uncompressed": result.val_accuracy}
         card["pruning_history"] = compressed[0].history
+    verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs)
+    if verdict:
+        card["retrain"] |= {"inside_interval": verdict[0], "interval_verdict": verdict[1]}
     (out / CARD).write_text(yaml.safe_dump(card, sort_keys=False))
-    return RetrainResult(card["retrain"]["test_accuracy"], result.curve, result.train_seconds, out)
+    return RetrainResult(card["retrain"]["test_accuracy"], result.curve, result.train_seconds, out,
+                         verdict[1] if verdict else "")
+
+
+def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int | None) -> tuple[bool, str] | None:
+    """``(inside, line)`` for an export that states its accuracy's interval (search/results/uncertainty.py)."""
+    from scalesearch.search.results.uncertainty import verdict
+
+    if "uncertainty" not in export:
+        return None
+    inside, line = verdict(test_accuracy, export["uncertainty"])
+    if epochs and epochs != export["training"]["epochs"]:
+        line += f"; the interval is for {export['training']['epochs']} epochs, not the {epochs} trained here"
+    return inside, line
 
 
 def load_model(model_dir: str | Path) -> Any:

@@ -209,18 +209,19 @@ def run_study(study: Any, spec: StudySpec, *, data: Any = None, device: str | No
     Any number of these may run on one study at once (``search/runtime/loop.py``); ``storage_url`` picks
     the crash check that fits the storage. Raises ``Interrupted`` on SIGINT/SIGTERM.
     """
-    from scalesearch.search.runtime.device import resolve_device, set_threads
+    from scalesearch.search.runtime.device import resolve_device, set_threads, use_device
+    from scalesearch.search.runtime.device_share import shared_trainer
     from scalesearch.search.runtime.faults import storage_errors
     from scalesearch.search.runtime.loop import work
 
     device = device or resolve_device(spec.device)
-    if device == "cpu":
-        set_threads(spec.threads)
+    set_threads(spec.threads)  # on a GPU too: packed workers must not each take every core
+    use_device(device)
     if data is None:
         with storage_errors(storage_url or ""):  # the first worker records the split in the study
             data = load_data(spec.dataset, None, device, study=study)  # the data's own size unless set
     hook = early_stopping_hook(spec)
-    objective = Objective(spec, data, device, trainer=trainer, events=events,
+    objective = Objective(spec, data, device, trainer=shared_trainer(trainer), events=events,
                           on_epoch=hook.on_epoch, before_training=hook.before_training)
     started = time.monotonic()
     result = work(study, spec, objective, storage_url=storage_url, device=device, graceful=graceful,

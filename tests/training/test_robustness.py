@@ -139,8 +139,12 @@ def test_stability_of_the_pareto_front_is_measured_afterwards(tmp_path):
     calls.clear()
     measured = measure_stability(study, spec, runs=2, trainer=fake_trainer(calls), device="cpu")
     front = {t.number for t in study.best_trials}
-    assert set(measured) == front and len(calls) == 2 * len(front)
+    assert set(measured) == front and len(calls) == len(front)  # each trial's own training is one of the 2
     assert stored_stability(study) == measured
+    for number, record in measured.items():
+        own = study.trials[number]
+        assert record["seeds"][0] == own.user_attrs["ss.config"]["seed"]
+        assert record["accuracies"][0] == own.user_attrs["ss.accuracy"] and len(record["accuracies"]) == 2
     calls.clear()
     assert measure_stability(study, spec, runs=2, trainer=fake_trainer(calls), device="cpu") == {}
     assert calls == []  # already measured: not trained again

@@ -1,0 +1,171 @@
+"""Noise-aware selection for ``export``: re-evaluate the top candidates with more seeds, then
+pick on a lower confidence bound (default) or on the mean over seeds.
+
+A single validation score is one seed on a few hundred images; a knee or max-accuracy rule that
+reads it picks whichever small model got lucky. Rules (``--rule``), chosen by name from
+:data:`RULES`:
+
+- ``lcb`` (default): each trial's accuracy is read as the lower end of its validation interval
+  (:mod:`.uncertainty`: seed spread and validation-set size);
+- ``mean``: the mean accuracy over its trainings (seeds);
+- ``single``: the one stored score, as before re-evaluation existed; nothing is trained.
+
+For ``lcb`` and ``mean``:
+
+1. the candidates are the trials that could be Pareto-optimal given their noise: a trial stays
+   unless another dominates it even with its own accuracy read at the upper end of its
+   validation interval (a lucky small model must not hide a steady one it only beats by luck);
+2. the pick rule (``knee``, ``max:``/``min:<metric>``) ranks them on single scores, and its top
+   ``M`` (``--reeval-top``, default 3) get ``K`` more trainings each (``--reeval-seeds``,
+   default 2): at most ``M * K`` trainings, fewer when some are stored on the study already
+   (``ss.stability.<trial>``, shared with ``scalesearch stability``), and each is stored there;
+3. every candidate's accuracy is replaced by its rule value: the re-evaluated trials' from
+   their seeds, the others' from their single score with the pooled seed std of all stored
+   re-evaluations (so one lucky seed cannot win on its luck);
+4. the pick rule ranks the candidates again on those values; the best re-evaluated trial wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from scalesearch.errors import SpecError
+from scalesearch.search.config import attrs
+from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.results.export import candidate_front, parse_pick, passing_trials
+from scalesearch.search.results.pareto import dominates
+from scalesearch.search.results.reeval import (
+    compression_offset,
+    reevaluate,
+    seed_accuracies,
+    stored_stability,
+)
+from scalesearch.search.results.report import complete_trials, feasible, pareto_trials
+from scalesearch.search.results.uncertainty import Estimate, estimate, pooled_std
+from scalesearch.search.training.train import Trainer, train
+
+RULES: dict[str, Callable[[Estimate], float] | None] = {
+    "lcb": lambda e: e.lower,
+    "mean": lambda e: e.accuracy,
+    "single": None,  # the trial's stored score; no re-evaluation
+}
+DEFAULT_SEEDS, DEFAULT_TOP = 2, 3
+
+
+@dataclass(frozen=True)
+class Selection:
+    trial: Any
+    estimate: Estimate
+    rule: str
+    reevaluated: tuple[int, ...]  # trials given extra seeds (the top candidates)
+    trainings: int  # trainings run by this selection (stored ones are reused)
+
+    def provenance(self, seeds: int, top: int) -> dict[str, Any]:
+        budget = {"reeval_seeds": seeds, "reeval_top": top} if self.rule != "single" else {}
+        return {"rule": self.rule, **budget, "reevaluated": list(self.reevaluated), "trainings": self.trainings}
+
+
+def check_rule(rule: str, seeds: int | None, top: int | None) -> tuple[int, int]:
+    """The re-evaluation budget ``(seeds, top)`` after checking the request (one-line SpecError)."""
+    if rule not in RULES:
+        raise SpecError(f"--rule {rule!r}: choose from {', '.join(RULES)} (lcb: lower confidence bound, "
+                        "mean: mean over seeds, single: the one stored score)")
+    if rule == "single" and (seeds is not None or top is not None):
+        raise SpecError("--reeval-seeds/--reeval-top re-evaluate for --rule lcb or mean; --rule single trains nothing")
+    for flag, value in (("--reeval-seeds", seeds), ("--reeval-top", top)):
+        if value is not None and value < 1:
+            raise SpecError(f"{flag}: must be 1 or more, got {value}")
+    return (DEFAULT_SEEDS if seeds is None else seeds), (DEFAULT_TOP if top is None else top)
+
+
+def split_sizes(study: Any, spec: StudySpec, data: Any = None) -> tuple[int, int]:
+    """``(validation, test)`` images of the study's recorded split (or of ``data``)."""
+    record = study.user_attrs.get(attrs.SPLIT)
+    if record and "sizes" in record:
+        return int(record["sizes"]["val"]), int(record["sizes"]["test"])
+    if data is None:
+        from scalesearch.search.study.study import load_data
+
+        data = load_data(spec.dataset, None, "cpu", study=study)
+    return len(data.val), len(data.test)
+
+
+def estimates(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None) -> dict[int, Estimate]:
+    """Each trial's accuracy :class:`Estimate` from its own and stored trainings."""
+    n_val, n_test = split_sizes(study, spec, data)
+    stored = stored_stability(study)
+    pooled = pooled_std([(r["accuracy_std"], len(r["accuracies"])) for r in stored.values()
+                         if r.get("accuracy_std") is not None])
+    return {t.number: estimate(list(seed_accuracies(t, stored).values()), n_val, n_test, pooled=pooled,
+                               offset=compression_offset(t)) for t in trials}
+
+
+def plausibly_optimal(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None) -> list[Any]:
+    """The trials no other dominates even when their own accuracy is read at its upper bound."""
+    if "accuracy" not in spec.objectives:
+        return pareto_trials(trials, spec)
+    est = estimates(study, spec, trials, data)
+    signs = [-1.0 if d == "maximize" else 1.0 for d in spec.directions]
+    points = {t.number: [s * v for s, v in zip(signs, _adjusted(t, spec, est[t.number].accuracy).values, strict=True)]
+              for t in trials}
+    index = spec.objectives.index("accuracy")
+    keep = []
+    for t in trials:
+        hopeful = list(points[t.number])
+        hopeful[index] = -est[t.number].validation[1]
+        if not any(dominates(points[o.number], hopeful) for o in trials if o.number != t.number):
+            keep.append(t)
+    return keep
+
+
+def _adjusted(trial: Any, spec: StudySpec, accuracy: float) -> Any:
+    """A stand-in for ``trial`` whose accuracy (objective value and metric) is ``accuracy``."""
+    values = [accuracy if name == "accuracy" else v for name, v in zip(spec.objectives, trial.values, strict=True)]
+    return SimpleNamespace(number=trial.number, values=values, trial=trial,
+                           user_attrs=trial.user_attrs | {attrs.metric_key("accuracy"): accuracy})
+
+
+def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str] = (), *, rule: str = "lcb",
+           seeds: int | None = None, top: int | None = None, data: Any = None, device: str | None = None,
+           trainer: Trainer = train, on_training: Callable[[int, int], None] | None = None) -> Selection:
+    """The trial ``pick`` chooses under ``rule`` (see the module docstring), with its estimate."""
+    seeds, top = check_rule(rule, seeds, top)
+    rank = parse_pick(pick)
+    value = RULES[rule]
+    if value is None:
+        chosen = rank(candidate_front(study, spec, where), spec)[0]
+        return Selection(chosen, estimates(study, spec, [chosen], data)[chosen.number], rule, (), 0)
+    plausible = plausibly_optimal(study, spec, passing_trials(study, spec, where), data)
+    ranked = rank(plausible, spec)
+    candidates = ranked[:top]
+    trainings: list[tuple[int, int]] = []
+
+    def count(trial: int, seed: int) -> None:
+        trainings.append((trial, seed))
+        if on_training is not None:
+            on_training(trial, seed)
+
+    reevaluate(study, spec, candidates, seeds + 1, data=data, device=device, trainer=trainer, on_training=count)
+    est = estimates(study, spec, plausible, data)
+    numbers = {t.number for t in candidates}
+    reranked = rank([_adjusted(t, spec, value(est[t.number])) for t in plausible], spec)
+    chosen = next(p.trial for p in reranked if p.number in numbers)
+    return Selection(chosen, est[chosen.number], rule, tuple(t.number for t in candidates), len(trainings))
+
+
+def final_reeval(study: Any, spec: StudySpec, *, data: Any = None, device: str | None = None,
+                 trainer: Trainer = train, on_training: Callable[[int, int], None] | None = None) -> dict[int, dict[str, Any]]:
+    """The spec's ``measure.final_reeval``: the ``top`` trials nearest the knee among those that
+    could be Pareto-optimal (as ``export --rule lcb`` picks its candidates) get ``seeds`` more
+    trainings each, stored as ``ss.stability.<trial>`` (what is stored is reused).
+    Returns the records trained now (``{}`` when it is off or all were stored)."""
+    wanted = spec.measure.final_reeval
+    trials = [t for t in complete_trials(study) if t.values is not None and feasible(t, spec)]
+    if not wanted.top or not trials:
+        return {}
+    candidates = parse_pick("knee")(plausibly_optimal(study, spec, trials, data), spec)[:wanted.top]
+    return reevaluate(study, spec, candidates, wanted.seeds + 1, data=data, device=device, trainer=trainer,
+                      on_training=on_training)

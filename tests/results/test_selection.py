@@ -1,0 +1,146 @@
+"""Noise-aware export selection on a hand-made study, with a fake trainer that returns set accuracies.
+
+Trial 1 is the lucky one: a small model whose one stored score (0.972) is a good seed; its other
+seeds give 0.945 and 0.940. The knee on single scores picks it; after re-evaluation the lower
+confidence bound prefers trial 2, which is steady at 0.965.
+"""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from scalesearch.errors import SpecError
+from scalesearch.search.config import attrs
+from scalesearch.search.config.spec import load_spec
+from scalesearch.search.results.export import export_data
+from scalesearch.search.results.reeval import PREFIX, stored_stability
+from scalesearch.search.results.selection import check_rule, estimates, final_reeval, select
+from scalesearch.search.training.train import TrainResult
+
+# trial -> (params, {seed index: validation accuracy}); index 0 is the trial's own (stored) training.
+TRIALS = {
+    0: (10_000, {0: 0.900, 1: 0.900, 2: 0.900}),
+    1: (12_000, {0: 0.972, 1: 0.945, 2: 0.940}),
+    2: (21_000, {0: 0.965, 1: 0.966, 2: 0.964}),
+    3: (100_000, {0: 0.980, 1: 0.981, 2: 0.979}),
+    4: (1_000_000, {0: 0.985, 1: 0.985, 2: 0.985}),
+}
+
+
+class SeedTable:
+    """A trainer returning ``TRIALS``' accuracy for (trial, seed); the trial is told by its lr."""
+
+    def __init__(self):
+        self.calls: list[tuple[int, int]] = []
+
+    def __call__(self, model, data, cfg, device, on_epoch=None):
+        trial = round(cfg.lr * 1000) - 1
+        index = (cfg.seed - trial) // 1000
+        self.calls.append((trial, index))
+        acc = TRIALS[trial][1][index]
+        return TrainResult(acc, [acc], 1, 0.01, 0.1)
+
+
+def _study(spec, compressed: dict[int, float] | None = None):
+    study = optuna.create_study(directions=spec.directions)
+    study.set_user_attr(attrs.SPLIT, {"sizes": {"train": 1077, "val": 360, "test": 360}})
+    for i, (params, accs) in TRIALS.items():
+        config = {"family": "resnet", "model": {"width_multiplier": 0.0625, "depth_multiplier": 0.5},
+                  "training": {"lr": 0.001 * (i + 1), "epochs": 1, "batch_size": 32}, "seed": i}
+        metrics = {"ss.accuracy": accs[0], "ss.params": params}
+        if compressed and i in compressed:  # the deployed model lost accuracy to compression
+            metrics = {"ss.accuracy": accs[0] - compressed[i], "ss.accuracy_uncompressed": accs[0], "ss.params": params}
+        study.add_trial(optuna.trial.create_trial(
+            values=[metrics["ss.accuracy"], params], user_attrs={attrs.CONFIG: config, **metrics}))
+    return study
+
+
+@pytest.fixture
+def spec():
+    return load_spec()
+
+
+def test_single_rule_reads_the_one_stored_score_and_trains_nothing(spec, tiny_data):
+    study, trainer = _study(spec), SeedTable()
+    chosen = select(study, spec, "knee", rule="single", data=tiny_data, trainer=trainer)
+    assert chosen.trial.number == 1 and trainer.calls == [] and chosen.trainings == 0
+    assert chosen.estimate.accuracy == pytest.approx(0.972) and len(chosen.estimate.accuracies) == 1
+    assert not stored_stability(study)
+
+
+def test_lcb_reevaluates_the_top_candidates_and_avoids_the_lucky_seed(spec, tiny_data):
+    study, trainer = _study(spec), SeedTable()
+    chosen = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=trainer)
+    assert chosen.trial.number == 2
+    assert chosen.reevaluated == (1, 2, 3) and chosen.trainings == 6
+    assert sorted(trainer.calls) == [(t, i) for t in (1, 2, 3) for i in (1, 2)]  # own training reused
+    stored = stored_stability(study)
+    assert set(stored) == {1, 2, 3} and stored[1]["seeds"] == [1, 1001, 2001]
+    assert stored[1]["accuracy_mean"] == pytest.approx((0.972 + 0.945 + 0.940) / 3)
+    assert chosen.estimate.accuracy == pytest.approx(0.965) and chosen.estimate.seed_std_source == "measured"
+    # A second export reuses the stored trainings.
+    again = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=trainer)
+    assert again.trial.number == 2 and again.trainings == 0 and len(trainer.calls) == 6
+    # A larger budget later trains only the missing seeds.
+    TRIALS[1][1][3] = 0.950
+    try:
+        select(study, spec, "knee", rule="lcb", seeds=3, top=1, data=tiny_data, trainer=trainer)
+    finally:
+        del TRIALS[1][1][3]
+    assert trainer.calls[6:] == [(1, 3)] and stored_stability(study)[1]["seeds"] == [1, 1001, 2001, 3001]
+
+
+def test_trials_not_reevaluated_borrow_the_pooled_seed_spread(spec, tiny_data):
+    study = _study(spec)
+    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    est = estimates(study, spec, study.get_trials(), tiny_data)
+    assert est[4].seed_std_source == "pooled" and est[4].seed_std == pytest.approx(
+        ((0.0175**2 + 0.001**2 + 0.001**2) / 3) ** 0.5, rel=0.05)
+    assert est[4].lower < est[3].lower  # one seed of 0.985 is less sure than three around 0.980
+
+
+def test_max_accuracy_on_the_mean_and_the_re_evaluation_budget(spec, tiny_data):
+    study, trainer = _study(spec), SeedTable()
+    chosen = select(study, spec, "max:accuracy", rule="mean", seeds=1, top=2, data=tiny_data, trainer=trainer)
+    assert chosen.reevaluated == (4, 3) and chosen.trainings == 2 and chosen.trial.number == 4
+
+
+def test_compressed_trials_are_shifted_by_their_own_compression_loss(spec, tiny_data):
+    study = _study(spec, compressed={2: 0.01})
+    select(study, spec, "knee", rule="mean", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    est = estimates(study, spec, [study.trials[2]], tiny_data)[2]
+    assert est.accuracies == pytest.approx((0.965, 0.966, 0.964)) and est.accuracy == pytest.approx(0.955)
+
+
+def test_export_states_the_uncertainty_and_the_rule(spec, tiny_data):
+    study = _study(spec)
+    chosen = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    data = export_data(study, spec, chosen.trial, storage_url="sqlite:///x.db", uncertainty=chosen.estimate.to_data(),
+                       selection=chosen.provenance(2, 3))
+    u = data["uncertainty"]
+    assert u["seeds"] == 3 and u["val_samples"] == 360 and u["test_samples"] == 360 and u["confidence"] == 0.95
+    assert u["test_interval"][0] < u["validation_interval"][0] < u["accuracy"] < u["validation_interval"][1]
+    assert {k: data["provenance"][k] for k in ("rule", "reeval_seeds", "reeval_top", "reevaluated", "trainings")} == {
+        "rule": "lcb", "reeval_seeds": 2, "reeval_top": 3, "reevaluated": [1, 2, 3], "trainings": 6}
+
+
+@pytest.mark.parametrize(("rule", "seeds", "top", "needle"), [
+    ("best", None, None, "--rule 'best': choose from lcb, mean, single"),
+    ("lcb", 0, None, "--reeval-seeds: must be 1 or more, got 0"),
+    ("mean", None, -2, "--reeval-top: must be 1 or more, got -2"),
+    ("single", 2, None, "--rule single trains nothing"),
+])
+def test_bad_rule_requests_are_one_line_spec_errors(rule, seeds, top, needle):
+    with pytest.raises(SpecError, match=needle.replace("(", r"\(")):
+        check_rule(rule, seeds, top)
+
+
+def test_final_reeval_trains_the_knee_candidates_once(tiny_data):
+    spec = load_spec(overrides=["measure.final_reeval={top: 2, seeds: 1}"])
+    study, trainer = _study(spec), SeedTable()
+    trained = final_reeval(study, spec, data=tiny_data, trainer=trainer)
+    assert set(trained) == {1, 2} and sorted(trainer.calls) == [(1, 1), (2, 1)]
+    assert {k for k in study.user_attrs if k.startswith(PREFIX)} == {f"{PREFIX}1", f"{PREFIX}2"}
+    assert final_reeval(study, spec, data=tiny_data, trainer=trainer) == {} and len(trainer.calls) == 2
+    assert final_reeval(study, load_spec(), data=tiny_data, trainer=trainer) == {}  # off by default
