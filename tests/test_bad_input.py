@@ -151,6 +151,14 @@ CASES = [
     Case("export-unwritable-output", ["export", "--storage", DB, "--study-name", "tiny", "-o", "nodir/best.yaml"],
          "cannot write nodir/best.yaml: No such file or directory; pick a writable path with -o"),
     Case("train-missing-export", ["train", "nosuch.yaml"], "export: file not found: nosuch.yaml"),
+    Case("report-study-not-found", ["report", "--storage", DB, "--study-name", "nosuch"],
+         "study 'nosuch' not found; studies here: empty, tiny"),
+    Case("report-storage-not-found", ["report", "--storage", "sqlite:///other.db", "--study-name", "tiny"],
+         "storage: other.db does not exist; check the path"),
+    Case("report-nothing-complete", ["report", "--storage", DB, "--study-name", "empty"],
+         "study 'empty' has no complete trial yet; figures need one"),
+    Case("report-output-is-a-file", ["report", "--storage", DB, "--study-name", "tiny", "-o", "good.yaml"],
+         "report: good.yaml is a file; give -o a folder to write the report in"),
     Case("dashboard-port-in-use", ["dashboard", "--storage", DB, "--port", "{port}"], "dashboard: cannot listen on 127.0.0.1:{port}"),
 ]
 

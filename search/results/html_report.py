@@ -156,11 +156,13 @@ def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = N
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ReportError(f"report: {out} is a file; give -o a folder to write the report in")
-    started = png and figure_images.start()  # the browser starts while the study is read
+    view = read_study(study, spec)
+    if not view.complete:
+        figure_data(view)  # raises ReportError saying why
+    started = png and figure_images.start()  # the browser starts while the figures are built
     try:
         import plotly.graph_objects as go
 
-        view = read_study(study, spec)
         figures = {key: go.Figure(data) for key, data in figure_data(view).items()}
         knee = _knee(study, view.spec)
         try:
