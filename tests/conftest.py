@@ -13,6 +13,23 @@ from scalesearch.search.training.train import EpochReport, TrainConfig, TrainRes
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_device_locks(tmp_path_factory):
+    """Latency measurements wait for other workers' epochs on the host (device_share.py); a
+    test session coordinates with its own workers only, not with other sessions on the host."""
+    import os
+
+    from scalesearch.search.runtime.device_share import LOCK_DIR_VAR
+
+    before = os.environ.get(LOCK_DIR_VAR)
+    os.environ[LOCK_DIR_VAR] = str(tmp_path_factory.mktemp("device-locks"))
+    yield
+    if before is None:
+        os.environ.pop(LOCK_DIR_VAR, None)
+    else:
+        os.environ[LOCK_DIR_VAR] = before
+
+
 @pytest.fixture(autouse=True)
 def _quiet_optuna():
     import optuna

@@ -16,7 +16,9 @@ How each deployed metric is measured:
 * ``size_mb``: the serialized state dict of the deployed model (int8 weights, packed);
 * ``nonzero_params``: non-zero weights of the float model (sparsity shows here, not in size);
 * ``latency_ms``: median forward time of ``deploy.batch_size`` samples on ``deploy.device``
-  with ``deploy.threads`` CPU threads; ``latency_ms_batch`` at ``measure.latency_batch_size``.
+  with ``deploy.threads`` CPU threads (CUDA: from CUDA events), float32 inputs in the model's
+  memory format; ``latency_ms_batch`` at ``measure.latency_batch_size``. Measured while no
+  other worker of the host trains on that device, or marked ``latency_contended``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from scalesearch.search.compression.measure import (
 from scalesearch.search.compression.sparsity import count_nonzero
 from scalesearch.search.datasets import Dataset
 from scalesearch.search.runtime.device import device_type
+from scalesearch.search.runtime.device_share import device_share
 from scalesearch.search.training.train import TrainConfig, Trainer, TrainResult, train
 
 if TYPE_CHECKING:
@@ -81,10 +84,12 @@ def cpu_threads(threads: int | None, device: str) -> Iterator[None]:
 
 
 def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: StudySpec) -> dict[str, Any]:
-    """``latency_ms`` at ``deploy.batch_size`` and ``latency_ms_batch`` at the measure batch."""
+    """``latency_ms`` at ``deploy.batch_size`` and ``latency_ms_batch`` at the measure batch,
+    measured while no other worker of this host trains on ``device`` (``latency_contended``:
+    whether others still did after waiting, see ``search/runtime/device_share.py``)."""
     m, d = spec.measure, spec.deploy
     kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats}
-    with cpu_threads(d.threads, device):
+    with device_share(device).exclusive() as contended, cpu_threads(d.threads, device):
         latency = measure_latency(model, shape, device, batch_size=m.latency_batch_size, **kw)
         if d.batch_size == 1:
             at_deploy = latency.batch1_ms
@@ -93,7 +98,7 @@ def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: Study
         else:
             at_deploy = measure_latency(model, shape, device, batch_size=d.batch_size, **kw).batch_ms
     return {"latency_ms": at_deploy, "latency_ms_batch": latency.batch_ms,
-            "latency_batch_size": latency.batch_size}
+            "latency_batch_size": latency.batch_size, "latency_contended": contended}
 
 
 def _costs(float_model: Any, deployed: Any, shape: tuple[int, ...]) -> dict[str, Any]:

@@ -62,29 +62,71 @@ def static_cost(model: Any, input_shape: tuple[int, ...]) -> StaticCost:
     return StaticCost(count_params(model), count_flops(model, input_shape), serialized_size(model))
 
 
-def _median_ms(model: Any, x: Any, warmup: int, repeats: int, sync: Any) -> float:
+def input_format(model: Any) -> Any:
+    """The memory format a deployed model expects its input in: channels-last when its
+    convolution weights are stored that way (a model trained channels-last on a GPU), else NCHW."""
     import torch
 
+    for p in model.parameters():
+        if p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last):
+            return torch.channels_last
+    return torch.contiguous_format
+
+
+def _wall_ms(model: Any, x: Any, warmup: int, repeats: int) -> list[float]:
+    """Wall-clock times of ``repeats`` forward passes after ``warmup`` (CPU: each call returns
+    when its work is done)."""
+    for _ in range(warmup):
+        model(x)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model(x)
+        times.append((time.perf_counter() - started) * 1e3)
+    return times
+
+
+def _cuda_event_ms(model: Any, x: Any, warmup: int, repeats: int) -> list[float]:
+    """GPU times of ``repeats`` forward passes after ``warmup``, from CUDA events recorded on the
+    stream around each pass (what the GPU spent, not how long the host took to queue it); one
+    synchronisation at the end."""
+    import torch
+
+    for _ in range(warmup):
+        model(x)
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+              for _ in range(repeats)]
+    for start, end in events:
+        start.record()
+        model(x)
+        end.record()
+    torch.cuda.synchronize(x.device)
+    return [start.elapsed_time(end) for start, end in events]
+
+
+def _median_ms(model: Any, x: Any, warmup: int, repeats: int) -> float:
+    import torch
+
+    timer = _cuda_event_ms if x.device.type == "cuda" else _wall_ms
     with torch.inference_mode():
-        for _ in range(warmup):
-            model(x)
-        sync()
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            model(x)
-            sync()
-            times.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(times)
+        return statistics.median(timer(model, x, warmup, repeats))
 
 
 def measure_latency(model: Any, input_shape: tuple[int, ...], device: str, *,
                     batch_size: int = 32, warmup: int = 3, repeats: int = 15) -> Latency:
-    """Median wall-clock forward latency on ``device`` after warm-up, at batch 1 and ``batch_size``."""
+    """Median forward latency on ``device`` after warm-up, at batch 1 and ``batch_size``.
+
+    Inputs are float32 (a half-precision deployment casts them itself, as in service) in the
+    model's own memory format (:func:`input_format`). On CUDA the time comes from CUDA events.
+    """
     import torch
 
     model = model.to(device).eval()
-    sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else (lambda: None)
-    one = _median_ms(model, torch.randn((1, *input_shape), device=device), warmup, repeats, sync)
-    many = _median_ms(model, torch.randn((batch_size, *input_shape), device=device), warmup, repeats, sync)
+    fmt = input_format(model)
+
+    def batch(n: int) -> Any:
+        return torch.randn((n, *input_shape), device=device).contiguous(memory_format=fmt)
+
+    one = _median_ms(model, batch(1), warmup, repeats)
+    many = _median_ms(model, batch(batch_size), warmup, repeats)
     return Latency(one, many, batch_size, device)

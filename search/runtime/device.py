@@ -50,3 +50,30 @@ def set_threads(threads: int | None) -> int:
     n = threads or available_cores()
     torch.set_num_threads(n)
     return n
+
+
+def use_device(device: str) -> None:
+    """Make ``device`` this process's current GPU (kernels, caches and the CUDA context of a
+    worker then stay on its own GPU); nothing for the CPU."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.set_device(torch.device(device))
+
+
+def reset_peak_memory(device: str) -> None:
+    """Start counting the peak GPU memory of ``device`` afresh (nothing for the CPU)."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(torch.device(device))
+
+
+def peak_memory_mb(device: str) -> float | None:
+    """Peak GPU memory allocated by this process on ``device`` since the last reset, in MB
+    (None for the CPU)."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    return round(torch.cuda.max_memory_allocated(torch.device(device)) / 1e6, 1)

@@ -13,18 +13,20 @@ through :class:`TrialGuard`, which
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.errors import ModelBuildError
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.runtime.budget import AskLock, BudgetCovered, admit, epochs_spent, snapshot
+from scalesearch.search.runtime.device import peak_memory_mb, reset_peak_memory
 from scalesearch.search.runtime.faults import (
     TrialFailed,
     fail_reason,
@@ -71,7 +73,8 @@ class TrialGuard:
         self.number, self.surplus = trial.number, False
         trial.set_user_attr(attrs.WORKER, worker_id())
         error: Exception | None = None
-        with self.heartbeat.beating(trial):
+        reset_peak_memory(self.device)
+        with self.heartbeat.beating(trial), _peak_memory_recorded(trial, self.device):
             try:
                 with self.interrupts.interruptible():
                     admit(self.study, trial, self.spec.budget.n_trials, deadline=self.deadline,
@@ -90,7 +93,7 @@ class TrialGuard:
                 error = e
         if error is not None:
             # Raised outside the except block, so nothing keeps the failed trial's tensors alive.
-            reason = fail_reason(error, trial.user_attrs.get(attrs.CONFIG), self.device)
+            reason = fail_reason(error, system_attrs.trial_config(trial), self.device)
             trial.set_user_attr(attrs.FAIL_REASON, reason)
             if is_out_of_memory(error):
                 release_memory(error)
@@ -101,6 +104,19 @@ class TrialGuard:
             trial.set_user_attr(attrs.PRUNE_REASON, reason)
             raise optuna.TrialPruned(reason)
         return values
+
+
+@contextlib.contextmanager
+def _peak_memory_recorded(trial: Any, device: str) -> Iterator[None]:
+    """``ss.gpu_peak_mb``: the trial's peak GPU memory, however it ends (packing several workers
+    on one GPU is sized by it); nothing on the CPU."""
+    try:
+        yield
+    finally:
+        peak = peak_memory_mb(device)
+        if peak is not None:
+            with contextlib.suppress(Exception):  # the trial's own outcome matters more
+                trial.set_user_attr(attrs.metric_key("gpu_peak_mb"), peak)
 
 
 def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]], *,

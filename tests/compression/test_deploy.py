@@ -67,7 +67,7 @@ def test_latency_is_measured_at_the_deploy_batch_size_with_the_deploy_threads(mo
     threads = torch.get_num_threads()
     s = spec(deploy={"device": "cpu", "batch_size": 4, "threads": 3})
     out = deploy.latency_metrics(trained("resnet"), (1, 8, 8), "cpu", s)
-    assert out == {"latency_ms": 4.0, "latency_ms_batch": 8.0, "latency_batch_size": 8}
+    assert out == {"latency_ms": 4.0, "latency_ms_batch": 8.0, "latency_batch_size": 8, "latency_contended": False}
     assert seen == [(8, 3), (4, 3)]
     assert torch.get_num_threads() == threads
 

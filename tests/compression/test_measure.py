@@ -38,3 +38,29 @@ def test_flop_count_leaves_training_mode_alone():
     count_flops(model, (1, 4, 4))
     assert model.training
     assert torch.equal(model[0].running_mean, torch.zeros(1))
+
+
+def test_latency_inputs_come_in_the_models_memory_format():
+    """A model trained channels-last (on a GPU) is timed on channels-last inputs, as deployed."""
+    from scalesearch.search.compression.measure import input_format
+
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            seen.append(x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous())
+            return self.conv(x)
+
+    plain = Spy()
+    assert input_format(plain) == torch.contiguous_format
+    measure_latency(plain, (3, 8, 8), "cpu", batch_size=4, warmup=1, repeats=2)
+    assert seen and not any(seen)
+    seen.clear()
+    last = Spy().to(memory_format=torch.channels_last)
+    assert input_format(last) == torch.channels_last
+    measure_latency(last, (3, 8, 8), "cpu", batch_size=4, warmup=1, repeats=2)
+    assert seen and all(seen)
