@@ -72,8 +72,20 @@ def _identity(prepared: Any) -> Any:
     return prepared
 
 
+def cpu_nchw(model: Any) -> Any:
+    """``model`` on the CPU in float32 with plain NCHW weights, in eval mode.
+
+    A model trained on a GPU keeps its channels-last weights when moved; the CPU would then run
+    it (and the int8 kernels derived from it) in NHWC, the layout in which oneDNN's kernels on
+    torch 2.14 are known to corrupt the heap (see ``search/training/train.py``'s ``_layout``).
+    """
+    import torch
+
+    return model.cpu().float().to(memory_format=torch.contiguous_format).eval()
+
+
 def _dynamic_prepare(model: Any, example: Any) -> Any:
-    return model.cpu().eval()
+    return cpu_nchw(model)
 
 
 def _dynamic_convert(prepared: Any) -> Any:
@@ -124,7 +136,8 @@ def _static_prepare(model: Any, example: Any) -> Any:
     with ao_deprecations_filtered():
         from torch.ao.quantization.quantize_fx import prepare_fx
 
-        return prepare_fx(model.cpu().eval(), _static_qconfig_mapping(), example_inputs=(example.cpu(),))
+        example = example.cpu().float().contiguous()
+        return prepare_fx(cpu_nchw(model), _static_qconfig_mapping(), example_inputs=(example,))
 
 
 def _static_convert(prepared: Any) -> Any:
@@ -182,7 +195,7 @@ def quantize(name: str, model: Any, example: Any, calibration: Any = ()) -> tupl
     if q.calibrate:
         with torch.inference_mode(), ao_deprecations_filtered():
             for x in calibration:
-                prepared(x.cpu())
+                prepared(x.cpu().float().contiguous())  # calibrating quantizers run on the CPU
     state = {k: v.detach().clone() for k, v in prepared.state_dict().items()}
     with ao_deprecations_filtered():
         deployed = q.convert(prepared)

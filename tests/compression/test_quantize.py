@@ -66,3 +66,27 @@ def test_size_shrinks_with_int8_static_and_half_precision() -> None:
 def test_unknown_quantizer_is_refused() -> None:
     with pytest.raises(ValueError, match="int8_dynamic"):
         quantize.get_quantizer("int4")
+
+
+@pytest.mark.parametrize("name", CPU_INT8)
+def test_a_channels_last_model_trained_on_a_gpu_is_int8_quantized_in_nchw_on_the_cpu(name: str) -> None:
+    """A model trained on CUDA keeps channels-last weights (and may be bf16); its CPU int8 copy is
+    made from contiguous NCHW float32 weights and agrees with the float model."""
+    data = digits()
+    float_model = trained("resnet")
+    reference = predictions(float_model, data.val, "cpu")
+    gpu_like = trained("resnet").to(memory_format=torch.channels_last)
+    assert any(p.dim() == 4 and not p.is_contiguous() for p in gpu_like.parameters())
+    assert all(p.is_contiguous() and p.dtype == torch.float32
+               for p in quantize.cpu_nchw(trained("resnet").to(memory_format=torch.channels_last)
+                                          .to(torch.bfloat16)).parameters())
+    deployed, _ = quantize.quantize(name, gpu_like, data.train.x[:2].to(memory_format=torch.channels_last),
+                                    calibration_batches(data.train, 256))
+    agreement = (predictions(deployed, data.val, "cpu") == reference).float().mean().item()
+    assert agreement >= 0.9, f"{name}: only {agreement:.1%} of predictions agree with float32"
+
+
+def test_cpu_int8_prepares_from_a_channels_last_model_without_keeping_its_layout() -> None:
+    gpu_like = trained("resnet").to(memory_format=torch.channels_last)
+    prepared = quantize.get_quantizer("int8_dynamic").prepare(gpu_like, None)
+    assert all(p.is_contiguous() for p in prepared.parameters())
