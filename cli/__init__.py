@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from scalesearch import __version__
-from scalesearch.cli import inspect, report, results, run
+from scalesearch.cli import inspect, predict, report, results, run
 from scalesearch.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, ScalesearchError
 
-COMMAND_MODULES = (run, inspect, results, report)  # the order of `scalesearch --help`
+COMMAND_MODULES = (run, inspect, results, report, predict)  # the order of `scalesearch --help`
 
 
 class _Parser(argparse.ArgumentParser):

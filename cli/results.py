@@ -44,6 +44,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
+    from scalesearch.search.compression import artifact
+    from scalesearch.search.results.onnx_model import describe
     from scalesearch.search.results.reproduce import export_trial
     from scalesearch.search.storage.storage import open_storage, resolve_url
     from scalesearch.search.study.study import load_study
@@ -53,10 +55,13 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     study = load_study(storage, common.pick_study_name(storage, args.study_name))
     path = export_trial(study, args.trial, args.output, device=args.device)
     print(f"re-ran trial {args.trial} of {study.study_name} and saved its deployed model to {path}")
+    for line in describe(artifact.read_manifest(path).get("onnx") or {}):
+        print(line)
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from scalesearch.search.results.onnx_model import describe
     from scalesearch.search.results.retrain import read_export, retrain
 
     export = read_export(args.export)
@@ -72,6 +77,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"saved {result.out_dir}/model.safetensors and model.yaml")
     if result.verdict:
         console.print(result.verdict, highlight=False)
+    for line in describe(result.onnx or {}):
+        console.print(line, highlight=False)
+    console.print(f"next: scalesearch predict {result.out_dir} IMAGES_OR_FOLDER")
     return 0
 
 

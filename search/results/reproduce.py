@@ -4,7 +4,9 @@ A trial stores its sampled config (``ss.config``) and the study its spec, and ev
 seeded: building the model, training it, pruning by magnitude, fine-tuning, calibrating on the
 first training inputs. :func:`reproduce` re-runs those steps and so returns the model the trial
 measured (same weights on the same device and torch build; latency is re-measured, not stored).
-:func:`export_trial` writes it with ``search/compression/artifact.py``.
+:func:`export_trial` writes it with ``search/compression/artifact.py``, plus ``model.onnx``
+checked with onnxruntime on the study's test split (``search/results/onnx_model.py``; the
+``onnx`` section of ``manifest.json``).
 
 Example::
 
@@ -14,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,10 @@ from scalesearch.errors import ExportError
 from scalesearch.search.compression import artifact
 from scalesearch.search.compression.compress import Compressed, CompressionConfig, compress
 from scalesearch.search.compression.deploy import resolve_deploy_device
-from scalesearch.search.config import attrs
+from scalesearch.search.config import system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.datasets import Dataset
+from scalesearch.search.results.onnx_model import write_onnx
 from scalesearch.search.study.objective import train_config
 from scalesearch.search.training.models import build_model
 from scalesearch.search.training.train import Trainer, train
@@ -58,6 +62,11 @@ def export_trial(study: Any, number: int, path: str | Path, *, spec: StudySpec |
     spec = spec or stored_spec(study)
     device = device or resolve_device(spec.device)
     data = data or load_data(spec.dataset, None, device, study=study)  # the study's recorded split
-    config = trial.user_attrs[attrs.CONFIG]
+    config = system_attrs.trial_config(trial)
     compressed = reproduce(config, spec, data, device)
-    return artifact.save(path, compressed, config, ModelInput(data.num_classes, data.in_chans, data.input_size))
+    path = artifact.save(path, compressed, config, ModelInput(data.num_classes, data.in_chans, data.input_size))
+    manifest = artifact.read_manifest(path)  # + model.onnx, checked on the study's test split
+    manifest["onnx"] = write_onnx(compressed.float_model, data, path, compressed.config.quantization,
+                                  spec.deploy.calibration_samples, grey_from_colour=spec.dataset.in_chans == 1)
+    (path / artifact.MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return path

@@ -3,7 +3,8 @@
 The model is trained on train + validation and evaluated once per epoch on the held-out test
 split, which the search never saw. It is saved as ``model.safetensors`` (weights only) beside
 ``model.yaml`` (the export plus test results); loading rebuilds the architecture from the YAML
-and never unpickles anything.
+and never unpickles anything. ``model.onnx`` (and ``model.int8.onnx`` for an int8 export) is
+written beside them and checked against PyTorch with onnxruntime (``search/results/onnx_model.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class RetrainResult:
     train_seconds: float
     out_dir: Path
     verdict: str = ""  # whether the test accuracy is inside the export's stated interval
+    onnx: dict[str, Any] | None = None  # the card's onnx section (search/results/onnx_model.py)
 
 
 def read_export(path: str | Path) -> dict[str, Any]:
@@ -56,6 +58,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     from safetensors.torch import save_file
 
     from scalesearch.search.compression.artifact import compress_retrained
+    from scalesearch.search.results.onnx_model import write_onnx
     from scalesearch.search.runtime.device import resolve_device, set_threads
     from scalesearch.search.study.study import load_data
     from scalesearch.search.training.models import build_model
@@ -93,9 +96,13 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs)
     if verdict:
         card["retrain"] |= {"inside_interval": verdict[0], "interval_verdict": verdict[1]}
+    card["onnx"] = write_onnx(compressed[0].float_model if compressed else model, full, out,
+                              (export.get("compression") or {}).get("quantization", "none"),
+                              (export.get("deploy") or {}).get("calibration_samples", 512),
+                              grey_from_colour=export["dataset"].get("in_chans") == 1)
     (out / CARD).write_text(yaml.safe_dump(card, sort_keys=False))
     return RetrainResult(card["retrain"]["test_accuracy"], result.curve, result.train_seconds, out,
-                         verdict[1] if verdict else "")
+                         verdict[1] if verdict else "", card["onnx"])
 
 
 def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int | None) -> tuple[bool, str] | None:

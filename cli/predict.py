@@ -1,0 +1,48 @@
+"""``predict``: run a saved model's ONNX file on image files, with the training preprocessing."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from scalesearch.cli import common
+
+
+def _shown(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from scalesearch.search.results.predict import image_files, load_predictor, predict, write_csv
+
+    model = load_predictor(args.model, threads=args.threads)
+    predictions = predict(model, image_files(args.images), top_k=args.top_k)
+    if args.csv:
+        write_csv(predictions, args.csv)
+    rows = [{"file": _shown(p.file), "class": p.top[0][0], "probability": p.top[0][1]}
+            | ({"next": ", ".join(f"{name} ({prob:.3f})" for name, prob in p.top[1:])} if args.top_k > 1 else {})
+            for p in predictions]
+    title = f"{len(predictions)} images, {model.file.name} on onnxruntime"
+    common.console().print(common.table(rows, title, {"probability": "{:.3f}".format, "next": str,
+                                                      "file": str, "class": str}))
+    if args.csv:
+        print(f"wrote {args.csv} (file, rank, class, probability; {len(predictions) * args.top_k} rows)")
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("predict", help="classify image files with a saved model's ONNX file (onnxruntime)",
+                       description="Run model.onnx (model.int8.onnx for an int8 model) of a folder written by "
+                                   "scalesearch train or export-model on image files, preprocessed as in "
+                                   "training, and print the most probable classes.")
+    p.add_argument("model", help="model folder (written by scalesearch train -o FOLDER)")
+    p.add_argument("images", nargs="+", metavar="IMAGES_OR_FOLDER",
+                   help="image files and/or folders (searched recursively): png, jpg, bmp, webp, tif")
+    p.add_argument("--top-k", type=int, default=1, metavar="K", help="classes shown per image (default 1)")
+    p.add_argument("--csv", metavar="FILE", help="also write file,rank,class,probability rows to FILE")
+    p.add_argument("--threads", type=int, help="onnxruntime CPU threads (default: all cores)")
+    p.set_defaults(func=cmd_predict)
