@@ -37,16 +37,9 @@ def quiet_trials() -> None:
 
 
 def table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[Any], str]] | None = None) -> Any:
-    from rich.table import Table
+    from scalesearch.search.results.tables import table
 
-    from scalesearch.search.results.report import fmt
-
-    table = Table(title=title, title_justify="left")
-    for key in rows[0] if rows else []:
-        table.add_column(key, justify="left" if key in ("family", "study", "objectives", "compression") else "right")
-    for row in rows:
-        table.add_row(*((formats or {}).get(k, lambda v, k=k: fmt(v, k))(v) for k, v in row.items()))
-    return table
+    return table(rows, title, formats)
 
 
 def interrupted(error: BaseException, url: str, study_name: str) -> int:

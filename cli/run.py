@@ -3,102 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 from scalesearch.cli import common
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from scalesearch.search.config.spec import (
-        apply_overrides,
-        load_spec,
-        spec_from_data,
-        spec_to_data,
-    )
-    from scalesearch.search.runtime.preflight import parse_devices, preflight
-    from scalesearch.search.storage.storage import redact, resolve_url
-    from scalesearch.search.study.study import count_finished, open_study, with_budget
+    from scalesearch.search.study.launch import execute, open_run, print_outcome
 
-    common.quiet_trials()
     console = common.console()
-    url = resolve_url(args.storage)
-    budget = {k: v for k, v in (("n_trials", args.n_trials), ("timeout", args.timeout)) if v is not None}
-    devices = parse_devices(args.devices)
-    stored = _stored_spec(url, args.study_name) if args.spec is None and args.study_name else None
-    given = load_spec(args.spec, args.set) if stored is None else None
-    # Everything is checked before the study is created or its budget changed.
-    planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), args.set)) if args.set else stored)
-    preflight(with_budget(planned, budget) if budget else planned, args.workers, devices)
-    study, spec = open_study(given, url, args.study_name, budget=budget, overrides=args.set if stored else ())
-    done = count_finished(study)
-    console.print(f"study [bold]{spec.study_name}[/] in {redact(url)}: {done}/{spec.budget.n_trials} trials finished, "
-                  f"objectives {', '.join(f'{o} ({d[:3]})' for o, d in zip(spec.objectives, spec.directions, strict=True))}"
-                  + (f", {args.workers} workers" if args.workers > 1 else ""))
-    started = time.monotonic()
+    launch = open_run(args.spec, console=console, storage=args.storage, study_name=args.study_name,
+                      n_trials=args.n_trials, timeout=args.timeout, overrides=args.set, workers=args.workers,
+                      devices=args.devices, graceful=args.graceful)
     try:
-        if args.workers > 1:
-            code = _run_workers(console, url, spec, args, devices)
-            finished = count_finished(study)
-            stopped_by = "budget" if finished >= spec.budget.n_trials else ("failures" if code else "timeout")
-        else:
-            from scalesearch.search.study.progress import Progress
-            from scalesearch.search.study.study import run_study
-
-            with Progress(spec, console, finished_before=done) as progress:
-                summary = run_study(study, spec, events=progress, on_trial_end=progress, storage_url=url,
-                                    graceful=args.graceful, notice=lambda m: console.print(m, markup=False))
-            finished, stopped_by = summary.finished, summary.stopped_by
+        outcome = execute(launch, console)
     except KeyboardInterrupt as e:
-        return common.interrupted(e, url, spec.study_name)
-    _print_front(console, study, spec)
-    reason = {"budget": "budget reached", "timeout": "timeout reached",
-              "failures": "stopped after repeated failures (see the reasons above)"}[stopped_by]
-    console.print(f"{finished}/{spec.budget.n_trials} trials finished in {time.monotonic() - started:.0f}s ({reason}).")
-    console.print(f"next: scalesearch dashboard --storage {redact(url)}   |   "
-                  f"scalesearch export --storage {redact(url)} --study-name {spec.study_name} -o best.yaml")
-    return 0 if stopped_by != "failures" else 1
-
-
-def _run_workers(console: Any, url: str, spec: Any, args: argparse.Namespace, devices: list[str]) -> int:
-    from scalesearch.search.runtime.device import available_cores
-    from scalesearch.search.runtime.workers import plan_workers, run_workers
-
-    plans = plan_workers(args.workers, spec, available_cores(), devices)
-    return run_workers(url, spec.study_name, plans, graceful=args.graceful, timeout=args.timeout,
-                       out=lambda line: console.print(line, markup=False, highlight=False))
-
-
-def _stored_spec(url: str, name: str) -> Any:
-    """The spec stored with study ``name``, or None when the storage or the study does not exist."""
-    import optuna
-
-    from scalesearch.errors import StorageError
-    from scalesearch.search.storage.storage import open_storage
-    from scalesearch.search.study.study import load_study, stored_spec
-
-    try:
-        storage = open_storage(url, create=False)
-    except StorageError as e:
-        if "does not exist" in str(e):
-            return None
-        raise
-    if name not in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}:
-        return None
-    return stored_spec(load_study(storage, name))
-
-
-def _print_front(console: Any, study: Any, spec: Any) -> None:
-    from scalesearch.search.results.report import complete_trials, pareto_trials, trial_row
-
-    front = pareto_trials(complete_trials(study), spec)
-    if not front:
-        console.print("no complete trial yet.")
-        return
-    keep = ("trial", "family", "width", "depth", "accuracy", "params", "latency_ms", *spec.objectives,
-            *(("compression",) if spec.space.compression else ()))
-    rows = [{k: v for k, v in trial_row(t).items() if k in keep} for t in front]
-    console.print(common.table(rows, f"Pareto front of {spec.study_name} ({len(front)} trials)"))
+        return common.interrupted(e, launch.url, launch.spec.study_name)
+    print_outcome(console, outcome)
+    return 0 if outcome.stopped_by != "failures" else 1
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -5,6 +5,17 @@ A builder maps ``width_multiplier`` and ``depth_multiplier`` (plus family-specif
 model trained from scratch; it must accept every point of the family's ``knobs`` ranges, mapping
 a point it cannot build to the nearest valid one instead of raising.
 
+Families from outside the package: register them from your own code (a notebook cell, a script)
+with the same decorator, or ship them in an installed package that declares an entry point in
+the group :data:`ENTRY_POINT_GROUP`, naming a module whose import registers them::
+
+    [project.entry-points."scalesearch.families"]
+    my_models = "my_package.families"
+
+The registry imports those modules the first time it is asked for a family, so the CLI
+(``run``, ``worker``, ``spaces``) and Python see the same families. ``scalesearch.testing.
+check_family`` runs the contract tests of the built-in families on yours.
+
 This module imports neither torch nor timm; builders import them when called.
 """
 
@@ -15,7 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalesearch.errors import UnknownNameError
+from scalesearch.errors import FamilyError, UnknownNameError
+
+ENTRY_POINT_GROUP = "scalesearch.families"
+BUILT_IN = "built-in"
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,7 @@ class Family:
     builder: Callable[..., Any]
     description: str
     knobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    origin: str = BUILT_IN  # built-in, "plugin <distribution>", or the module that registered it
 
     def build(self, io: ModelInput, **params: Any) -> Any:
         """Build a fresh, randomly initialised ``torch.nn.Module`` for ``io``."""
@@ -47,6 +62,8 @@ class Family:
 
 
 _FAMILIES: dict[str, Family] = {}
+_loading_plugin: str | None = None  # the distribution whose entry point is being imported
+_loaded = False
 
 
 def register_family(
@@ -63,17 +80,54 @@ def register_family(
         raise ValueError(f"family {name!r} must declare width_multiplier and depth_multiplier knobs")
 
     def decorator(builder: Callable[..., Any]) -> Callable[..., Any]:
-        if name in _FAMILIES:
-            raise ValueError(f"model family {name!r} is already registered")
-        _FAMILIES[name] = Family(name, builder, description, dict(knobs))
+        old = _FAMILIES.get(name)
+        if old is not None and _where(old.builder) != _where(builder):  # a re-run notebook cell may replace itself
+            raise ValueError(f"model family {name!r} is already registered (by {old.origin})")
+        _FAMILIES[name] = Family(name, builder, description, dict(knobs), _origin(builder))
         return builder
 
     return decorator
 
 
+def unregister_family(name: str) -> None:
+    """Forget family ``name`` (for tests and notebooks); built-in families stay."""
+    family = get_family(name)
+    if family.origin == BUILT_IN:
+        raise ValueError(f"model family {name!r} is built in and cannot be unregistered")
+    del _FAMILIES[name]
+
+
+def _where(builder: Callable[..., Any]) -> tuple[str, str]:
+    return getattr(builder, "__module__", ""), getattr(builder, "__qualname__", repr(builder))
+
+
+def _origin(builder: Callable[..., Any]) -> str:
+    module = getattr(builder, "__module__", "") or "?"
+    if module.startswith("scalesearch.spaces.families."):
+        return BUILT_IN
+    return f"plugin {_loading_plugin}" if _loading_plugin else module
+
+
 def _ensure_loaded() -> None:
-    # Importing the package registers every family module it lists.
-    import scalesearch.spaces.families  # noqa: F401
+    """Import the built-in family modules, then every installed plugin's (once)."""
+    global _loaded, _loading_plugin
+    import scalesearch.spaces.families  # noqa: F401  (importing the package registers its modules)
+
+    if _loaded:
+        return
+    _loaded = True
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        _loading_plugin = point.dist.name if point.dist is not None else point.value
+        try:
+            point.load()
+        except Exception as e:
+            _loaded = False  # the next call reports it again instead of going on without it
+            raise FamilyError(f"family plugin {point.name!r} ({point.value}, package {_loading_plugin}) failed to "
+                              f"load: {type(e).__name__}: {e}; fix or uninstall that package") from None
+        finally:
+            _loading_plugin = None
 
 
 def get_family(name: str) -> Family:
@@ -83,7 +137,9 @@ def get_family(name: str) -> Family:
         return _FAMILIES[name]
     except KeyError:
         known = ", ".join(sorted(_FAMILIES))
-        raise UnknownNameError(f"unknown model family {name!r}; known families: {known}") from None
+        raise UnknownNameError(f"unknown model family {name!r}; known families: {known} (a family of your own "
+                               f"must be registered in this process, or installed as a {ENTRY_POINT_GROUP} "
+                               "plugin)") from None
 
 
 def list_families(pattern: str = "*") -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = "scalesearch"
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("search", "spaces")
-TOP_FILES = ("cli.py", "errors.py", "__init__.py", "api.py")
+TOP_FILES = ("cli.py", "errors.py", "__init__.py", "api.py", "testing.py")
 MAX_LINES = 400
 MAX_SEARCH_ENTRIES = 10
 

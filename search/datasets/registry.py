@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scalesearch.errors import SpecError, UnknownNameError
-from scalesearch.search.datasets import digits, imagefolder, synthetic, torchvision_root
+from scalesearch.search.datasets import (
+    digits,
+    imagefolder,
+    python_data,
+    synthetic,
+    torchvision_root,
+)
 from scalesearch.search.datasets.source import FileSource, ImageSource
 
 if TYPE_CHECKING:
@@ -32,6 +38,7 @@ DATASETS: dict[str, Kind] = {
     "imagefolder": Kind(imagefolder.load, imagefolder.check, "your images: root/<class>/*.png or root/train|val|test/<class>/"),
     "torchvision": Kind(torchvision_root.load, torchvision_root.check, "CIFAR10/100, MNIST, ... from a local root, never downloaded"),
     "synthetic": Kind(synthetic.load, synthetic.check, "seeded prototypes plus noise, for tests and benchmarks"),
+    "python": Kind(python_data.load, python_data.check, "tensors or a torch Dataset given to scalesearch.run(data=...), in that process only"),
 }
 
 

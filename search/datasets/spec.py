@@ -25,7 +25,7 @@ class SyntheticSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    kind: str = "digits"  # digits | imagefolder | torchvision | synthetic (search/datasets)
+    kind: str = "digits"  # digits | imagefolder | torchvision | synthetic | python (search/datasets)
     name: str = "digits"  # kind torchvision: the dataset class (CIFAR10, MNIST, ...); else a label
     root: str | None = None  # imagefolder / torchvision: the folder holding the data
     input_size: int | None = None  # None: the dataset's native size
@@ -44,5 +44,6 @@ class DatasetSpec:
     cache: bool = True  # keep decoded images as tensors on disk, keyed by content
     cache_dir: str | None = None  # None: $SCALESEARCH_CACHE, else ~/.cache/scalesearch
     synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)
+    fingerprint: str | None = None  # kind python: sha256 of the data given to scalesearch.run(data=...)
 
 __all__ = ["AugmentSpec", "DatasetSpec", "SyntheticSpec"]

@@ -38,17 +38,21 @@ class RetrainResult:
 
 def read_export(path: str | Path) -> dict[str, Any]:
     """An export written by ``scalesearch export``, checked for the keys retraining needs."""
-    data = read_yaml(Path(path), "export")
+    return check_export(read_yaml(Path(path), "export"), str(path))
+
+
+def check_export(data: Any, where: str) -> dict[str, Any]:
+    """``data`` if it holds what retraining needs (an export's keys); ``where`` names it in errors."""
     if not isinstance(data, dict):
-        raise SpecError(f"export: {path} is not an export file (expected a mapping); create one with scalesearch export")
+        raise SpecError(f"export: {where} is not an export file (expected a mapping); create one with scalesearch export")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
-        raise SpecError(f"export: {path} lacks {', '.join(missing)}; create it with scalesearch export")
+        raise SpecError(f"export: {where} lacks {', '.join(missing)}; create it with scalesearch export")
     try:
         DatasetSpec(**data["dataset"])
         TrainingSpec(**data["trainer"])
     except TypeError as e:
-        raise SpecError(f"export: {path} has an unexpected dataset/trainer section ({e})") from None
+        raise SpecError(f"export: {where} has an unexpected dataset/trainer section ({e})") from None
     return data
 
 

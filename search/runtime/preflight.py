@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from scalesearch.errors import SpecError
 from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.datasets.python_data import require as require_data
 from scalesearch.search.runtime.device import is_device_name
 
 
@@ -29,6 +30,10 @@ def preflight(spec: StudySpec, workers: int = 1, devices: Sequence[str] = ()) ->
     """Raise a one-line error for anything that would fail only after the study was created."""
     if workers < 1:
         raise SpecError(f"--workers: must be 1 or more, got {workers}")
+    require_data(spec.dataset)
+    if workers > 1 and spec.dataset.kind == "python":
+        raise SpecError(f"workers: data given in Python (data=...) lives in this process only; run it with "
+                        f"workers=1, not {workers}")
     wanted = [*devices] or [spec.device]
     if any(d.startswith("cuda") for d in wanted):
         from scalesearch.search.runtime.device import resolve_device

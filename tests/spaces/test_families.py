@@ -1,10 +1,15 @@
 """Contracts every registered model family keeps; a new family gets them all for free.
 
+The contract itself lives in ``spaces/contract.py`` (users run it on their own families with
+``scalesearch.testing.check_family``); here it runs over every registered family, one test per
+check:
+
 - the corners of its width x depth range build, run forward and backward at 16 and 32 px with 1
   and 3 channels (and at 8 px, 1 channel: digits), with the right output shape;
 - parameters grow strictly with width and with depth;
 - every point of its range builds (a grid, on torch's meta device), every choice knob builds;
-- its knobs are valid search-space data that its builder accepts.
+- its knobs are valid search-space data that its builder accepts;
+- drop rates take effect (and built-in families use timm's DropPath for drop_path_rate).
 
 Below those: the traps the families map away (RegNet stage counts, ViT heads and patches,
 stride plans for small inputs) and the pins on timm internals (``_timm_blocks``).
@@ -12,24 +17,21 @@ stride plans for small inputs) and the pins on timm internals (``_timm_blocks``)
 
 from __future__ import annotations
 
-import inspect
 import itertools
 
 import pytest
 import torch
 
+from scalesearch.spaces import contract
 from scalesearch.spaces.catalog import corner, count_params, knob_bounds
 from scalesearch.spaces.families import _timm_blocks
 from scalesearch.spaces.families.efficientnet import ARCH_DEF as EFFICIENTNET_ARCH
 from scalesearch.spaces.families.regnet import regnet_arch
 from scalesearch.spaces.families.vit import vit_arch
 from scalesearch.spaces.registry import ModelInput, get_family, list_families, register_family
-from scalesearch.spaces.space import parse_param
 
-NUM_CLASSES = 10
+NUM_CLASSES = contract.NUM_CLASSES
 FAMILIES = list_families()
-CORNERS = [("low", "low"), ("low", "high"), ("high", "low"), ("high", "high")]
-SCALE_KNOBS = ("width_multiplier", "depth_multiplier")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -43,110 +45,47 @@ def one_thread():
 
 
 def build(name: str, size: int, chans: int, **params):
-    torch.manual_seed(0)
-    return get_family(name).build(ModelInput(NUM_CLASSES, chans, size), **params)
-
-
-def forward_backward(model, chans: int, size: int) -> None:
-    model.train()
-    out = model(torch.randn(2, chans, size, size))
-    assert out.shape == (2, NUM_CLASSES)
-    torch.nn.functional.cross_entropy(out, torch.tensor([0, 1])).backward()
-    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
-    assert not unused, f"parameters that get no gradient: {unused[:5]}"
-
-
-def params(name: str, size: int = 32, **point) -> int:
-    return count_params(get_family(name), ModelInput(NUM_CLASSES, 3, size), **point)
+    return contract.build(name, size, chans, **params)
 
 
 # --------------------------------------------------------------------------- contracts
 
 
-@pytest.mark.parametrize("chans", [1, 3])
-@pytest.mark.parametrize("size", [16, 32])
-@pytest.mark.parametrize("width,depth", CORNERS)
+@pytest.mark.parametrize("size,chans", contract.SHAPES)
+@pytest.mark.parametrize("width,depth", contract.CORNERS)
 @pytest.mark.parametrize("name", FAMILIES)
 def test_corner_builds_and_trains(name, width, depth, size, chans):
-    point = corner(get_family(name), width, depth)
-    forward_backward(build(name, size, chans, **point), chans, size)
-
-
-@pytest.mark.parametrize("width,depth", CORNERS)
-@pytest.mark.parametrize("name", FAMILIES)
-def test_corner_builds_and_trains_on_digits(name, width, depth):
-    point = corner(get_family(name), width, depth)
-    forward_backward(build(name, 8, 1, **point), 1, 8)
+    contract.check_corner(name, width, depth, size, chans)
 
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_params_grow_with_width_and_depth(name):
-    family = get_family(name)
-    smallest = params(name, **corner(family, "low", "low"))
-    assert params(name, **corner(family, "high", "low")) > smallest
-    assert params(name, **corner(family, "low", "high")) > smallest
-    assert params(name, **corner(family, "high", "high")) > max(
-        params(name, **corner(family, "high", "low")), params(name, **corner(family, "low", "high")))
-
-
-def _grid(knob: dict, n: int = 3) -> list:
-    low, high = knob_bounds(knob)
-    return [low + (high - low) * i / (n - 1) for i in range(n)]
+    contract.check_params_grow(name)
 
 
 @pytest.mark.parametrize("size", [8, 32])
 @pytest.mark.parametrize("name", FAMILIES)
 def test_every_point_of_the_range_builds(name, size):
-    """A width x depth grid, and every choice of every choice knob at the smallest and largest
-    corner, build (construction only, on the meta device: the traps are in the constructors)."""
-    family = get_family(name)
-    grid = itertools.product(*(_grid(family.knobs[k]) for k in SCALE_KNOBS))
-    points = [dict(zip(SCALE_KNOBS, p, strict=True)) for p in grid]
-    for knob, data in family.knobs.items():
-        for value, ends in itertools.product(data.get("choices", []), ("low", "high")):
-            points.append(corner(family, ends, ends) | {knob: value})
-    for point in points:
-        assert params(name, size, **point) > 0, point
+    contract.check_every_point_builds(name, size)
 
 
-@pytest.mark.parametrize(
-    "name,knob,value",
-    [(n, k, c) for n in FAMILIES for k, v in get_family(n).knobs.items() if "choices" in v for c in v["choices"]],
-)
+@pytest.mark.parametrize("name,knob,value", [(n, k, v) for n in FAMILIES for k, v in contract.choice_points(n)])
 def test_every_choice_trains_at_the_small_corner(name, knob, value):
-    point = corner(get_family(name), "low", "low") | {knob: value}
-    forward_backward(build(name, 16, 3, **point), 3, 16)
+    contract.check_choice_trains(name, knob, value)
 
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_knobs_are_space_data_the_builder_accepts(name):
-    family = get_family(name)
-    signature = inspect.signature(family.builder).parameters
-    for knob, data in family.knobs.items():
-        bound = parse_param(data, f"{name}.{knob}")  # raises on malformed data
-        assert knob in signature, f"{name} declares {knob!r} but its builder does not take it"
-        default = signature[knob].default
-        assert default is not inspect.Parameter.empty, f"{name}.{knob} needs a default"
-        if "choices" in data:
-            assert default in data["choices"]
-        else:
-            assert bound.low <= default <= bound.high, f"{name}.{knob} default {default} is outside its range"
-    for knob in SCALE_KNOBS:
-        low, high = knob_bounds(family.knobs[knob])
-        assert low < high
+    contract.check_knobs(name)
 
 
-@pytest.mark.parametrize("name", [n for n in FAMILIES if "drop_rate" in get_family(n).knobs])
-def test_head_dropout_takes_effect(name):
-    x = torch.randn(2, 3, 16, 16)
-    point = corner(get_family(name), "low", "low")
-    for rate, differs in ((0.0, False), (0.5, True)):
-        model = build(name, 16, 3, drop_rate=rate, **point).train()
-        assert (not torch.equal(model(x), model(x))) == differs
+@pytest.mark.parametrize("name", FAMILIES)
+def test_drop_rates_take_effect(name):
+    contract.check_drop_rates(name)
 
 
 @pytest.mark.parametrize("name", [n for n in FAMILIES if "drop_path_rate" in get_family(n).knobs])
-def test_drop_path_takes_effect(name):
+def test_built_in_drop_path_is_timm_droppath(name):
     from timm.layers import DropPath
 
     point = corner(get_family(name), "low", "low")
@@ -157,6 +96,12 @@ def test_drop_path_takes_effect(name):
 
     assert drop_paths(0.0) == 0
     assert drop_paths(knob_bounds(get_family(name).knobs["drop_path_rate"])[1]) > 0
+
+
+def test_contract_covers_every_check_above():
+    """check_family runs the same checks as the tests above, nothing fewer."""
+    names = [d for d, _ in contract.contract("resnet")]
+    assert len(names) == 1 + len(contract.CORNERS) * len(contract.SHAPES) + 1 + 2 + len(contract.choice_points("resnet")) + 1
 
 
 def test_duplicate_family_name_is_an_error():

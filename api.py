@@ -1,0 +1,165 @@
+"""The Python API: what ``scalesearch run / export / train / report`` do, from a notebook or a script.
+
+    import scalesearch
+
+    study = scalesearch.run("studies/digits.yaml", storage="sqlite:///runs.db", n_trials=10)
+    best = scalesearch.export(study)                      # the knee of the Pareto front, as a dict
+    result = scalesearch.train(best, "model/")            # retrain on train + val, test accuracy
+    model = scalesearch.load_model("model/")              # a torch.nn.Module, no pickles
+    scalesearch.report(study, "report/")                  # the HTML report
+
+``run`` shares its code with the CLI (``search/study/launch.py``): the same checks, resume,
+study-wide budget, early stopping and progress (one line per trial where there is no terminal,
+as in Jupyter). Mistakes raise the typed errors of :mod:`scalesearch.errors`, never
+``SystemExit``. Families of your own: ``scalesearch.spaces.register_family``; data in memory:
+``data=`` (see ``search/datasets/python_data.py``). docs/python.md walks through all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scalesearch.errors import DataError, ScalesearchError
+
+Overrides = Sequence[str] | Mapping[str, Any] | str
+_URLS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # study -> its storage URL
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    if console.is_terminal or console.is_jupyter:
+        return console
+    return Console(highlight=False, soft_wrap=True, width=160)  # logs and pipes: wide tables
+
+
+def _overrides(overrides: Overrides) -> list[str]:
+    """``["key.path=value", ...]``, or a dict ``{"key.path": value}`` written that way."""
+    if isinstance(overrides, str):
+        return [overrides]
+    if isinstance(overrides, Mapping):
+        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    return list(overrides)
+
+
+def run(spec_or_path: str | Path | Mapping[str, Any] | Any = None, *, storage: str | None = None,
+        study_name: str | None = None, n_trials: int | None = None, overrides: Overrides = (),
+        data: Any = None, workers: int = 1, timeout: float | None = None) -> Any:
+    """Run (or resume) a study to its budget and return the ``optuna.Study``.
+
+    ``spec_or_path``: a spec YAML path (None: ``studies/digits.yaml``, or, with ``study_name``,
+    the spec stored with that study), a dict in the same shape, or a ``StudySpec``.
+    ``overrides``: ``["budget.n_trials=10"]`` or ``{"space.training.epochs": 3}``, as ``--set``.
+    ``storage``: a URL as for the CLI (default ``$SCALESEARCH_STORAGE`` or ``sqlite:///scalesearch.db``).
+    ``n_trials``: the study-wide budget of finished trials. ``data``: tensors ``(x, y)``, a torch
+    ``Dataset``, or ``{"x": .., "y": .., "num_classes": .., "input_size": ..}``, kept in this process.
+
+    Raises :class:`~scalesearch.errors.ScalesearchError` subclasses for mistakes (nothing is
+    written then), and ``KeyboardInterrupt`` when interrupted (the running trial is stored as
+    FAIL and reruns on resume).
+    """
+    from scalesearch.search.study.launch import execute, open_run, print_outcome
+
+    console = _console()
+    launch = open_run(spec_or_path, console=console, storage=storage, study_name=study_name, n_trials=n_trials,
+                      timeout=timeout, overrides=_overrides(overrides), workers=workers, data=data)
+    try:
+        outcome = execute(launch, console)
+    except KeyboardInterrupt as e:
+        console.print(f"{e or 'interrupted'}; resume with scalesearch.run(..., storage={launch.url!r}, "
+                      f"study_name={launch.spec.study_name!r})", markup=False)
+        raise
+    print_outcome(console, outcome)
+    _URLS[outcome.study] = launch.url
+    if outcome.stopped_by == "failures":
+        raise ScalesearchError(f"study {launch.spec.study_name!r} stopped after repeated trial failures: "
+                               f"{_last_failure(outcome.study)}")
+    return outcome.study
+
+
+def _last_failure(study: Any) -> str:
+    import optuna
+
+    from scalesearch.search.config import attrs
+
+    failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+    reason = failed[-1].user_attrs.get(attrs.FAIL_REASON) if failed else None
+    return f"the last one failed with: {reason}" if reason else "see the reasons printed above"
+
+
+def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, path: str | Path | None = None,
+           storage: str | None = None) -> dict[str, Any]:
+    """One Pareto-optimal trial, as everything needed to rebuild and retrain it (the dict
+    ``scalesearch export`` writes as YAML; also written to ``path`` when given).
+
+    ``pick``: ``knee`` (default), ``max:<metric>`` or ``min:<metric>``; ``where``: filters such
+    as ``"latency_ms<=2"`` that must all hold.
+    """
+    from scalesearch.search.results.export import export_data, select_trial, write_yaml
+    from scalesearch.search.study.study import stored_spec
+
+    where = [where] if isinstance(where, str) else list(where)
+    spec = stored_spec(study)
+    trial = select_trial(study, spec, pick, where)
+    url = storage or _URLS.get(study) or "python"
+    data = export_data(study, spec, trial, storage_url=url, pick=pick, where=where)
+    if path is not None:
+        write_yaml(data, path)
+    return data
+
+
+def train(export: Mapping[str, Any] | str | Path, out_dir: str | Path, *, device: str = "auto",
+          threads: int | None = None, epochs: int | None = None, data: Any = None) -> Any:
+    """Retrain an export (a dict from :func:`export`, or its YAML file) on train + val; report
+    accuracy on the held-out test split and save ``model.safetensors`` + ``model.yaml`` in
+    ``out_dir``. Returns a ``RetrainResult`` (``test_accuracy``, ``curve``, ``train_seconds``,
+    ``out_dir``). ``data``: the study's in-memory data again, when it came from Python and this
+    process no longer holds it."""
+    from scalesearch.search.results.retrain import check_export, read_export, retrain
+
+    spec = read_export(export) if isinstance(export, str | Path) else check_export(dict(export), "export")
+    if data is not None:
+        _same_data(spec, data)
+    console = _console()
+    total = epochs or spec["training"]["epochs"]
+
+    def on_epoch(report: Any) -> None:
+        console.print(f"epoch {report.epoch}/{total}  loss {report.train_loss:.3f}  test acc {report.val_accuracy:.4f}")
+
+    result = retrain(spec, out_dir, device=device, threads=threads, epochs=epochs, on_epoch=on_epoch)
+    console.print(f"test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s of training; "
+                  f"saved {result.out_dir}/model.safetensors and model.yaml")
+    return result
+
+
+def _same_data(export: dict[str, Any], data: Any) -> None:
+    from scalesearch.search.datasets.python_data import register
+
+    expected = export["dataset"].get("fingerprint")
+    if expected is None:
+        raise DataError(f"data: this export's data is dataset.kind {export['dataset'].get('kind')}, not from "
+                        "Python; drop data=")
+    given = register(data)["fingerprint"]
+    if given != expected:
+        raise DataError(f"data: not the data the study ran on (fingerprint {given[:12]}, the study's "
+                        f"{expected[:12]}); pass the same x, y or Dataset")
+
+
+def load_model(model_dir: str | Path) -> Any:
+    """The ``torch.nn.Module`` that :func:`train` saved in ``model_dir`` (in eval mode), rebuilt
+    from ``model.yaml`` with weights from ``model.safetensors``; nothing is unpickled."""
+    from scalesearch.search.results.retrain import load_model as load
+
+    return load(model_dir)
+
+
+def report(study: Any, out_dir: str | Path) -> Path:
+    """Write the study's HTML report (front, trade-offs, trials) into ``out_dir``; its path."""
+    from scalesearch.search.results.html_report import write_report
+
+    return write_report(study, out_dir)

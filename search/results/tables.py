@@ -1,0 +1,34 @@
+"""Rich tables for people: any rows, and a study's Pareto front as ``run`` shows it at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.results.report import complete_trials, fmt, pareto_trials, trial_row
+
+LEFT = ("family", "study", "objectives", "compression")
+
+
+def table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[Any], str]] | None = None) -> Any:
+    """A ``rich.table.Table`` of ``rows`` (dicts with the same keys), values shown by ``fmt``."""
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left")
+    for key in rows[0] if rows else []:
+        out.add_column(key, justify="left" if key in LEFT else "right")
+    for row in rows:
+        out.add_row(*((formats or {}).get(k, lambda v, k=k: fmt(v, k))(v) for k, v in row.items()))
+    return out
+
+
+def front_table(study: Any, spec: StudySpec) -> Any:
+    """The study's feasible Pareto front as a table, or None when no trial is complete yet."""
+    front = pareto_trials(complete_trials(study), spec)
+    if not front:
+        return None
+    keep = ("trial", "family", "width", "depth", "accuracy", "params", "latency_ms", *spec.objectives,
+            *(("compression",) if spec.space.compression else ()))
+    rows = [{k: v for k, v in trial_row(t).items() if k in keep} for t in front]
+    return table(rows, f"Pareto front of {spec.study_name} ({len(front)} trials)")

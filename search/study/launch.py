@@ -1,0 +1,206 @@
+"""Start or resume a study and run it to its budget: what ``scalesearch run`` and
+``scalesearch.run()`` share.
+
+:func:`open_run` checks everything (spec, overrides, budget, devices, data) before it writes
+anything, then creates or resumes the study and says where it stands; :func:`execute` runs it
+in this process (live progress) or in worker processes; :func:`print_outcome` shows the front
+and why it stopped. Output goes to a ``rich`` console, which also renders in Jupyter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scalesearch.errors import SpecError, StorageError
+from scalesearch.search.config.spec import (
+    StudySpec,
+    apply_overrides,
+    load_spec,
+    spec_from_data,
+    spec_to_data,
+)
+
+STOP_REASONS = {"budget": "budget reached", "timeout": "timeout reached",
+                "failures": "stopped after repeated failures (see the reasons above)"}
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A study opened for running (nothing has run yet)."""
+
+    url: str
+    study: Any
+    spec: StudySpec
+    finished_before: int
+    workers: int = 1
+    devices: tuple[str, ...] = ()
+    graceful: bool = False
+    timeout: float | None = None  # this invocation's own timeout, for worker processes
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    study: Any
+    spec: StudySpec
+    url: str
+    finished: int
+    stopped_by: str  # "budget" | "timeout" | "failures"
+    seconds: float
+
+
+def quiet_trials() -> None:
+    """Our progress lines replace Optuna's per-trial logs (and its per-failure tracebacks);
+    experimental-API notices for features we pin are not actionable for users."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def given_spec(spec: str | Path | Mapping[str, Any] | StudySpec | None, overrides: Sequence[str] = ()) -> StudySpec:
+    """A spec from a YAML path (None: ``studies/digits.yaml``), plain data or a ``StudySpec``,
+    with ``key.path=value`` overrides applied and validated."""
+    if spec is None or isinstance(spec, str | Path):
+        return load_spec(spec, overrides)
+    if isinstance(spec, StudySpec):
+        return spec_from_data(apply_overrides(spec_to_data(spec), overrides)) if overrides else spec
+    if isinstance(spec, Mapping):
+        import copy
+
+        return spec_from_data(apply_overrides(copy.deepcopy(dict(spec)), overrides))
+    raise SpecError(f"spec: expected a path to a spec YAML, a dict or a StudySpec, got {type(spec).__name__}")
+
+
+def with_data(spec: StudySpec, fields: dict[str, Any]) -> StudySpec:
+    """``spec`` reading its data from Python (``python_data.register``'s fields); the split
+    settings, augmentation and input size of its ``dataset`` section stay."""
+    if spec.dataset.kind not in ("digits", "python") or spec.dataset.root:
+        raise SpecError(f"data: the spec already names its data (dataset.kind {spec.dataset.kind}); "
+                        "drop data= or the spec's dataset source")
+    changes = {k: v for k, v in fields.items() if v is not None or k == "root"}
+    changes.setdefault("input_size", spec.dataset.input_size)
+    return dataclasses.replace(spec, dataset=dataclasses.replace(spec.dataset, **changes))
+
+
+def stored_or_none(url: str, name: str) -> StudySpec | None:
+    """The spec stored with study ``name``, or None when the storage or the study does not exist."""
+    import optuna
+
+    from scalesearch.search.storage.storage import open_storage
+    from scalesearch.search.study.study import load_study, stored_spec
+
+    try:
+        storage = open_storage(url, create=False)
+    except StorageError as e:
+        if "does not exist" in str(e):
+            return None
+        raise
+    if name not in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}:
+        return None
+    return stored_spec(load_study(storage, name))
+
+
+def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, console: Any,
+             storage: str | None = None, study_name: str | None = None, n_trials: int | None = None,
+             timeout: float | None = None, overrides: Sequence[str] = (), workers: int = 1,
+             devices: str | None = None, graceful: bool = False, data: Any = None) -> Launch:
+    """Check, then create or resume the study; print one line saying where it stands.
+
+    ``spec`` None with ``study_name`` resumes the spec stored with that study (``overrides``
+    apply to it); otherwise the given spec must match the stored one, apart from its budget.
+    ``data`` (see ``search/datasets/python_data.py``) replaces the spec's dataset source.
+    """
+    from scalesearch.search.datasets.python_data import register
+    from scalesearch.search.runtime.preflight import parse_devices, preflight
+    from scalesearch.search.storage.storage import redact, resolve_url
+    from scalesearch.search.study.study import count_finished, open_study, with_budget
+
+    quiet_trials()
+    url = resolve_url(storage)
+    budget = {k: v for k, v in (("n_trials", n_trials), ("timeout", timeout)) if v is not None}
+    device_list = parse_devices(devices)
+    fields = register(data) if data is not None else None
+    stored = stored_or_none(url, study_name) if spec is None and study_name else None
+    given = given_spec(spec, overrides) if stored is None else None
+    if fields is not None and stored is not None:  # resume with data: it must be the stored data
+        given = with_data(spec_from_data(apply_overrides(spec_to_data(stored), overrides)), fields)
+    elif fields is not None:
+        given = with_data(given, fields)
+    # Everything is checked before the study is created or its budget changed.
+    planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), overrides)) if overrides else stored)
+    preflight(with_budget(planned, budget) if budget else planned, workers, device_list)
+    check_own_families(planned)
+    study, spec = open_study(given, url, study_name, budget=budget, overrides=overrides if stored and not given else ())
+    done = count_finished(study)
+    objectives = ", ".join(f"{o} ({d[:3]})" for o, d in zip(spec.objectives, spec.directions, strict=True))
+    console.print(f"study [bold]{spec.study_name}[/] in {redact(url)}: {done}/{spec.budget.n_trials} trials finished, "
+                  f"objectives {objectives}" + (f", {workers} workers" if workers > 1 else ""))
+    return Launch(url, study, spec, done, workers, tuple(device_list), graceful, timeout)
+
+
+def check_own_families(spec: StudySpec) -> None:
+    """Build each family that is not built in once, at the space's lowest point, for the
+    study's data, and check its output shape: a broken builder is one clear error before the
+    study exists, not a failure in every trial."""
+    from scalesearch.spaces.contract import check_output
+    from scalesearch.spaces.registry import BUILT_IN, ModelInput, get_family
+    from scalesearch.spaces.space import param_values
+
+    own = [name for name in spec.space.families if get_family(name).origin != BUILT_IN]
+    if not own:
+        return
+    from scalesearch.search.datasets import load_dataset
+
+    data = load_dataset(spec.dataset)
+    io = ModelInput(data.num_classes, data.in_chans, data.input_size)
+    for name in own:
+        check_output(name, io, {k: param_values(p)[0] for k, p in spec.space.families[name].items()})
+
+
+def execute(launch: Launch, console: Any) -> RunOutcome:
+    """Run the study to its budget; ``KeyboardInterrupt`` (``Interrupted``) propagates, after the
+    running trial is stored as FAIL (interrupted) so a resume reruns it."""
+    from scalesearch.search.study.study import count_finished
+
+    started = time.monotonic()
+    spec, study = launch.spec, launch.study
+    if launch.workers > 1:
+        from scalesearch.search.runtime.device import available_cores
+        from scalesearch.search.runtime.workers import plan_workers, run_workers
+
+        plans = plan_workers(launch.workers, spec, available_cores(), launch.devices)
+        code = run_workers(launch.url, spec.study_name, plans, graceful=launch.graceful, timeout=launch.timeout,
+                           out=lambda line: console.print(line, markup=False, highlight=False))
+        from scalesearch.search.runtime.budget import stop_reason
+
+        finished = count_finished(study)  # a stop by budget.max_epochs is the budget, not the timeout
+        stopped_by = stop_reason(study, spec.budget.n_trials, spec.budget.max_epochs, failed=bool(code))
+    else:
+        from scalesearch.search.study.progress import Progress
+        from scalesearch.search.study.study import run_study
+
+        with Progress(spec, console, finished_before=launch.finished_before) as progress:
+            summary = run_study(study, spec, events=progress, on_trial_end=progress, storage_url=launch.url,
+                                graceful=launch.graceful, notice=lambda m: console.print(m, markup=False))
+        finished, stopped_by = summary.finished, summary.stopped_by
+    return RunOutcome(study, spec, launch.url, finished, stopped_by, time.monotonic() - started)
+
+
+def print_outcome(console: Any, outcome: RunOutcome) -> None:
+    """The Pareto front, how many trials finished and why the run stopped, and what to do next."""
+    from scalesearch.search.results.tables import front_table
+    from scalesearch.search.storage.storage import redact
+
+    spec, url = outcome.spec, redact(outcome.url)
+    front = front_table(outcome.study, spec)
+    console.print(front if front is not None else "no complete trial yet.")
+    console.print(f"{outcome.finished}/{spec.budget.n_trials} trials finished in {outcome.seconds:.0f}s "
+                  f"({STOP_REASONS[outcome.stopped_by]}).")
+    console.print(f"next: scalesearch dashboard --storage {url}   |   "
+                  f"scalesearch export --storage {url} --study-name {spec.study_name} -o best.yaml")
