@@ -6,7 +6,7 @@
     best = scalesearch.export(study)                      # the knee of the Pareto front, as a dict
     result = scalesearch.train(best, "model/")            # retrain on train + val, test accuracy
     model = scalesearch.load_model("model/")              # a torch.nn.Module, no pickles
-    scalesearch.report(study, "report/")                  # the HTML report
+    scalesearch.report(study, "report/")                  # report/report.html, offline
 
 ``run`` shares its code with the CLI (``search/study/launch.py``): the same checks, resume,
 study-wide budget, early stopping and progress (one line per trial where there is no terminal,
@@ -158,8 +158,13 @@ def load_model(model_dir: str | Path) -> Any:
     return load(model_dir)
 
 
-def report(study: Any, out_dir: str | Path) -> Path:
-    """Write the study's HTML report (front, trade-offs, trials) into ``out_dir``; its path."""
+def report(study: Any, out_dir: str | Path, *, png: bool = True, storage: str | None = None) -> Any:
+    """Write the study's offline HTML report into ``out_dir`` (``report.html``: summary, Pareto
+    table with an export command per row, the figures; a PNG per figure unless ``png`` is False),
+    as ``scalesearch report`` does. Returns the ``Report`` (``path``, ``pngs``, ``png_problem``)."""
     from scalesearch.search.results.html_report import write_report
 
-    return write_report(study, out_dir)
+    report = write_report(study, out_dir, storage_url=storage or _URLS.get(study), png=png)
+    _console().print(f"wrote {report.path}" + (f" and {len(report.pngs)} PNG figures" if report.pngs else "")
+                     + (f" ({report.png_problem})" if report.png_problem else ""), markup=False)
+    return report

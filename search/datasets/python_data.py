@@ -117,7 +117,8 @@ def _options(data: Any) -> dict[str, Any]:
         if "dataset" not in data and not ("x" in data and "y" in data):
             raise DataError("data: give both x (images) and y (labels)")
         return dict(data)
-    if isinstance(data, tuple | list):
+    pair = isinstance(data, list) and len(data) == 2 and len(getattr(data[0], "shape", ())) >= 3
+    if isinstance(data, tuple) or pair:  # a list of (image, label) items is a dataset
         if len(data) != 2:
             raise DataError(f"data: expected (x, y), got a sequence of {len(data)} items")
         return {"x": data[0], "y": data[1]}
