@@ -55,7 +55,7 @@ def pick_study_name(storage: Any, name: str | None) -> str:
 
     if name:
         return name
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    names = optuna.get_all_study_names(storage)  # summaries would read every trial of every study
     if len(names) == 1:
         return names[0]
     listing = ", ".join(sorted(names)) if names else "none"
