@@ -58,6 +58,27 @@ def _no_cuda(monkeypatch: Any) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
+def _model_dir(monkeypatch: Any, extra: dict[str, Any] | None = None) -> None:
+    """In the case's folder: ``m/`` (model.onnx of an untrained digits resnet + model.yaml), a
+    grey digit ``d.png``, and ``extra`` files (name -> bytes, or a PIL image)."""
+    from tests.onnx_helpers import write_digit_pngs, write_model_dir
+
+    write_model_dir(Path("m"))
+    write_digit_pngs(Path("digits"), 1)[0][0].rename("d.png")
+    Path("digits").rmdir()
+    for name, content in (extra or {}).items():
+        if isinstance(content, bytes):
+            Path(name).write_bytes(content)
+        else:
+            content.save(name)
+
+
+def _colour_png() -> Any:
+    from PIL import Image
+
+    return Image.new("RGB", (8, 8), (200, 30, 30))
+
+
 CASES = [
     # -- the spec file
     Case("missing-spec", ["run", "nosuch.yaml", "--storage", DB], "spec: file not found: nosuch.yaml"),
@@ -159,6 +180,33 @@ CASES = [
          "study 'empty' has no complete trial yet; figures need one"),
     Case("report-output-is-a-file", ["report", "--storage", DB, "--study-name", "tiny", "-o", "good.yaml"],
          "report: good.yaml is a file; give -o a folder to write the report in"),
+    Case("predict-missing-model", ["predict", "nomodel", "good.yaml"],
+         "nomodel: no such model folder; create one with scalesearch train EXPORT -o nomodel"),
+    Case("predict-not-a-model", ["predict", "adir", "good.yaml"], "adir: no model.yaml or manifest.json",
+         files={"adir/": ""}),
+    Case("predict-corrupt-card", ["predict", "m", "good.yaml"], "m/model.yaml: cannot be read",
+         files={"m/": "", "m/model.yaml": "onnx: [unclosed\n"}),
+    Case("predict-card-without-onnx", ["predict", "m", "good.yaml"], "m/model.yaml: no onnx section",
+         files={"m/": "", "m/model.yaml": "family: resnet\n"}),
+    Case("predict-corrupt-onnx", ["predict", "m", "d.png"], "m/model.onnx: onnxruntime cannot load it",
+         patch=lambda mp: _model_dir(mp, {"m/model.onnx": b"not an onnx model"})),
+    Case("predict-colour-image-for-grey-model", ["predict", "m", "c.png"],
+         "c.png: a colour (RGB) image, but this model takes 1-channel (grey) images",
+         patch=lambda mp: _model_dir(mp, {"c.png": _colour_png()})),
+    Case("predict-unreadable-image", ["predict", "m", "bad.png"], "bad.png: cannot read this image",
+         patch=lambda mp: _model_dir(mp, {"bad.png": b"\x89PNG broken"})),
+    Case("predict-missing-image", ["predict", "m", "nosuch.png"], "nosuch.png: no such image file or folder",
+         patch=_model_dir),
+    Case("predict-top-k-too-many", ["predict", "m", "d.png", "--top-k", "11"],
+         "--top-k 11: this model has 10 classes; give 1 to 10", patch=_model_dir),
+    Case("predict-unwritable-csv", ["predict", "m", "d.png", "--csv", "nodir/p.csv"],
+         "--csv nodir/p.csv: cannot write it", patch=_model_dir),
+    Case("deploy-unknown-runtime", ["run", "s.yaml", "--storage", DB],
+         "deploy.runtime: 'tflite' is not one of torch, onnxruntime",
+         files={"s.yaml": _spec(deploy={"runtime": "tflite"})}),
+    Case("deploy-onnxruntime-half", ["run", "s.yaml", "--storage", DB], "'fp16' has no ONNX counterpart",
+         files={"s.yaml": _spec(deploy={"runtime": "onnxruntime", "device": "cuda"},
+                                space__compression={"quantization": "fp16"})}),
     Case("dashboard-port-in-use", ["dashboard", "--storage", DB, "--port", "{port}"], "dashboard: cannot listen on 127.0.0.1:{port}"),
 ]
 

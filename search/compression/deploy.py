@@ -1,5 +1,7 @@
 """Measure a trained model as it will be deployed: compressed as its config says, on the
-spec's deploy device, at the deploy batch size and thread count.
+spec's deploy device, at the deploy batch size and thread count, on the deploy runtime
+(``deploy.runtime``: ``torch``, or ``onnxruntime`` for the exported ONNX model, whose accuracy,
+size and latency then replace torch's: ``search/compression/onnx_deploy.py``).
 
 :func:`deploy_trial` is the objective's one call after training. For a config without
 compression it measures the trained model (costs and latency on the deploy device, accuracy as
@@ -65,6 +67,10 @@ def check_deploy(spec: StudySpec, device: str) -> None:
     """Refuse, before any trial runs, quantizers the resolved deploy device cannot run."""
     deployed = resolve_deploy_device(spec.deploy.device, device)
     validate_compression(spec.space.compression, device_type(deployed))
+    if spec.deploy.runtime == "onnxruntime":
+        from scalesearch.search.compression.deploy_spec import check_onnx_deploy
+
+        check_onnx_deploy(device_type(deployed), spec.space.compression)
 
 
 @contextlib.contextmanager
@@ -107,6 +113,18 @@ def _costs(float_model: Any, deployed: Any, shape: tuple[int, ...]) -> dict[str,
             "size_bytes": size, "size_mb": size / 1e6, "nonzero_params": count_nonzero(float_model)}
 
 
+def _measured(float_model: Any, deployed: Any, quantization: str, shape: tuple[int, ...],
+              deploy_device: str, data: Dataset, spec: StudySpec) -> dict[str, Any]:
+    """Latency of the deployed model on ``deploy.runtime``. ``onnxruntime`` runs the exported
+    ONNX model instead and also measures its accuracy and file size, which replace torch's
+    (``search/compression/onnx_deploy.py``)."""
+    if spec.deploy.runtime == "onnxruntime":
+        from scalesearch.search.compression.onnx_deploy import onnx_metrics
+
+        return onnx_metrics(float_model, quantization, data, spec, deploy_device)
+    return latency_metrics(deployed, shape, deploy_device, spec)
+
+
 def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: Dataset,
                  spec: StudySpec, device: str, train_cfg: TrainConfig,
                  trainer: Trainer = train) -> dict[str, Any]:
@@ -117,7 +135,7 @@ def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: 
     shape = (data.in_chans, data.input_size, data.input_size)
     cc = CompressionConfig.from_data(config.get("compression"))
     metrics: dict[str, Any] = {"accuracy": result.val_accuracy, **_costs(model, model, shape)}
-    metrics |= latency_metrics(model, shape, deploy_device, spec)
+    metrics |= _measured(model, model, "none", shape, deploy_device, data, spec)
     metrics["deploy_device"] = deploy_device
     if not cc.active:
         return metrics
@@ -127,5 +145,5 @@ def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: 
                    trainer=trainer, calibration_samples=spec.deploy.calibration_samples)
     deployed = {"accuracy": accuracy(out.model, data.val, deploy_device),
                 **_costs(out.float_model, out.model, shape),
-                **latency_metrics(out.model, shape, deploy_device, spec)}
+                **_measured(out.float_model, out.model, cc.quantization, shape, deploy_device, data, spec)}
     return metrics | before | out.record | deployed

@@ -19,6 +19,14 @@ class DeploySpec:
     batch_size: int = 1  # latency_ms is one forward pass of this many samples
     threads: int | None = None  # CPU threads while measuring on the CPU; None = the study's
     calibration_samples: int = 512  # training inputs for int8_static ranges and BatchNorm after pruning
+    runtime: str = "torch"  # what runs the deployed model: torch | onnxruntime (the exported ONNX model)
+
+
+#: deploy.runtime -> what it measures. ``onnxruntime``: search/compression/onnx_deploy.py.
+RUNTIMES = {
+    "torch": "the PyTorch model (torch int8 kernels for int8 quantizations)",
+    "onnxruntime": "the exported ONNX model on onnxruntime (CPU execution provider, CUDA where installed)",
+}
 
 
 def deploy_device_type(deploy_device: str, device: str) -> str | None:
@@ -35,4 +43,30 @@ def validate_deploy(deploy: DeploySpec, device: str, compression: Mapping[str, A
         value = getattr(deploy, name)
         if value is not None and value <= 0:
             raise SpecError(f"deploy.{name}: must be positive, got {value}")
+    if deploy.runtime not in RUNTIMES:
+        raise SpecError(f"deploy.runtime: {deploy.runtime!r} is not one of {', '.join(RUNTIMES)}")
     validate_compression(compression, deploy_device_type(deploy.device, device))
+    if deploy.runtime == "onnxruntime":
+        check_onnx_deploy(deploy_device_type(deploy.device, device), compression)
+
+
+def check_onnx_deploy(deploy_type: str | None, compression: Mapping[str, Any]) -> None:
+    """Refuse what the onnxruntime deploy runtime cannot measure: half-precision quantizers
+    (no ONNX counterpart, search/compression/onnx_export.py) and CUDA without onnxruntime's
+    CUDA execution provider (checked once the device is known)."""
+    from scalesearch.search.compression.onnx_export import UNSUPPORTED
+    from scalesearch.spaces.space import param_values
+
+    quantizers = param_values(compression["quantization"]) if "quantization" in compression else ()
+    half = [q for q in quantizers if q in UNSUPPORTED]
+    if half:
+        raise SpecError(f"space.compression.quantization: {half[0]!r} has no ONNX counterpart for "
+                        "deploy.runtime onnxruntime; drop it or use deploy.runtime: torch")
+    if deploy_type == "cuda":
+        from scalesearch.errors import OnnxError
+        from scalesearch.search.compression.onnx_runtime import providers
+
+        try:
+            providers("cuda")
+        except OnnxError as e:
+            raise SpecError(str(e)) from None
