@@ -38,7 +38,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 def cmd_spaces(args: argparse.Namespace) -> int:
     from scalesearch.spaces.catalog import describe_families, describe_presets
-    from scalesearch.spaces.registry import get_family, list_families
+    from scalesearch.spaces.registry import BUILT_IN, get_family, list_families
 
     if args.json:
         families = describe_families(args.input_size, args.num_classes, args.in_chans)
@@ -46,7 +46,9 @@ def cmd_spaces(args: argparse.Namespace) -> int:
         return 0
     print("families:")
     for name in list_families():
-        print(f"  {name:14s} {get_family(name).description}")
+        family = get_family(name)
+        origin = "" if family.origin == BUILT_IN else f" [{family.origin}]"
+        print(f"  {name:14s} {family.description}{origin}")
     print("presets (use with --set space=NAME):")
     for p in describe_presets():
         print(f"  {p['name']:14s} made for {p['input_size']}px; {', '.join(p['families'])}. {p['description']}")

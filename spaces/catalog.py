@@ -55,6 +55,7 @@ def describe_family(name: str, io: ModelInput) -> dict[str, Any]:
     return {
         "name": family.name,
         "description": family.description,
+        "origin": family.origin,  # built-in, "plugin <package>", or the module that registered it
         "knobs": copy.deepcopy(family.knobs),
         **{label: point | {"params": count_params(family, io, **point)} for label, point in ends.items()},
     }
