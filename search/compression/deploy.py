@@ -11,7 +11,10 @@ accuracy, params, FLOPs, size and latency. Those are the objective values.
 
 How each deployed metric is measured:
 
-* ``accuracy``: the deployed (e.g. int8) model on the validation split, on the deploy device;
+* ``accuracy``: the deployed (e.g. int8) model on the validation split, on the deploy device,
+  plain inference (no autocast) -- one definition for every trial, compressed or not. The
+  trainer's last validation is that number when it ran the same way (on the CPU, deployed on
+  the CPU); on CUDA it is bf16 autocast, so the deployed model is evaluated again;
 * ``params``, ``flops``: of the float model just before quantization (quantization changes the
   number format, not the count of weights or multiply-adds; torch's FLOP counter does not see
   quantized kernels);
@@ -125,6 +128,17 @@ def _measured(float_model: Any, deployed: Any, quantization: str, shape: tuple[i
     return latency_metrics(deployed, shape, deploy_device, spec)
 
 
+def deployed_accuracy(model: Any, result: TrainResult, data: Dataset, device: str, deploy_device: str) -> float:
+    """Validation accuracy of the trained (uncompressed) ``model`` as deployed: plain inference on
+    ``deploy_device``. The trainer's last evaluation (``result``) is reused when it was exactly
+    that (trained and deployed on the CPU); otherwise the model is evaluated on the deploy device."""
+    from scalesearch.search.compression.compress import accuracy
+
+    if device_type(device) == "cpu" and device_type(deploy_device) == "cpu":
+        return result.val_accuracy
+    return accuracy(model.to(deploy_device), data.val, deploy_device)
+
+
 def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: Dataset,
                  spec: StudySpec, device: str, train_cfg: TrainConfig,
                  trainer: Trainer = train) -> dict[str, Any]:
@@ -134,7 +148,8 @@ def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: 
     deploy_device = resolve_deploy_device(spec.deploy.device, device)
     shape = (data.in_chans, data.input_size, data.input_size)
     cc = CompressionConfig.from_data(config.get("compression"))
-    metrics: dict[str, Any] = {"accuracy": result.val_accuracy, **_costs(model, model, shape)}
+    metrics: dict[str, Any] = {"accuracy": deployed_accuracy(model, result, data, device, deploy_device),
+                               **_costs(model, model, shape)}
     metrics |= _measured(model, model, "none", shape, deploy_device, data, spec)
     metrics["deploy_device"] = deploy_device
     if not cc.active:

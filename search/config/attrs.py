@@ -23,10 +23,14 @@ RETRY_OF = "ss.retry_of"  # trial: number of the crashed/interrupted trial whose
 RETRIES = "ss.retries"  # trial: how many times this config has been retried
 RUNG_PREFIX = "ss.rung."  # trial: validation accuracy at each early-stopping rung, e.g. ss.rung.9
 RUNG_REACHED = "ss.rung_reached"  # pruned trial: epochs trained when it was stopped
+EPOCHS_TRAINED = "ss.epochs_trained"  # trial: every epoch trained so far, fine-tuning and retrainings too
+SAMPLER_SEED = "ss.sampler_seed"  # trial: seed of the sampler that proposed it (search/study/seeding.py)
+SEED = "ss.seed"  # retried trial: the training seed of the trial it reruns (a retry keeps its seed)
+PLANNED_PREFIX = "ss.planned."  # trial: a deployed cost known before training, e.g. ss.planned.params
 
 #: Non-scalar or descriptive trial attrs that are not metrics.
 NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, RUNG_REACHED, "ss.val_curve", "ss.device",
-               WORKER, SLOT, HEARTBEAT, RETRY_OF, RETRIES}
+               WORKER, SLOT, HEARTBEAT, RETRY_OF, RETRIES, SAMPLER_SEED, SEED}
 
 
 def metric_key(name: str) -> str:
@@ -37,11 +41,16 @@ def rung_key(epochs: int) -> str:
     return f"{RUNG_PREFIX}{epochs}"
 
 
+def planned_key(name: str) -> str:
+    """The attr of cost ``name`` as planned before training (search/compression/estimate.py)."""
+    return f"{PLANNED_PREFIX}{name}"
+
+
 def trial_metrics(user_attrs: dict[str, Any]) -> dict[str, Any]:
     """``{"accuracy": 0.97, "params": 21074, ...}`` from a trial's user attrs."""
     return {
         key[len(PREFIX):]: value
         for key, value in user_attrs.items()
-        if key.startswith(PREFIX) and key not in NOT_METRICS and not key.startswith(RUNG_PREFIX)
+        if key.startswith(PREFIX) and key not in NOT_METRICS and not key.startswith((RUNG_PREFIX, PLANNED_PREFIX))
         and isinstance(value, int | float)
     }

@@ -50,6 +50,15 @@ def knee_scale(values: Sequence[float], direction: str) -> list[float]:
     return list(values)
 
 
+def knee_scale(values: Sequence[float], direction: str) -> list[float]:
+    """One objective's values as the knee compares them: costs (minimised) on a log scale when
+    every value is positive, since they span orders of magnitude; as they are otherwise (a zero,
+    e.g. ``accuracy_std`` = 0, has no logarithm, and clamping it to 1e-12 squashed the others)."""
+    if direction == "minimize" and all(v > 0 for v in values):
+        return [math.log10(v) for v in values]
+    return list(values)
+
+
 def _by_metric(metric: str, sign: int) -> Callable[[list[Any], StudySpec], list[Any]]:
     def rank(front: list[Any], spec: StudySpec) -> list[Any]:
         having = [t for t in front if metric in attrs.trial_metrics(t.user_attrs)]

@@ -127,6 +127,28 @@ class AskLock:
 
 
 def epochs_spent(study: Any) -> int:
-    """Training epochs spent by every trial so far (``ss.epochs_run``; pruned trials included)."""
-    key = attrs.metric_key("epochs_run")
-    return sum(int(t.user_attrs.get(key, 0)) for t in study.get_trials(deepcopy=False))
+    """Training epochs spent by every trial so far, in any state (running, failed and stopped
+    trials too), fine-tuning and ``accuracy_std`` retrainings included: the sum of
+    ``ss.epochs_trained`` (``search/study/epochs.py``; ``ss.epochs_run`` for trials stored
+    before it existed)."""
+    return sum(trial_epochs(t.user_attrs) for t in study.get_trials(deepcopy=False))
+
+
+def trial_epochs(user_attrs: dict[str, Any]) -> int:
+    """Epochs one trial has trained so far."""
+    value = user_attrs.get(attrs.EPOCHS_TRAINED, user_attrs.get(attrs.metric_key("epochs_run"), 0))
+    return int(value)
+
+
+def stop_reason(study: Any, n_trials: int, max_epochs: int | None, failed: bool) -> str:
+    """Why a run of several workers ended, read from the study: ``"budget"`` (``n_trials``
+    finished trials, or ``max_epochs`` training epochs spent), ``"failures"`` (a worker gave up
+    after repeated failures) or ``"timeout"``."""
+    import optuna
+
+    states = tuple(getattr(optuna.trial.TrialState, s) for s in FINISHED)
+    if len(study.get_trials(deepcopy=False, states=states)) >= n_trials:
+        return "budget"
+    if max_epochs is not None and epochs_spent(study) >= max_epochs:
+        return "budget"
+    return "failures" if failed else "timeout"

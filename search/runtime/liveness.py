@@ -30,7 +30,8 @@ class Retry:
     """Re-enqueue a failed trial's parameters (at most ``max_retries`` times per config).
 
     Usable as Optuna's ``heartbeat_stale_trial_callback``. The new WAITING trial carries
-    ``ss.retry_of`` (the failed trial's number) and ``ss.retries``.
+    ``ss.retry_of`` (the failed trial's number), ``ss.retries`` and, when the failed trial had
+    drawn one, ``ss.seed``: its training seed, which the rerun keeps (it is the same trial).
     """
 
     def __init__(self, max_retries: int):
@@ -42,9 +43,13 @@ class Retry:
         retries = int(trial.user_attrs.get(attrs.RETRIES, 0))
         if not trial.params or retries >= self.max_retries:
             return
+        user_attrs = {attrs.RETRY_OF: trial.number, attrs.RETRIES: retries + 1}
+        seed = (trial.user_attrs.get(attrs.CONFIG) or {}).get("seed", trial.user_attrs.get(attrs.SEED))
+        if seed is not None:
+            user_attrs[attrs.SEED] = seed
         study.add_trial(optuna.trial.create_trial(
             state=optuna.trial.TrialState.WAITING, params=trial.params, distributions=trial.distributions,
-            user_attrs={attrs.RETRY_OF: trial.number, attrs.RETRIES: retries + 1},
+            user_attrs=user_attrs,
         ))
 
 

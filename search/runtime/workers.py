@@ -57,6 +57,7 @@ def prepare_worker(study: Any, spec: StudySpec, *, index: int | None = None, thr
     """This process's spec for one worker (not stored), and its own sampler seed on ``study``."""
     from scalesearch.search.study.objective import constraints_func
     from scalesearch.search.study.samplers import make_sampler
+    from scalesearch.search.study.seeding import study_seed
 
     if index is not None and index < 0:
         raise SpecError(f"--index: must be 0 or more, got {index}")
@@ -75,7 +76,10 @@ def prepare_worker(study: Any, spec: StudySpec, *, index: int | None = None, thr
     budget = dataclasses.replace(spec.budget, timeout=timeout) if timeout is not None else spec.budget
     spec = dataclasses.replace(spec, device=device, threads=threads or spec.threads, budget=budget,
                                sampler=dataclasses.replace(spec.sampler, seed=seed))
-    study.sampler = make_sampler(spec.sampler.name, seed, constraints_func(spec), spec.budget.n_trials)
+    # The worker's seed, moved on by the study's state: a worker joining a study never repeats
+    # the configs that earlier processes with the same seed proposed.
+    study.sampler = make_sampler(spec.sampler.name, study_seed(seed, study), constraints_func(spec),
+                                 spec.budget.n_trials)
     return spec
 
 

@@ -29,7 +29,10 @@ from scalesearch.search.config.metrics import Condition
 from scalesearch.search.results.pareto import rank_and_crowding
 from scalesearch.search.training.train import EpochReport, TrainConfig, warmup_epochs
 
-#: Cost metrics the objective stores before training starts, so rungs can compare on them.
+#: Cost metrics the objective stores before training starts, so rungs can compare on them. They
+#: are the deployed model's (compressed as the trial's config says, ``search/compression/estimate.py``)
+#: and kept as ``ss.planned.<metric>``, so every trial at a rung, running or finished, is ranked
+#: on costs known at the same point: like with like.
 KNOWN_BEFORE_TRAINING = ("params", "flops", "size_mb")
 #: Optuna constraint set on a trial stopped early in a multi-objective study (see :class:`Hook`).
 EARLY_STOPPED = "ss.early_stopped"
@@ -156,10 +159,13 @@ class ParetoASHA:
         return ["maximize"] + ["minimize"] * len(self.costs)
 
     def point(self, accuracy: float, user_attrs: Mapping[str, Any]) -> list[float] | None:
-        """The ranking point ``[accuracy, log10(cost), ...]``; None if a cost is missing."""
+        """The ranking point ``[accuracy, log10(cost), ...]``; None if a cost is missing.
+
+        Costs are the planned ones (before training), else (a study from before they were
+        stored) the measured ones."""
         point = [float(accuracy)]
         for name in self.costs:
-            cost = user_attrs.get(attrs.metric_key(name))
+            cost = user_attrs.get(attrs.planned_key(name), user_attrs.get(attrs.metric_key(name)))
             if not isinstance(cost, int | float) or cost <= 0:
                 return None
             point.append(math.log10(cost))

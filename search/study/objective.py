@@ -14,10 +14,13 @@ from typing import Any, Protocol
 
 from scalesearch.errors import ModelBuildError
 from scalesearch.search.compression.deploy import check_deploy, deploy_trial
-from scalesearch.search.compression.measure import static_cost
+from scalesearch.search.compression.estimate import costs_before_training
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.datasets import Dataset
+from scalesearch.search.study.constraints import store_constraints
+from scalesearch.search.study.epochs import CountingTrainer
+from scalesearch.search.study.samplers import SEED_ATTR
 from scalesearch.search.training.models import build_model
 from scalesearch.search.training.robustness import extra_metrics
 from scalesearch.search.training.train import Diverged, EpochReport, TrainConfig, Trainer, train
@@ -62,11 +65,26 @@ class Objective:
     def __call__(self, trial: Any) -> list[float]:
         import optuna
 
+        try:
+            values = self._run(trial)
+        except optuna.TrialPruned:
+            store_constraints(trial, self.spec.conditions)
+            raise
+        store_constraints(trial, self.spec.conditions)
+        return values
+
+    def _run(self, trial: Any) -> list[float]:
+        import optuna
+
         first, self._first_trial = self._first_trial, False
         charged = self.data.load_seconds if first else 0.0  # the first trial pays for loading
         started, data_mark = time.perf_counter() - charged, self.data.data_seconds - charged
-        config = suggest(trial, self.spec.space) | {"seed": self.spec.seed + trial.number}
+        # A retried trial keeps the seed of the trial it reruns (search/runtime/liveness.py).
+        config = suggest(trial, self.spec.space) | {"seed": trial.user_attrs.get(attrs.SEED, self.spec.seed + trial.number)}
         trial.set_user_attr(attrs.CONFIG, config)
+        sampler_seed = getattr(trial.study.sampler, SEED_ATTR, None)
+        if sampler_seed is not None:
+            trial.set_user_attr(attrs.SAMPLER_SEED, sampler_seed)
         trial.set_user_attr("ss.device", self.device)
         trial.set_user_attr(attrs.INPUT_SIZE, self.data.input_size)
         self.events.trial_started(trial.number, config)
@@ -75,14 +93,16 @@ class Objective:
         except ModelBuildError as e:
             trial.set_user_attr(attrs.FAIL_REASON, str(e))
             raise
-        shape = (self.data.in_chans, self.data.input_size, self.data.input_size)
-        cost = static_cost(model, shape)
-        metrics: dict[str, Any] = {"params": cost.params, "flops": cost.flops,
-                                   "size_bytes": cost.size_bytes, "size_mb": cost.size_mb}
-        self._store(trial, metrics)
+        # Deployed costs (compressed as configured) before training: what constraints and early
+        # stopping judge every trial on; the measured ones replace the metrics at the end.
+        planned = costs_before_training(model, self.data, config.get("compression"))
+        self._store(trial, planned)
+        for name, value in planned.items():
+            trial.set_user_attr(attrs.planned_key(name), value)
         if self.before_training is not None:
             self.before_training(trial)
         cfg = train_config(self.spec, config["training"], config["seed"])
+        trainer = CountingTrainer(self.trainer, trial)  # every epoch counts (search/study/epochs.py)
 
         def on_epoch(report: EpochReport) -> None:
             self.events.epoch(trial.number, report, cfg.epochs)
@@ -90,18 +110,18 @@ class Objective:
                 self.on_epoch(trial, report)
 
         try:
-            result = self.trainer(model, self.data, cfg, self.device, on_epoch)
+            result = trainer(model, self.data, cfg, self.device, on_epoch)
         except Diverged as e:
             trial.set_user_attr(attrs.PRUNE_REASON, f"diverged: {e}")
             self._store(trial, {"epochs_run": e.epoch})  # the diverging epoch was (partly) spent
             raise optuna.TrialPruned(f"diverged: {e}") from None
         # Robustness and stability describe the trained float model (compression changes it in place).
         metrics = extra_metrics(self.spec, model, self.data, self.device, cfg, result.val_accuracy,
-                                trainer=self.trainer,
+                                trainer=trainer,
                                 rebuild=lambda seed: build_model(config | {"seed": seed}, self.data))
         try:
             # Compression (if configured) and measurement on the deploy device.
-            metrics |= deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, self.trainer)
+            metrics |= deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, trainer)
         except Diverged as e:
             trial.set_user_attr(attrs.PRUNE_REASON, f"diverged while fine-tuning: {e}")
             raise optuna.TrialPruned(f"diverged while fine-tuning: {e}") from None

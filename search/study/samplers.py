@@ -1,4 +1,10 @@
-"""Optuna samplers by name. ``auto`` is Optuna's own default (TPE in Optuna 5)."""
+"""Optuna samplers by name. ``auto`` is Optuna's own default (TPE in Optuna 5).
+
+Constraints: Optuna 5 deprecates the samplers' ``constraints_func`` argument; its samplers read
+the constraint values each trial stores with ``trial.set_constraint`` (the objective does that,
+``search/study/constraints.py``). Optuna 4 has no ``set_constraint``, so there the samplers get
+the ``constraints_func``. :func:`make_sampler` picks the route the installed Optuna supports.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 ConstraintsFunc = Callable[[Any], Sequence[float]] | None
+#: Attribute set on every sampler :func:`make_sampler` builds: the seed it was given.
+SEED_ATTR = "scalesearch_seed"
+
+
+def trials_store_constraints() -> bool:
+    """Whether this Optuna stores constraints per trial (``Trial.set_constraint``, Optuna >= 5)."""
+    import optuna
+
+    return hasattr(optuna.trial.Trial, "set_constraint")
 
 
 def _auto(seed: int | None, constraints: ConstraintsFunc, n_trials: int) -> Any:
@@ -42,5 +57,12 @@ SAMPLERS: dict[str, Callable[[int | None, ConstraintsFunc, int], Any]] = {
 
 
 def make_sampler(name: str, seed: int | None, constraints: ConstraintsFunc = None, n_trials: int = 100) -> Any:
-    """The sampler registered as ``name``, seeded (``seed`` None = nondeterministic)."""
-    return SAMPLERS[name](seed, constraints, n_trials)
+    """The sampler registered as ``name``, seeded (``seed`` None = nondeterministic).
+
+    ``constraints`` reaches the sampler only on an Optuna without ``Trial.set_constraint``.
+    """
+    if trials_store_constraints():
+        constraints = None  # Optuna >= 5: the objective stores them on each trial instead
+    sampler = SAMPLERS[name](seed, constraints, n_trials)
+    setattr(sampler, SEED_ATTR, seed)
+    return sampler

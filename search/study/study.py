@@ -30,6 +30,7 @@ from scalesearch.search.storage.storage import Heartbeat, open_storage, redact, 
 from scalesearch.search.study.early_stopping import Hook, make_early_stopping
 from scalesearch.search.study.objective import Events, Objective, constraints_func
 from scalesearch.search.study.samplers import make_sampler
+from scalesearch.search.study.seeding import study_seed
 from scalesearch.search.training.train import Trainer, train
 
 #: Spec sections that may differ when resuming (they say how long to run, not what to run).
@@ -141,7 +142,9 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     heartbeat = Heartbeat(spec.workers.heartbeat_seconds, spec.workers.grace_seconds,
                           on_stale=Retry(spec.workers.max_retries))
     study = optuna.load_study(study_name=name, storage=open_storage(storage_url, heartbeat=heartbeat))
-    study.sampler = make_sampler(spec.sampler.name, spec.sampler.seed, constraints_func(spec), spec.budget.n_trials)
+    # Seeded from the study's state, so a resumed study never re-proposes its first configs.
+    seed = study_seed(spec.sampler.seed, study)
+    study.sampler = make_sampler(spec.sampler.name, seed, constraints_func(spec), spec.budget.n_trials)
     return study, spec
 
 
