@@ -1,0 +1,192 @@
+"""The Python API end to end on tiny data: a family registered in code, data in memory, then
+run, resume, export, train, load_model and report; mistakes raise typed errors, never SystemExit."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+
+import optuna
+import pytest
+import torch
+from torch import nn
+
+import scalesearch
+from scalesearch.errors import DataError, FamilyError, ScalesearchError, SpecError
+from scalesearch.search.config import attrs
+from scalesearch.search.study.study import count_finished
+from scalesearch.spaces import ModelInput, register_family, unregister_family
+
+KNOBS = {"width_multiplier": {"low": 0.25, "high": 2.0}, "depth_multiplier": {"low": 0.5, "high": 2.0}}
+
+
+def build_api_mlp(io: ModelInput, width_multiplier: float = 1.0, depth_multiplier: float = 1.0) -> nn.Module:
+    width, depth = max(4, round(32 * width_multiplier)), max(1, round(2 * depth_multiplier))
+    layers: list[nn.Module] = [nn.Flatten(), nn.Linear(io.in_chans * io.input_size ** 2, width), nn.ReLU()]
+    for _ in range(depth - 1):
+        layers += [nn.Linear(width, width), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(width, io.num_classes))
+
+
+def data(seed: int = 0, n: int = 120):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    return torch.randn(n, 1, 8, 8, generator=g) * 0.5 + y.view(-1, 1, 1, 1), y
+
+
+def spec(name: str = "api", family: str = "api_mlp", n_trials: int = 2) -> dict:
+    return {
+        "study_name": name,
+        "space": {"families": {family: {"width_multiplier": {"low": 0.25, "high": 0.5},
+                                        "depth_multiplier": {"choices": [0.5, 1.0]}}},
+                  "training": {"epochs": 1, "batch_size": 32, "lr": 0.01}},
+        "budget": {"n_trials": n_trials},
+        "measure": {"latency_repeats": 2, "latency_warmup": 1},
+    }
+
+
+@pytest.fixture(scope="module")
+def family():
+    register_family("api_mlp", description="an MLP registered by tests/test_api.py", knobs=KNOBS)(build_api_mlp)
+    yield "api_mlp"
+    unregister_family("api_mlp")
+
+
+@pytest.fixture(scope="module")
+def ran(family, tmp_path_factory):
+    """One real 2-trial study over the test family on in-memory tensors (shared, read-only)."""
+    folder = tmp_path_factory.mktemp("api")
+    url = f"sqlite:///{folder / 'runs.db'}"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        study = scalesearch.run(spec(), storage=url, data=data())
+    return study, url, out.getvalue()
+
+
+def test_import_is_light_and_exports_only_the_api():
+    code = "import sys, scalesearch; print(sorted(scalesearch.__all__), any(m in sys.modules for m in ('torch', 'optuna', 'rich')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("] ")[1].strip() == "False"
+    assert out.startswith("['__version__', 'export', 'load_model', 'report', 'run', 'train']")
+
+
+def test_run_returns_the_study_and_records_where_the_data_came_from(ran):
+    study, url, out = ran
+    assert isinstance(study, optuna.Study) and count_finished(study) == 2
+    stored = study.user_attrs[attrs.SPEC]["dataset"]
+    assert stored["kind"] == "python" and len(stored["fingerprint"]) == 64
+    assert study.user_attrs[attrs.SPLIT]["samples"] == 120  # split recorded like any kind
+    assert "[1/2] trial 0 complete api_mlp" in out and "Pareto front of api" in out  # progress without a TTY
+    assert "2/2 trials finished" in out and "budget reached" in out
+
+
+def test_run_resumes_to_a_larger_budget_with_the_same_data(ran, tmp_path):
+    import sqlite3
+
+    study, url, _ = ran
+    copy = tmp_path / "runs.db"
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)  # WAL included
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        resumed = scalesearch.run(spec(), storage=f"sqlite:///{copy}", data=data(), n_trials=3)
+    assert count_finished(resumed) == 3 and "2/3 trials finished" in out.getvalue()
+    with pytest.raises(SpecError, match="dataset.fingerprint"):
+        scalesearch.run(spec(), storage=f"sqlite:///{copy}", data=data(seed=1))
+
+
+def test_export_train_load_model_and_report(ran, tmp_path):
+    study, _, _ = ran
+    best = scalesearch.export(study, pick="max:accuracy", path=tmp_path / "best.yaml")
+    assert best["family"] == "api_mlp" and best["dataset"]["kind"] == "python"
+    assert (tmp_path / "best.yaml").exists()
+    result = scalesearch.train(best, tmp_path / "model")
+    assert 0 <= result.test_accuracy <= 1 and len(result.curve) == 1
+    model = scalesearch.load_model(tmp_path / "model")
+    assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 3)
+    report = scalesearch.report(study, tmp_path / "report", png=False)
+    assert report.path.exists() and "api_mlp" in report.path.read_text()
+
+
+def test_train_refuses_other_data(ran, tmp_path):
+    best = scalesearch.export(ran[0])
+    with pytest.raises(DataError, match="not the data the study ran on"):
+        scalesearch.train(best, tmp_path / "model", data=data(seed=3))
+
+
+def test_another_process_refuses_python_data_in_one_line(tmp_path):
+    """A study over a built-in family on data from Python: ``scalesearch worker`` cannot see it."""
+    from rich.console import Console
+
+    from scalesearch.search.study.launch import open_run
+    from scalesearch.search.study.study import load_study
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    created = spec("elsewhere", "resnet", n_trials=1)
+    created["space"]["families"]["resnet"] = {"width_multiplier": 0.0625, "depth_multiplier": 0.5}
+    with contextlib.redirect_stdout(io.StringIO()):
+        open_run(created, console=Console(file=io.StringIO()), storage=url, data=data())  # creates it, runs nothing
+    worker = subprocess.run([sys.executable, "-m", "scalesearch.cli", "worker", "--storage", url,
+                             "--study-name", "elsewhere"], capture_output=True, text=True)
+    assert worker.returncode == 2 and worker.stderr.count("\n") == 1, worker.stderr
+    assert "this study's data came from Python" in worker.stderr
+    assert not load_study(optuna.storages.RDBStorage(url), "elsewhere").trials  # nothing ran, nothing changed
+
+
+MISTAKES = [
+    (lambda url: scalesearch.run(spec(), storage=url, data=(torch.rand(10, 1, 8, 8), torch.arange(9) % 2)),
+     DataError, "x has 10 samples but y has 9 labels"),
+    (lambda url: scalesearch.run(spec(family="api_wrong_head"), storage=url, data=data()),
+     FamilyError, r"api_wrong_head: its model's output is \(2, 5\) .* must be \(batch, num_classes\) = \(2, 3\)"),
+    (lambda url: scalesearch.run(spec(), storage=url, data=data(), workers=2),
+     SpecError, "data given in Python .* run it with workers=1"),
+    (lambda url: scalesearch.run(spec() | {"objectives": ["speed"]}, storage=url, data=data()),
+     SpecError, "unknown objective 'speed'"),
+    (lambda url: scalesearch.run(spec(family="no_such_family"), storage=url),
+     SpecError, "unknown model family 'no_such_family'"),
+    (lambda url: scalesearch.run(spec(), storage=url, overrides={"budget.n_trials": 0}, data=data()),
+     SpecError, "budget.n_trials: must be positive"),
+    (lambda url: scalesearch.run(spec() | {"dataset": {"kind": "imagefolder", "root": "/x"}}, storage=url,
+                                 data=data()),
+     SpecError, "the spec already names its data"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", MISTAKES, ids=[m[2][:28] for m in MISTAKES])
+def test_mistakes_raise_typed_errors_before_anything_is_stored(family, call, error, message, tmp_path):
+    register_family("api_wrong_head", description="5 outputs whatever the classes", knobs=KNOBS)(
+        lambda io, width_multiplier=1.0, depth_multiplier=1.0: nn.Sequential(nn.Flatten(), nn.LazyLinear(5)))
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    try:
+        with pytest.raises(error, match=message) as info:
+            call(url)
+    finally:
+        unregister_family("api_wrong_head")
+    assert isinstance(info.value, ScalesearchError) and "\n" not in str(info.value)
+    stored = optuna.get_all_study_summaries(url) if (tmp_path / "runs.db").exists() else []
+    assert stored == []
+
+
+def test_overrides_as_a_dict_or_strings_and_a_stored_spec(ran):
+    from scalesearch.api import _overrides
+
+    assert _overrides({"space.training.epochs": 3, "space": "small_cnn"}) == ["space.training.epochs=3",
+                                                                               'space="small_cnn"']
+    assert _overrides("budget.n_trials=4") == ["budget.n_trials=4"]
+    study, url, _ = ran
+    with pytest.raises(DataError, match="came from Python"):  # resuming by name needs the data again
+        python_data_forgotten(lambda: scalesearch.run(storage=url, study_name="api"))
+
+
+def python_data_forgotten(call):
+    """Run ``call`` as if this process had never been given any data."""
+    from scalesearch.search.datasets import python_data
+
+    held = dict(python_data._SOURCES)
+    python_data._SOURCES.clear()
+    try:
+        return call()
+    finally:
+        python_data._SOURCES.update(held)
