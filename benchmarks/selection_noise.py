@@ -16,8 +16,9 @@ accuracies fall inside the stated 95 % test interval. ``single`` is exported bef
 re-evaluation, so its promise is the one score a user saw before this change.
 
 Resumable and bounded: a study resumes to its budget; each export and retrain is written to
-``<workdir>/selection_noise.json`` as soon as it exists and is not redone; retraining is done once
-per chosen trial (the rules often agree).
+``<workdir>/seed<S>.json`` as soon as it exists and is not redone; retraining is done once per
+chosen trial (the rules often agree). Seeds may run as parallel processes on one workdir (each
+writes only its own files); ``--report`` prints the tables of every ``seed*.json`` there.
 
     PYTHONPATH=.. nice python benchmarks/selection_noise.py --workdir /tmp/sn [--seeds 0 1 2 3 4]
         [--reeval-seeds 2] [--reeval-top 3] [--set budget.n_trials=24 ...]
@@ -35,8 +36,12 @@ from typing import Any
 RULES = ("single", "lcb", "mean")
 
 
-def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {"runs": {}}
+def _load(workdir: Path) -> dict[str, Any]:
+    """Every seed's results in ``workdir``, as ``{"runs": {seed: run}}``."""
+    runs = {}
+    for path in sorted(workdir.glob("seed*.json")):
+        runs |= json.loads(path.read_text())["runs"]
+    return {"runs": runs}
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
@@ -45,7 +50,7 @@ def _save(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def run_seed(seed: int, args: argparse.Namespace, state: dict[str, Any], out: Path) -> dict[str, Any]:
+def run_seed(seed: int, args: argparse.Namespace, state: dict[str, Any]) -> dict[str, Any]:
     import optuna
 
     from scalesearch.search.config.spec import load_spec
@@ -57,6 +62,8 @@ def run_seed(seed: int, args: argparse.Namespace, state: dict[str, Any], out: Pa
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     run = state["runs"].setdefault(str(seed), {"picks": {}, "retrains": {}})
     workdir = Path(args.workdir)
+    out = workdir / f"seed{seed}.json"
+    state = {"runs": {str(seed): run}, "settings": state["settings"]}
     url = f"sqlite:///{workdir / f'seed{seed}.db'}"
     spec = load_spec(None, [f"sampler.seed={seed}", f"study_name=noise{seed}", *args.set])
     study, spec = open_study(spec, url)
@@ -141,19 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    out = workdir / "selection_noise.json"
-    state = _load(out)
-    state["settings"] = {"seeds": args.seeds, "reeval_seeds": args.reeval_seeds, "reeval_top": args.reeval_top,
-                         "set": args.set}
+    state = _load(workdir)
+    state["settings"] = {"reeval_seeds": args.reeval_seeds, "reeval_top": args.reeval_top, "set": args.set}
     if not args.report:
         for seed in args.seeds:
-            run_seed(seed, args, state, out)
+            run_seed(seed, args, state)
             print(f"seed {seed} done", flush=True)
+        state = _load(workdir)
     table = rows(state)
-    summ = summary(table)
-    state["summary"] = summ
-    _save(out, state)
-    print(markdown(table, summ))
+    print(markdown(table, summary(table)))
     return 0
 
 

@@ -93,9 +93,13 @@ def test_export_then_train_then_load(finished_study, tmp_path, capsys):
     assert main(["export", "--storage", url, "--study-name", "d1", "--pick", "max:accuracy", "-o", str(best)]) == 0
     exported = yaml.safe_load(best.read_text())
     assert exported["provenance"]["study"] == "d1"
+    # The default rule re-evaluated the top candidates with 2 more seeds and states the interval.
+    assert exported["provenance"]["rule"] == "lcb" and exported["uncertainty"]["seeds"] == 3
+    assert "train should report a test accuracy in [" in capsys.readouterr().out
     out_dir = tmp_path / "model"
     assert main(["train", str(best), "-o", str(out_dir), "--device", "cpu", "--epochs", "1"]) == 0
-    assert "test accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "the exported 95 % interval" in out
     import torch
 
     from scalesearch.search.results.retrain import load_model
