@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from scalesearch.search.config.spec import load_spec
+from scalesearch.search.config.system_attrs import trial_config
 from scalesearch.search.study.study import open_study, run_study
 
 SPEC = Path(__file__).resolve().parent.parent / "studies" / "digits_compress.yaml"
@@ -39,7 +40,7 @@ def main() -> None:
     print("| trial | model | pruning | quantization | accuracy | latency_ms | size_mb | params |")
     print("|---:|---|---|---|---:|---:|---:|---:|")
     for t in front:
-        arch, pruning, quant = describe(t.user_attrs["ss.config"])
+        arch, pruning, quant = describe(trial_config(t))
         a = t.user_attrs
         print(f"| {t.number} | {arch} | {pruning} | {quant} | {a['ss.accuracy']:.3f} | "
               f"{a['ss.latency_ms']:.3f} | {a['ss.size_mb']:.4f} | {a['ss.params']} |")

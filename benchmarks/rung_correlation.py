@@ -21,6 +21,8 @@ def curves(storages: list[str]) -> list[list[float]]:
     """Full validation curves of the complete trials in every study of ``storages``."""
     import optuna
 
+    from scalesearch.search.config.system_attrs import val_curve
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     out = []
@@ -29,7 +31,7 @@ def curves(storages: list[str]) -> list[list[float]]:
         for summary in optuna.get_all_study_summaries(url):
             study = optuna.load_study(study_name=summary.study_name, storage=url)
             for trial in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
-                curve = trial.user_attrs.get("ss.val_curve")
+                curve = val_curve(trial)
                 if curve and trial.user_attrs.get("ss.epochs_run") == len(curve):
                     out.append([float(v) for v in curve])
     return out

@@ -36,6 +36,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from scalesearch.search.config.system_attrs import trial_config
 from scalesearch.search.results.pareto import hypervolume_2d, pareto_indices
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -121,7 +122,7 @@ def run_arm(arm: str, seed: int, epochs: int, max_epochs: int, workdir: str, sha
         "epochs": int(t.user_attrs.get("ss.epochs_run", 0)),
         "accuracy": t.values[0] if t.state.name == "COMPLETE" else None,
         "params": t.user_attrs.get("ss.params"),
-        "family": t.user_attrs.get("ss.config", {}).get("family"),
+        "family": trial_config(t).get("family"),
     } for t in trials]
     return {"arm": arm, "seed": seed, "seconds": seconds, "code": code_digest(), "rule": rule_digest(),
             "early_stopping": spec.early_stopping.__dict__,

@@ -27,15 +27,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.print(f"re-evaluating trial {trial} with seed {seed}", highlight=False)
 
     chosen = select(study, spec, args.pick, args.where, rule=args.rule, seeds=args.reeval_seeds,
-                    top=args.reeval_top, device=args.device, on_training=on_training)
+                    top=args.reeval_top, device=args.device, on_training=on_training, trial=args.trial)
     trial, est = chosen.trial, chosen.estimate
-    data = export_data(study, spec, trial, storage_url=url, pick=args.pick, where=args.where,
+    pick = args.pick if args.trial is None else f"trial:{args.trial}"
+    data = export_data(study, spec, trial, storage_url=url, pick=pick, where=args.where,
                        uncertainty=est.to_data(), selection=chosen.provenance(seeds, top))
     path = write_yaml(data, args.output)
     shown = ", ".join(f"{k}={v:.4g}" for k, v in data["metrics"].items() if k in spec.objectives)
     print(f"exported trial {trial.number} ({data['family']}; {shown}) to {path}")
     how = (f"rule {args.rule}: top {len(chosen.reevaluated)} re-evaluated with {seeds} more seeds, "
-           f"{chosen.trainings} trainings run" if args.rule != "single" else "rule single: its one stored score")
+           f"{chosen.trainings} trainings run" if chosen.rule != "single" else "rule single: its one stored score")
     low, high = est.test
     print(f"accuracy {est.accuracy:.4f} over {len(est.accuracies)} seed{'s' if len(est.accuracies) != 1 else ''}; "
           f"train should report a test accuracy in [{low:.4f}, {high:.4f}] ({round(100 * est.confidence)} %) ({how})")
@@ -105,6 +106,8 @@ def add_parsers(sub: Any) -> None:
     common.add_storage(p)
     p.add_argument("--study-name", help="needed when the storage holds several studies")
     p.add_argument("--pick", default="knee", help="knee (default), max:METRIC or min:METRIC")
+    p.add_argument("--trial", type=int, metavar="N",
+                   help="export trial N as it is (a row of the study note's Pareto table) instead of picking")
     p.add_argument("--where", action="append", default=[], metavar="COND",
                    help="filter such as 'latency_ms<=2' (repeatable, all must hold)")
     p.add_argument("--rule", default="lcb",

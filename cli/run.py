@@ -24,6 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from scalesearch.search.results.refresh import Refresh, both
     from scalesearch.search.runtime.preflight import preflight
     from scalesearch.search.runtime.workers import prepare_worker
     from scalesearch.search.storage.storage import resolve_url
@@ -37,12 +38,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     spec = prepare_worker(study, spec, index=args.index, threads=args.threads, device=args.device,
                           timeout=args.timeout)
     preflight(spec)
+    refresh = Refresh(spec, url, warn=lambda m: console.print(f"warning: {m}", markup=False))
+    refresh.start(study)  # the study note (search/results/notes.py); figures as trials finish
     try:
         with Progress(spec, console, finished_before=count_finished(study)) as progress:
-            summary = run_study(study, spec, events=progress, on_trial_end=progress, storage_url=url,
+            summary = run_study(study, spec, events=progress, on_trial_end=both(progress, refresh), storage_url=url,
                                 graceful=args.graceful, notice=lambda m: console.print(m, markup=False))
     except KeyboardInterrupt as e:
         return common.interrupted(e, url, spec.study_name)
+    refresh.finish(study)
     reason = {"budget": "budget reached", "timeout": "timeout reached",
               "failures": "stopped after repeated failures"}[summary.stopped_by]
     console.print(f"worker done: study has {summary.finished}/{spec.budget.n_trials} trials finished ({reason}).")

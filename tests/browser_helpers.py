@@ -54,8 +54,17 @@ def console_errors(page: Any) -> list[str]:
     return errors
 
 
+#: The page's width as a person scrolls it: the document's, or the widest element's right edge.
+#: Apps such as optuna-dashboard scroll inside an element (``overflow: auto``), where the document
+#: stays at the viewport's width while the content is 5,000 px wide; the right edges catch that.
+_WIDTH_JS = """() => Math.max(document.documentElement.scrollWidth,
+    ...[...document.querySelectorAll('body *')].map(e => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 ? Math.ceil(r.right + window.scrollX) : 0; }))"""
+
+
 def page_width(page: Any) -> int:
-    return int(page.evaluate("document.documentElement.scrollWidth"))
+    return int(page.evaluate(_WIDTH_JS))
 
 
 def assert_no_horizontal_overflow(page: Any, width: int = VIEWPORT["width"]) -> None:
@@ -65,7 +74,7 @@ def assert_no_horizontal_overflow(page: Any, width: int = VIEWPORT["width"]) -> 
         return
     culprits = page.evaluate(
         """(w) => [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().right > w)
+            .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > w; })
             .slice(-5)
             .map(e => `${e.tagName.toLowerCase()}.${e.className} right=${Math.round(e.getBoundingClientRect().right)}`
                       + ` text=${(e.textContent || '').slice(0, 60)}`)""", width)

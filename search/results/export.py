@@ -27,6 +27,7 @@ from scalesearch.errors import ExportError, SpecError
 from scalesearch.search.config import attrs
 from scalesearch.search.config.metrics import METRICS, Condition, parse_condition
 from scalesearch.search.config.spec import StudySpec, spec_to_data
+from scalesearch.search.config.system_attrs import exact_metrics, trial_config
 from scalesearch.search.results.pareto import normalized
 from scalesearch.search.results.report import complete_trials, feasible, pareto_trials
 from scalesearch.search.storage.storage import redact
@@ -39,15 +40,6 @@ def _knee(front: list[Any], spec: StudySpec) -> list[Any]:
                                                   strict=True)]
     norm = normalized([list(row) for row in zip(*columns, strict=True)], spec.directions)
     return [t for t, _ in sorted(zip(front, norm, strict=True), key=lambda tn: (math.hypot(*tn[1]), tn[0].number))]
-
-
-def knee_scale(values: Sequence[float], direction: str) -> list[float]:
-    """One objective's values as the knee compares them: costs (minimised) on a log scale when
-    every value is positive, since they span orders of magnitude; as they are otherwise (a zero,
-    e.g. ``accuracy_std`` = 0, has no logarithm, and clamping it to 1e-12 squashed the others)."""
-    if direction == "minimize" and all(v > 0 for v in values):
-        return [math.log10(v) for v in values]
-    return list(values)
 
 
 def knee_scale(values: Sequence[float], direction: str) -> list[float]:
@@ -89,6 +81,18 @@ def candidate_front(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> l
     return pareto_trials(passing_trials(study, spec, where), spec)
 
 
+def numbered_trial(study: Any, number: int) -> Any:
+    """Trial ``number`` of ``study`` (``export --trial``); :class:`ExportError` unless it is COMPLETE."""
+    import optuna
+
+    trials = study.get_trials(deepcopy=False)
+    if not 0 <= number < len(trials) or trials[number].state != optuna.trial.TrialState.COMPLETE:
+        state = "does not exist" if not 0 <= number < len(trials) else f"is {trials[number].state.name}"
+        raise ExportError(f"--trial {number}: trial {number} of study {study.study_name!r} {state}; "
+                          "export takes a COMPLETE trial (see the Pareto table in the study's note)")
+    return trials[number]
+
+
 def passing_trials(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> list[Any]:
     """The complete, feasible trials passing every ``where`` (one-line errors when there are none)."""
     known = tuple(METRICS) + ("flops", "size_bytes", "latency_ms_batch", "train_seconds", "epochs_run")
@@ -117,9 +121,11 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
     """Everything to rebuild and retrain ``trial``, its measured metrics, its accuracy's
     ``uncertainty`` (:meth:`.uncertainty.Estimate.to_data`), and provenance (with ``selection``:
     the rule and re-evaluation budget that chose it)."""
+    from scalesearch.search.datasets.recorded import split_record
     from scalesearch.search.study.study import versions
 
-    config = trial.user_attrs[attrs.CONFIG]
+    config = trial_config(trial)
+    split = split_record(study)
     spec_data = spec_to_data(spec)
     dataset = dict(spec_data["dataset"])
     dataset["input_size"] = dataset.get("input_size") or trial.user_attrs.get(attrs.INPUT_SIZE)
@@ -132,9 +138,9 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
         "seed": config["seed"],
         "trainer": spec_data["training"],
         "dataset": dataset,
-        **({"split": study.user_attrs[attrs.SPLIT]} if attrs.SPLIT in study.user_attrs else {}),
+        **({"split": split} if split is not None else {}),
         "objectives": list(spec.objectives),
-        "metrics": attrs.trial_metrics(trial.user_attrs),
+        "metrics": exact_metrics(trial),
         **({"uncertainty": uncertainty} if uncertainty else {}),
         "provenance": {
             "study": study.study_name,

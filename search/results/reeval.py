@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.training.train import Trainer, train
 
@@ -40,7 +40,7 @@ def compression_offset(trial: Any) -> float:
 
 def seed_accuracies(trial: Any, stored: dict[int, dict[str, Any]] | None = None) -> dict[int, float]:
     """``{seed: validation accuracy}`` known for ``trial``: its own training plus stored ones."""
-    known = {int(trial.user_attrs[attrs.CONFIG]["seed"]): float_accuracy(trial)}
+    known = {int(system_attrs.trial_config(trial)["seed"]): float_accuracy(trial)}
     record = (stored or {}).get(trial.number)
     if record:
         known |= {int(s): float(a) for s, a in zip(record["seeds"], record["accuracies"], strict=True)}
@@ -68,7 +68,7 @@ def reevaluate(study: Any, spec: StudySpec, trials: Sequence[Any], runs: int, *,
     stored = {} if fresh else stored_stability(study)
     out = {}
     for trial in trials:
-        config = trial.user_attrs[attrs.CONFIG]
+        config = system_attrs.trial_config(trial)
         known = seed_accuracies(trial, stored)
         missing = [s for s in (config["seed"] + i * SEED_STRIDE for i in range(runs)) if s not in known]
         if not missing:
@@ -98,3 +98,14 @@ def _train_once(spec: StudySpec, config: dict[str, Any], seed: int, data: Any, d
 
     model = build_model(config | {"seed": seed}, data)
     return float(trainer(model, data, train_config(spec, config["training"], seed), device).val_accuracy)
+
+
+def stability_columns(study: Any, trials: Sequence[Any]) -> list[dict[str, Any]]:
+    """Per trial, ``accuracy_mean``, ``accuracy_std`` and ``seeds`` from the stored records (None
+    where a trial has none); ``[]`` when none of ``trials`` has one, so tables add no columns."""
+    stored = stored_stability(study)
+    if not any(t.number in stored for t in trials):
+        return []
+    return [{"accuracy_mean": stored[t.number]["accuracy_mean"], "accuracy_std": stored[t.number]["accuracy_std"],
+             "seeds": len(stored[t.number]["seeds"])} if t.number in stored else
+            {"accuracy_mean": None, "accuracy_std": None, "seeds": None} for t in trials]

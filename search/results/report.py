@@ -8,6 +8,7 @@ from typing import Any
 
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.config.system_attrs import trial_config
 from scalesearch.search.results.pareto import pareto_indices
 
 
@@ -32,7 +33,7 @@ def pareto_trials(trials: Sequence[Any], spec: StudySpec) -> list[Any]:
 
 def trial_row(trial: Any) -> dict[str, Any]:
     """The columns shown for a trial in tables and exports."""
-    config = trial.user_attrs.get(attrs.CONFIG, {})
+    config = trial_config(trial)
     metrics = attrs.trial_metrics(trial.user_attrs)
     model = config.get("model", {})
     return {

@@ -35,7 +35,12 @@ from typing import Any
 from scalesearch.errors import SpecError
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import StudySpec
-from scalesearch.search.results.export import candidate_front, parse_pick, passing_trials
+from scalesearch.search.results.export import (
+    candidate_front,
+    numbered_trial,
+    parse_pick,
+    passing_trials,
+)
 from scalesearch.search.results.pareto import dominates
 from scalesearch.search.results.reeval import (
     compression_offset,
@@ -130,8 +135,13 @@ def _adjusted(trial: Any, spec: StudySpec, accuracy: float) -> Any:
 
 def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str] = (), *, rule: str = "lcb",
            seeds: int | None = None, top: int | None = None, data: Any = None, device: str | None = None,
-           trainer: Trainer = train, on_training: Callable[[int, int], None] | None = None) -> Selection:
-    """The trial ``pick`` chooses under ``rule`` (see the module docstring), with its estimate."""
+           trainer: Trainer = train, on_training: Callable[[int, int], None] | None = None,
+           trial: int | None = None) -> Selection:
+    """The trial ``pick`` chooses under ``rule`` (see the module docstring), with its estimate;
+    with ``trial``, that trial as it is (``export --trial N``: no pick, no re-evaluation)."""
+    if trial is not None:
+        chosen = numbered_trial(study, trial)
+        return Selection(chosen, estimates(study, spec, [chosen], data)[chosen.number], "single", (), 0)
     seeds, top = check_rule(rule, seeds, top)
     rank = parse_pick(pick)
     value = RULES[rule]

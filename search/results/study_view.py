@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalesearch.errors import StorageError
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.metrics import METRICS
 from scalesearch.search.config.spec import StudySpec, spec_from_data
 from scalesearch.search.results.pareto import pareto_indices
@@ -110,10 +110,10 @@ def compression_kind(compression: Mapping[str, Any] | None) -> str:
 
 def _point(trial: Any, spec: StudySpec) -> TrialPoint | None:
     user = trial.user_attrs
-    config = user.get(attrs.CONFIG) or {}
+    config = system_attrs.trial_config(trial)
     model = config.get("model", {})
     metrics = {k: float(v) for k, v in attrs.trial_metrics(user).items() if math.isfinite(v)}
-    curve = tuple(float(a) for a in user.get("ss.val_curve", ()))
+    curve = tuple(system_attrs.val_curve(trial))
     stopped = trial.state.name == "PRUNED"
     if stopped:
         rung = user.get(attrs.RUNG_REACHED)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 
 
 class Retry:
@@ -44,7 +44,7 @@ class Retry:
         if not trial.params or retries >= self.max_retries:
             return
         user_attrs = {attrs.RETRY_OF: trial.number, attrs.RETRIES: retries + 1}
-        seed = (trial.user_attrs.get(attrs.CONFIG) or {}).get("seed", trial.user_attrs.get(attrs.SEED))
+        seed = system_attrs.trial_config(trial).get("seed", trial.user_attrs.get(attrs.SEED))
         if seed is not None:
             user_attrs[attrs.SEED] = seed
         study.add_trial(optuna.trial.create_trial(

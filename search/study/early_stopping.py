@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scalesearch.errors import SpecError, UnknownNameError
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.metrics import Condition
 from scalesearch.search.results.pareto import rank_and_crowding
 from scalesearch.search.training.train import EpochReport, TrainConfig, warmup_epochs
@@ -68,7 +68,7 @@ class EarlyStopping(Protocol):
 
 def trial_training(trial: Any) -> TrainConfig:
     """The trial's sampled training knobs (epochs, schedule, ...), trainer defaults elsewhere."""
-    config = trial.user_attrs.get(attrs.CONFIG) or {}
+    config = system_attrs.trial_config(trial)
     return TrainConfig(**config.get("training", {}))
 
 
@@ -255,7 +255,7 @@ class Hook:
         trial.set_user_attr(attrs.RUNG_REACHED, decision.epoch)
         trial.set_user_attr(attrs.metric_key("epochs_run"), decision.epoch)
         if curve:
-            trial.set_user_attr("ss.val_curve", [round(a, 5) for a in curve])
+            system_attrs.set_trial_data(trial, system_attrs.VAL_CURVE, [round(a, 5) for a in curve])
         if not self.report and hasattr(trial, "set_constraint"):  # Optuna >= 5
             trial.set_constraint(EARLY_STOPPED, 1 - decision.epoch / max(1, trial_budget(trial)))
         raise optuna.TrialPruned(decision.reason)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from scalesearch.errors import ModelBuildError
 from scalesearch.search.compression.deploy import check_deploy, deploy_trial
 from scalesearch.search.compression.estimate import costs_before_training
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.datasets import Dataset
 from scalesearch.search.study.constraints import store_constraints
@@ -81,7 +81,7 @@ class Objective:
         started, data_mark = time.perf_counter() - charged, self.data.data_seconds - charged
         # A retried trial keeps the seed of the trial it reruns (search/runtime/liveness.py).
         config = suggest(trial, self.spec.space) | {"seed": trial.user_attrs.get(attrs.SEED, self.spec.seed + trial.number)}
-        trial.set_user_attr(attrs.CONFIG, config)
+        system_attrs.set_trial_data(trial, attrs.CONFIG, config)  # machine data, not drawn by the dashboard
         sampler_seed = getattr(trial.study.sampler, SEED_ATTR, None)
         if sampler_seed is not None:
             trial.set_user_attr(attrs.SAMPLER_SEED, sampler_seed)
@@ -129,14 +129,13 @@ class Objective:
                     "data_seconds": self.data.data_seconds - data_mark,
                     "trial_seconds": time.perf_counter() - started}
         self._store(trial, metrics)
-        trial.set_user_attr("ss.val_curve", [round(a, 5) for a in result.curve])
-        stored = attrs.trial_metrics(trial.user_attrs)
+        system_attrs.set_trial_data(trial, system_attrs.VAL_CURVE, [round(a, 5) for a in result.curve])
+        stored = system_attrs.exact_metrics(trial)
         return [float(stored[name]) for name in self.spec.objectives]
 
     @staticmethod
     def _store(trial: Any, metrics: dict[str, Any]) -> None:
-        for name, value in metrics.items():
-            trial.set_user_attr(attrs.metric_key(name), value)
+        system_attrs.store_metrics(trial, metrics)  # rounded for people, exact in ss.metrics
 
 
 def constraints_func(spec: StudySpec) -> Callable[[Any], list[float]] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results.report import fmt
 from scalesearch.search.training.train import EpochReport
@@ -84,7 +84,7 @@ class Progress:
 
     # ---------------------------------------------------------------- rendering
     def _trial_line(self, trial: Any, metrics: dict[str, Any]) -> str:
-        config = trial.user_attrs.get(attrs.CONFIG, {})
+        config = system_attrs.trial_config(trial)
         shown = "  ".join(f"{k}={fmt(metrics.get(k), k)}" for k in ("accuracy", "params", "latency_ms") if k in metrics)
         reason = trial.user_attrs.get(attrs.PRUNE_REASON) or trial.user_attrs.get(attrs.FAIL_REASON) or ""
         tail = f"  ({reason})" if reason and trial.state.name != "COMPLETE" else ""

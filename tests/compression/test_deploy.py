@@ -9,6 +9,7 @@ import torch
 from scalesearch.search.compression import deploy
 from scalesearch.search.compression.measure import Latency, count_params
 from scalesearch.search.config.spec import spec_from_data
+from scalesearch.search.config.system_attrs import trial_config
 from scalesearch.search.study.study import open_study, run_study
 from scalesearch.search.training.train import TrainResult
 from tests.compression_helpers import TRAIN, digits, small_knobs, trained
@@ -97,7 +98,7 @@ def test_a_study_with_pruning_and_quantization_in_its_space_completes(tmp_path) 
     assert len(trials) == 5
     for baseline, family in zip(trials[:2], ("resnet", "convnext"), strict=True):  # per-family baselines
         assert baseline.params["family"] == family
-        assert baseline.user_attrs["ss.config"]["compression"] == {"pruning_ratio": 0.0, "quantization": "none"}
+        assert trial_config(baseline)["compression"] == {"pruning_ratio": 0.0, "quantization": "none"}
 
     def find(params: dict) -> optuna.trial.FrozenTrial:
         return next(t for t in trials if all(t.params.get(k) == v for k, v in params.items()))

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from scalesearch.errors import DataError
-from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import spec_from_data
 from scalesearch.search.datasets import clear_memory_cache
+from scalesearch.search.datasets.recorded import split_record
 from scalesearch.search.results.export import export_data, select_trial
 from scalesearch.search.results.retrain import read_export, retrain
 from scalesearch.search.study.study import open_study, run_study
@@ -41,7 +41,7 @@ def exported(tmp_path, **dataset):
 @pytest.mark.parametrize("stream", [False, True])
 def test_retrain_uses_the_recorded_split(tmp_path, stream):
     _, study, export = exported(tmp_path, stream=stream, num_workers=0)
-    assert export["split"] == study.user_attrs[attrs.SPLIT]
+    assert export["split"] == split_record(study)
     result = retrain(export, tmp_path / "model", device="cpu", threads=1, epochs=1)
     card = yaml.safe_load((tmp_path / "model" / "model.yaml").read_text())
     sizes = export["split"]["sizes"]

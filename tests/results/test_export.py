@@ -88,3 +88,23 @@ def test_export_holds_everything_to_rebuild_and_redacts_the_storage(study_and_sp
 def test_unwritable_output_is_an_export_error(study_and_spec, tmp_path):
     with pytest.raises(ExportError, match="cannot write"):
         write_yaml({"a": 1}, tmp_path / "no" / "such" / "dir" / "best.yaml")
+
+
+def test_export_trial_n_takes_that_trial_as_it_is(study_and_spec):
+    """``export --trial N``: a row of the study note's Pareto table, dominated or not, no re-evaluation."""
+    from scalesearch.search.results.selection import select
+
+    study, spec = study_and_spec
+    chosen = select(study, spec, trial=3)  # dominated by trial 1, still exported as asked
+    assert chosen.trial.number == 3 and chosen.rule == "single" and chosen.trainings == 0
+    data = export_data(study, spec, chosen.trial, storage_url="sqlite:///x.db", pick="trial:3")
+    assert data["model"]["width_multiplier"] == pytest.approx(0.4) and data["provenance"]["trial"] == 3
+
+
+@pytest.mark.parametrize(("number", "why"), [(5, "is FAIL"), (99, "does not exist"), (-1, "does not exist")])
+def test_export_trial_n_refuses_a_trial_that_is_not_complete(study_and_spec, number, why):
+    from scalesearch.search.results.selection import select
+
+    study, spec = study_and_spec
+    with pytest.raises(ExportError, match=f"--trial {number}: trial {number} of study .* {why}; export takes a COMPLETE"):
+        select(study, spec, trial=number)

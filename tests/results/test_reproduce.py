@@ -10,6 +10,7 @@ from scalesearch.search.compression import artifact
 from scalesearch.search.compression.compress import predictions
 from scalesearch.search.compression.measure import count_params
 from scalesearch.search.config.spec import spec_from_data
+from scalesearch.search.config.system_attrs import trial_config
 from scalesearch.search.results.reproduce import export_trial
 from scalesearch.search.study.study import open_study, run_study
 from tests.compression_helpers import digits, small_knobs
@@ -38,7 +39,7 @@ def test_exported_trial_reloads_with_the_recorded_accuracy_and_params(tmp_path) 
         model, manifest = artifact.load(path)
         accuracy = (predictions(model, digits().val, "cpu") == digits().val.y).float().mean().item()
         assert accuracy == pytest.approx(trial.user_attrs["ss.accuracy"], abs=1e-6)
-        for knob, value in trial.user_attrs["ss.config"]["compression"].items():
+        for knob, value in trial_config(trial)["compression"].items():
             assert manifest["compression"][knob] == value
     baseline, compressed = study.trials
     assert baseline.params == {"pruning_ratio": 0.0, "sparsity": 0.0, "quantization": "none"}

@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 import pytest
 
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import spec_from_data
 from scalesearch.search.runtime.interrupts import Interrupted, Interrupts
 from scalesearch.search.study.study import load_data, open_study, run_study
@@ -120,8 +120,8 @@ def test_sigterm_stops_a_worker_process_cleanly(tmp_path, graceful):
     create_study(url, tiny_spec_data("term", n_trials=2, epochs=40))
     proc = scalesearch("worker", "--storage", url, "--study-name", "term", *(["--graceful"] if graceful else []))
     study = load(url, "term")
-    wait_for(lambda: any(t.user_attrs.get("ss.accuracy") is None and t.user_attrs.get(attrs.CONFIG)
-                         for t in study.get_trials(states=(State.RUNNING,))), 120, what="a trial in training")
+    wait_for(lambda: any(t.user_attrs.get("ss.accuracy") is None and system_attrs.trial_config(t)
+                         for t in study.get_trials(states=(State.RUNNING,))), 600, what="a trial in training")
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out

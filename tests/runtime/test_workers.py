@@ -12,7 +12,7 @@ import sys
 import optuna
 import pytest
 
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import spec_from_data
 from scalesearch.search.runtime.workers import (
     WorkerPlan,
@@ -85,7 +85,7 @@ def _assert_exact(study: optuna.Study, n_trials: int) -> None:
         metrics = attrs.trial_metrics(t.user_attrs)
         assert len(t.values) == 2 and all(v == v for v in t.values)
         assert {"accuracy", "params", "flops", "latency_ms", "size_mb"} <= set(metrics)
-        assert t.user_attrs[attrs.CONFIG]["family"] == "resnet" and t.user_attrs[attrs.WORKER]
+        assert system_attrs.trial_config(t)["family"] == "resnet" and t.user_attrs[attrs.WORKER]
 
 
 @pytest.mark.slow
@@ -121,7 +121,7 @@ def test_a_killed_worker_trial_is_failed_and_its_config_rerun(backend, tmp_path,
 
     def victim_training():
         for t in study.get_trials(deepcopy=False, states=(State.RUNNING,)):
-            if t.user_attrs.get(attrs.WORKER, "").endswith(f":{victim.pid}") and attrs.CONFIG in t.user_attrs:
+            if t.user_attrs.get(attrs.WORKER, "").endswith(f":{victim.pid}") and system_attrs.trial_config(t):
                 return t
         return None
 
@@ -152,7 +152,7 @@ def test_ctrl_c_stops_every_worker_cleanly_and_run_resumes(tmp_path):
             running = load(url, name).get_trials(states=(State.RUNNING,))
         except Exception:  # the study does not exist yet
             return False
-        return len([t for t in running if attrs.CONFIG in t.user_attrs]) == 2
+        return len([t for t in running if system_attrs.trial_config(t)]) == 2
 
     wait_for(both_training, 300, what="both workers to train a trial")
     proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to `run`

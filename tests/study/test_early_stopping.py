@@ -16,7 +16,7 @@ import optuna
 import pytest
 
 from scalesearch.errors import SpecError, UnknownNameError
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.metrics import parse_condition
 from scalesearch.search.config.spec import load_spec, spec_from_data
 from scalesearch.search.study.early_stopping import (
@@ -374,8 +374,8 @@ def test_run_study_prunes_and_records_rung_values(tmp_path, tiny_data):
         rung = t.user_attrs[attrs.RUNG_REACHED]
         assert rung in (1, 3)
         assert t.user_attrs["ss.epochs_run"] == rung
-        assert t.user_attrs[attrs.rung_key(rung)] == pytest.approx(t.user_attrs["ss.val_curve"][-1], abs=1e-5)
-        assert len(t.user_attrs["ss.val_curve"]) == rung
+        assert t.user_attrs[attrs.rung_key(rung)] == pytest.approx(system_attrs.val_curve(t)[-1], abs=1e-5)
+        assert len(system_attrs.val_curve(t)) == rung
         assert t.user_attrs[attrs.PRUNE_REASON].startswith(f"asha: at rung {rung} epochs")
         assert "ss.accuracy" not in t.user_attrs
         # Multi-objective TPE cannot use intermediate values; it ranks infeasible trials.

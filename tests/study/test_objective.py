@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from scalesearch.errors import ModelBuildError
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import load_spec
 from scalesearch.search.study.objective import Objective, constraints_func
 from tests.conftest import TINY_OVERRIDES, FakeTrainer
@@ -28,9 +28,12 @@ def test_every_trial_stores_every_measurement(spec, tiny_data, fake_trainer):
         for key in ("accuracy", "params", "flops", "latency_ms", "latency_ms_batch", "size_bytes", "size_mb",
                     "train_seconds", "epochs_run", "latency_batch_size"):
             assert key in metrics, key
-        assert trial.values == [metrics["accuracy"], metrics["params"]]
-        assert trial.user_attrs["ss.val_curve"]
-        assert trial.user_attrs[attrs.CONFIG]["family"] in spec.space.families
+        exact = system_attrs.exact_metrics(trial)
+        assert trial.values == [exact["accuracy"], exact["params"]]  # objectives at full precision
+        assert metrics["accuracy"] == system_attrs.for_display(exact["accuracy"])  # people read it rounded
+        assert system_attrs.val_curve(trial) and system_attrs.VAL_CURVE not in trial.user_attrs
+        assert system_attrs.trial_config(trial)["family"] in spec.space.families
+        assert attrs.CONFIG not in trial.user_attrs  # machine data stays out of the dashboard's table
 
 
 def test_searched_and_fixed_training_knobs_reach_the_trainer(spec, tiny_data, fake_trainer):
@@ -63,7 +66,7 @@ def test_build_failure_fails_the_trial_naming_family_and_config(spec, tiny_data,
     study.optimize(Objective(spec, tiny_data, "cpu", trainer=fake_trainer), n_trials=1, catch=(ModelBuildError,))
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.FAIL
-    family_name = trial.user_attrs[attrs.CONFIG]["family"]
+    family_name = system_attrs.trial_config(trial)["family"]
     assert f"{family_name} could not build" in trial.user_attrs[attrs.FAIL_REASON]
     assert "width_multiplier" in trial.user_attrs[attrs.FAIL_REASON]
 

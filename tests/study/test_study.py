@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from scalesearch.errors import SpecError, StorageError
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import load_spec, spec_to_data
 from scalesearch.search.study.study import count_finished, open_study, run_study, spec_conflicts
 from tests.conftest import TINY_OVERRIDES
@@ -86,5 +86,5 @@ def test_a_new_study_tries_every_family_first(spec, storage_url, tiny_data, fake
     families = list(spec.space.families)
     assert len(families) == 7
     run_study(study, spec, data=tiny_data, device="cpu", trainer=fake_trainer)
-    tried = [t.user_attrs[attrs.CONFIG]["family"] for t in study.trials]
+    tried = [system_attrs.trial_config(t)["family"] for t in study.trials]
     assert sorted(tried) == sorted(families)

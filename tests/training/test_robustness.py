@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from scalesearch.search.config.spec import spec_from_data
+from scalesearch.search.config.system_attrs import trial_config
 from scalesearch.search.datasets import Split
 from scalesearch.search.training.robustness import (
     CORRUPTIONS,
@@ -143,7 +144,7 @@ def test_stability_of_the_pareto_front_is_measured_afterwards(tmp_path):
     assert stored_stability(study) == measured
     for number, record in measured.items():
         own = study.trials[number]
-        assert record["seeds"][0] == own.user_attrs["ss.config"]["seed"]
+        assert record["seeds"][0] == trial_config(own)["seed"]
         assert record["accuracies"][0] == own.user_attrs["ss.accuracy"] and len(record["accuracies"]) == 2
     calls.clear()
     assert measure_stability(study, spec, runs=2, trainer=fake_trainer(calls), device="cpu") == {}

@@ -1,0 +1,70 @@
+"""What keeping the dashboard current costs: the default study with and without the refresh hook.
+
+Runs the same study (same spec, same seed, a fresh SQLite file each) alternately without and
+with :class:`~scalesearch.search.results.refresh.Refresh` (trial notes, study note, figures),
+as ``scalesearch run`` and ``scalesearch worker`` use it, and prints per pair the wall times,
+their ratio, and the hook's own time (measured inside it) as a share of the run. On a shared
+machine the wall-time ratio carries the machine's noise; the hook's own share does not.
+
+    python benchmarks/inspection_overhead.py                      # the default study, one pair
+    python benchmarks/inspection_overhead.py --pairs 2 --set budget.n_trials=8
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def one_run(spec_path: str | None, overrides: list[str], folder: Path, hooked: bool) -> tuple[float, float]:
+    """Wall seconds of one study run, and the hook's own seconds (0 without it)."""
+    from scalesearch.search.config.spec import load_spec
+    from scalesearch.search.results.refresh import Refresh
+    from scalesearch.search.study.study import open_study, run_study
+
+    url = f"sqlite:///{folder / ('hooked.db' if hooked else 'plain.db')}"
+    started = time.perf_counter()
+    study, spec = open_study(load_spec(spec_path, overrides), url)
+    refresh = Refresh(spec, url) if hooked else None
+    if refresh is not None:
+        refresh.start(study)
+    run_study(study, spec, storage_url=url, on_trial_end=refresh)
+    if refresh is not None:
+        refresh.finish(study)
+    return time.perf_counter() - started, refresh.spent if refresh is not None else 0.0
+
+
+def main() -> None:
+    import optuna
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("spec", nargs="?", help="study spec (default: studies/digits.yaml)")
+    parser.add_argument("--pairs", type=int, default=1, help="runs without and with the hook (default 1 pair)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="spec override")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ratios, shares = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for pair in range(args.pairs):
+            # Alternate the order, so a machine getting busier or quieter favours neither arm.
+            order = (False, True) if pair % 2 == 0 else (True, False)
+            times: dict[bool, tuple[float, float]] = {}
+            for hooked in order:
+                folder = Path(tmp) / f"pair{pair}"
+                folder.mkdir(exist_ok=True)
+                times[hooked] = one_run(args.spec, args.set, folder, hooked)
+            (plain, _), (hooked_wall, hook) = times[False], times[True]
+            ratios.append(hooked_wall / plain)
+            shares.append(hook / hooked_wall)
+            print(f"pair {pair + 1}: without hook {plain:.1f}s, with hook {hooked_wall:.1f}s, "
+                  f"ratio {ratios[-1]:.3f}; the hook's own time {hook:.2f}s = {100 * shares[-1]:.2f} % of its run",
+                  flush=True)
+    print(f"median over {args.pairs} pair(s): wall-time ratio {statistics.median(ratios):.3f}, "
+          f"hook's own share {100 * statistics.median(shares):.2f} %")
+
+
+if __name__ == "__main__":
+    main()

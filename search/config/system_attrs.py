@@ -1,0 +1,86 @@
+"""Machine-only study and trial data, kept out of what optuna-dashboard draws.
+
+optuna-dashboard shows every *user* attribute of a study or trial as one line of its attribute
+tables (non-strings as JSON, up to 1,024 characters), and a line it cannot break widens the whole
+page: the split assignment (base64) made the study page 5,311 px wide, a trial's config its page
+~3,500 px. So data for programs lives in Optuna *system* attributes, which the dashboard does not
+render, under the same ``ss.*`` names (search/config/attrs.py); user attributes keep what people
+read, rounded (:func:`for_display`).
+
+Optuna 5 removed ``Study.set_system_attr`` and ``Trial.set_system_attr``; the storage's
+``set_study_system_attr`` / ``set_trial_system_attr`` are public, and this module reaches them the
+way optuna-dashboard's own ``save_note`` does. Readers fall back to the user attribute, so studies
+made before this change still load, resume and export.
+
+    set_trial_data(trial, attrs.CONFIG, config)
+    trial_config(frozen_trial)["family"]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scalesearch.search.config import attrs
+
+METRICS = "ss.metrics"  # trial, system: every measured metric at full precision
+VAL_CURVE = "ss.val_curve"  # trial, system: validation accuracy after each epoch
+SIGNIFICANT = 4  # digits of a float metric as shown in the dashboard
+
+
+def set_study_data(study: Any, key: str, value: Any) -> None:
+    study._storage.set_study_system_attr(study._study_id, key, value)
+
+
+def study_data(study: Any, key: str, default: Any = None) -> Any:
+    """The study's system attr ``key``; else its user attr ``key`` (older studies); else ``default``."""
+    value = study._storage.get_study_system_attrs(study._study_id).get(key)
+    return value if value is not None else study.user_attrs.get(key, default)
+
+
+def set_trial_data(trial: Any, key: str, value: Any) -> None:
+    """Store ``value`` on a running ``optuna.Trial`` (not shown by the dashboard)."""
+    trial.storage.set_trial_system_attr(trial._trial_id, key, value)
+
+
+def _system_attrs(trial: Any) -> dict[str, Any]:
+    """A frozen trial's system attrs, or a running one's (Optuna 5's ``Trial`` has no property)."""
+    storage = getattr(trial, "storage", None)
+    return storage.get_trial_system_attrs(trial._trial_id) if storage is not None else trial.system_attrs
+
+
+def trial_data(trial: Any, key: str, default: Any = None) -> Any:
+    """A trial's (running or frozen) system attr ``key``; else its user attr (older studies)."""
+    value = _system_attrs(trial).get(key)
+    return value if value is not None else trial.user_attrs.get(key, default)
+
+
+def trial_config(trial: Any) -> dict[str, Any]:
+    """The sampled configuration (family, model, training, compression, seed); ``{}`` before sampling."""
+    return trial_data(trial, attrs.CONFIG) or {}
+
+
+def val_curve(trial: Any) -> list[float]:
+    """Validation accuracy after each epoch trained (partial for a trial stopped early)."""
+    return [float(a) for a in trial_data(trial, VAL_CURVE) or ()]
+
+
+def exact_metrics(trial: Any) -> dict[str, Any]:
+    """The trial's metrics at full precision (the user attrs hold them rounded for people)."""
+    return attrs.trial_metrics(trial.user_attrs) | (_system_attrs(trial).get(METRICS) or {})
+
+
+def for_display(value: Any) -> Any:
+    """A float rounded to :data:`SIGNIFICANT` significant digits (1.3328649999 -> 1.333); other
+    values unchanged."""
+    if isinstance(value, float) and math.isfinite(value) and value != 0.0:
+        return round(value, SIGNIFICANT - 1 - math.floor(math.log10(abs(value))))
+    return value
+
+
+def store_metrics(trial: Any, metrics: dict[str, Any]) -> None:
+    """``metrics`` as ``ss.<name>`` user attrs rounded for people, and exactly in ``ss.metrics``."""
+    exact = (_system_attrs(trial).get(METRICS) or {}) | metrics
+    set_trial_data(trial, METRICS, exact)
+    for name, value in metrics.items():
+        trial.set_user_attr(attrs.metric_key(name), for_display(value))

@@ -1,0 +1,166 @@
+"""The study explains itself in optuna-dashboard: a Markdown note on the study and on each trial.
+
+:func:`study_note` says what is searched, the objectives (direction, unit), constraints, budget
+and progress, and the current Pareto front as a table with the ``scalesearch export`` command of
+each row and of the knee, so a reader can answer "which model under 100K params is most accurate,
+and how do I export it" from the note alone. :func:`trial_note` gives one trial: its config on one
+line, its measurements rounded, and why it stopped. ``search/results/refresh.py`` stores them
+with ``optuna_dashboard.save_note`` as trials finish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from scalesearch.search.config import attrs, system_attrs
+from scalesearch.search.config.metrics import METRICS
+from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.results.report import complete_trials, fmt, pareto_trials, trial_row
+from scalesearch.search.storage.storage import redact
+from scalesearch.spaces.space import Choice, Fixed, FloatRange, IntRange, Param
+
+#: What each objective means, for the note's objectives table.
+MEANING = {"accuracy": "validation accuracy (fraction correct)", "params": "parameters of the deployed model",
+           "flops": "forward FLOPs per image", "latency_ms": "latency, batch 1, on the deploy device",
+           "size_mb": "serialized model size", "nonzero_params": "non-zero parameters (after sparsity)",
+           "robust_accuracy": "accuracy under noise, blur and shift", "accuracy_std": "accuracy spread over seeds"}
+#: A trial note's measurements: metric -> (label, unit).
+SHOWN = {"accuracy": ("accuracy", ""), "params": ("params", ""), "flops": ("FLOPs", ""),
+         "latency_ms": ("latency", " ms"), "size_mb": ("size", " MB"), "epochs_run": ("epochs", ""),
+         "train_seconds": ("training", " s")}
+#: Pareto table columns: (row key, header).
+COLUMNS = (("trial", "trial"), ("family", "family"), ("width", "width"), ("depth", "depth"),
+           ("compression", "compression"), ("accuracy", "accuracy"), ("params", "params"), ("flops", "FLOPs"),
+           ("latency_ms", "latency (ms)"), ("size_mb", "size (MB)"))
+
+
+def describe_param(param: Param) -> str:
+    """``0.031–0.5 (log)``, ``{32, 64}``, ``27``: a knob's range as people read it."""
+    match param:
+        case Fixed(v):
+            return _num(v)
+        case Choice(cs):
+            return "{" + ", ".join(_num(c) for c in cs) + "}"
+        case FloatRange(low=lo, high=hi, log=log) | IntRange(low=lo, high=hi, log=log):
+            return f"{_num(lo)}–{_num(hi)}" + (" (log)" if log else "")
+    return str(param)
+
+
+def _num(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _knobs(knobs: Mapping[str, Param]) -> str:
+    return ", ".join(f"{name} {describe_param(p)}" for name, p in knobs.items()) or "-"
+
+
+def export_command(study: Any, storage_url: str, *, trial: int | None = None) -> str:
+    """The ``scalesearch export`` command for trial ``trial``, or for the knee when None."""
+    how = f"--trial {trial} -o trial{trial}.yaml" if trial is not None else "--pick knee -o best.yaml"
+    return f"scalesearch export --storage {redact(storage_url)} --study-name {study.study_name} {how}"
+
+
+def progress_counts(study: Any) -> dict[str, int]:
+    counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    return counts
+
+
+def study_note(study: Any, spec: StudySpec, storage_url: str) -> str:
+    """The study's Markdown note (see the module docstring)."""
+    from scalesearch.search.runtime.budget import epochs_spent
+
+    c = progress_counts(study)
+    finished = c["COMPLETE"] + c["PRUNED"]
+    space = spec.space
+    lines = [f"# {study.study_name}: {' vs '.join(spec.objectives)}", "",
+             f"**Progress:** {finished} / {spec.budget.n_trials} trials finished ({c['COMPLETE']} complete, "
+             f"{c['PRUNED']} stopped early, {c['FAIL']} failed, {c['RUNNING']} running); "
+             f"{epochs_spent(study)} training epochs spent"
+             + (f" of {spec.budget.max_epochs}" if spec.budget.max_epochs else "")
+             + f". Updated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.", "",
+             "## What is searched", "",
+             f"Space `{space.name}` on dataset `{spec.dataset.name}`"
+             + (f" ({_split_sizes(study)})" if _split_sizes(study) else "") + ".", "",
+             "| family | knobs |", "|---|---|",
+             *(f"| {family} | {_knobs(knobs)} |" for family, knobs in space.families.items()), "",
+             f"Training: {_knobs(space.training)}.", "",
+             f"Compression: {_knobs(space.compression) if space.compression else 'none (deployed as trained)'}.", "",
+             "## Objectives", "", "| objective | direction | unit |", "|---|---|---|"]
+    for name, direction in zip(spec.objectives, spec.directions, strict=True):
+        unit = METRICS.get(name, ("", ""))[1]
+        lines.append(f"| {name} | {direction} | {MEANING.get(name, name)}{f' ({unit})' if unit else ''} |")
+    constraints = ", ".join(f"`{c}`" for c in spec.conditions) or "none"
+    lines += ["", f"Constraints: {constraints}. Early stopping: `{spec.early_stopping.name}`.", ""]
+    lines += front_section(study, spec, storage_url)
+    return "\n".join(lines) + "\n"
+
+
+def _split_sizes(study: Any) -> str:
+    sizes = (study.user_attrs.get(attrs.SPLIT) or {}).get("sizes")
+    return ", ".join(f"{n} {part}" for part, n in sizes.items()) if sizes else ""
+
+
+def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
+    """The Pareto front as a Markdown table, fewest params first, with export commands."""
+    from scalesearch.search.results.export import parse_pick
+
+    front = pareto_trials(complete_trials(study), spec)
+    if not front:
+        return ["## Pareto front", "", "No complete trial yet."]
+    knee = parse_pick("knee")(front, spec)[0]
+    rows = [trial_row(t) for t in front]
+    lines = ["## Pareto front", "",
+             f"{len(front)} Pareto-optimal trials (complete, within the constraints), fewest parameters first: "
+             "each is the most accurate model found at its size, so accuracy rises down the table. "
+             "For the most accurate model under a size, take the last row under it.", "",
+             "| " + " | ".join(h for _, h in COLUMNS) + " | export |", "|" + "---|" * (len(COLUMNS) + 1)]
+    for row in rows:
+        cells = [cell(row[key], key) for key, _ in COLUMNS]
+        cells[0] = f"**{row['trial']}** (knee)" if row["trial"] == knee.number else str(row["trial"])
+        lines.append("| " + " | ".join(cells) + f" | `--trial {row['trial']}` |")
+    lines += ["", "Export a row (here the knee's; put the row's trial number after `--trial`):", "",
+              f"    {export_command(study, storage_url, trial=knee.number)}", "",
+              f"**Knee** (the best compromise over all objectives): trial {knee.number}. Letting `export` choose "
+              "re-evaluates the top candidates with extra seeds first, so it may prefer a close neighbour:", "",
+              f"    {export_command(study, storage_url)}", "",
+              "The most accurate model under a budget, e.g. under 100K params:", "",
+              f"    scalesearch export --storage {redact(storage_url)} --study-name {study.study_name} "
+              "--pick max:accuracy --where 'params<100000' -o small.yaml"]
+    return lines
+
+
+def trial_note(trial: Any, spec: StudySpec) -> str:
+    """One trial's note: config on one line, measurements rounded, why it stopped."""
+    config = system_attrs.trial_config(trial)
+    model = ", ".join(f"{k} {_num(v)}" for k, v in config.get("model", {}).items())
+    training = ", ".join(f"{k} {_num(v)}" for k, v in config.get("training", {}).items())
+    compression = trial_row(trial)["compression"]
+    metrics = system_attrs.exact_metrics(trial)
+    shown = [f"{label} {cell(metrics[name], name)}{unit}" for name, (label, unit) in SHOWN.items() if name in metrics]
+    lines = [f"**Trial {trial.number}: {trial.state.name.lower()}**", "",
+             f"Config: {config.get('family', '?')} ({model}); training {training}; "
+             f"compression {compression}; seed {config.get('seed', '?')}.", "",
+             f"Measured: {', '.join(shown) or 'nothing yet'}."]
+    reason = trial.user_attrs.get(attrs.PRUNE_REASON) or trial.user_attrs.get(attrs.FAIL_REASON)
+    if reason and trial.state.name != "COMPLETE":
+        what = "Stopped early" if trial.state.name == "PRUNED" else "Failed"
+        lines += ["", f"{what}: {reason}"]
+    return "\n".join(lines) + "\n"
+
+
+def cell(value: Any, key: str) -> str:
+    """A rounded value for a table: 21.1K params, 0.9861 accuracy, 0.27 or 1,310 ms."""
+    if isinstance(value, float) and abs(value) >= 1000 and key not in ("params", "flops"):
+        return f"{value:,.0f}"
+    return fmt(value, key)
+
+
+def live_trial(study: Any, frozen: Any) -> Any:
+    """The ``optuna.Trial`` that ``save_note`` takes, for a finished (frozen) trial."""
+    import optuna
+
+    return optuna.Trial(study, frozen._trial_id)

@@ -1,0 +1,121 @@
+"""optuna-dashboard as a person meets it: a short real run, then its pages in headless Chromium.
+
+A module fixture runs a tiny real study with the refresh hook (notes and figures), serves the
+dashboard on a free port, and each test loads a page at 1600x1000 and checks what a reader
+sees: no sideways scrolling, the objective names, the note, the study's own figures drawn, and
+no console errors. With ``SCALESEARCH_SCREENSHOTS=DIR`` the pages are also saved as small PNGs
+there (docs/img/ holds the ones in the README).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from scalesearch.search.config.spec import load_spec
+from tests.browser_helpers import (
+    assert_no_horizontal_overflow,
+    browser_page,
+    console_errors,
+    free_port,
+    save_screenshot,
+    wait_until,
+)
+from tests.conftest import TINY_OVERRIDES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    """(base URL, study, figure keys) of a served dashboard over a study made by a short real run."""
+    from scalesearch.search.results.refresh import Refresh
+    from scalesearch.search.storage.dashboard import make_server
+    from scalesearch.search.study.study import open_study, run_study
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'study.db'}"
+    study, spec = open_study(load_spec(None, [*TINY_OVERRIDES, "budget.n_trials=4"]), url)
+    warnings: list[str] = []
+    refresh = Refresh(spec, url, share=1.0, warn=warnings.append)  # every trial refreshes everything
+    refresh.start(study)
+    run_study(study, spec, device="cpu", storage_url=url, on_trial_end=refresh)
+    refresh.finish(study)
+    assert not warnings
+    from scalesearch.search.results.figures import build_figures
+
+    keys = sorted(build_figures(study, spec))
+    server = make_server(url, port=free_port())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}/dashboard"
+    wait_until(lambda: urllib.request.urlopen(f"{base}/", timeout=10).status == 200, "the dashboard to answer")
+    try:
+        yield base, study, keys
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=30)
+
+
+def study_id(study) -> int:
+    return study._storage.get_study_id_from_name(study.study_name)
+
+
+def shot(page, name: str) -> None:
+    folder = os.environ.get("SCALESEARCH_SCREENSHOTS")
+    if folder:
+        save_screenshot(page, Path(folder) / f"{name}.png")
+
+
+def test_the_study_page_fits_names_its_objectives_and_draws_the_studys_figures(dashboard):
+    base, study, keys = dashboard
+    with browser_page() as page:
+        errors = console_errors(page)
+        page.goto(f"{base}/studies/{study_id(study)}", wait_until="networkidle")
+        # The page draws as its data arrives: wait for every figure the study stored.
+        for key in keys:
+            page.locator(f"[id='user-defined-plot:{key}'] .main-svg").first.wait_for(state="attached", timeout=120_000)
+        for key in keys:
+            box = page.locator(f"[id='user-defined-plot:{key}']").bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 200, f"figure {key} is not drawn: {box}"
+            assert page.locator(f"[id='user-defined-plot:{key}'] .main-svg .trace").count() > 0, f"figure {key} has no marks"
+        body = page.inner_text("body")
+        assert "accuracy" in body and "params" in body
+        page.wait_for_timeout(500)  # let the last relayout settle before measuring widths
+        assert_no_horizontal_overflow(page)
+        shot(page, "dashboard_study")
+        assert not errors, errors
+
+
+def test_the_note_page_answers_which_model_and_how_to_export_it(dashboard):
+    base, study, _ = dashboard
+    with browser_page() as page:
+        errors = console_errors(page)
+        page.goto(f"{base}/studies/{study_id(study)}/note", wait_until="networkidle")
+        page.get_by_text("What is searched").wait_for(timeout=120_000)
+        text = page.inner_text("body")
+        assert "Pareto front" in text and "--trial" in text and "scalesearch export" in text
+        assert "| accuracy |" not in text  # the Markdown tables are rendered as tables
+        assert page.locator("table").count() >= 3  # families, objectives, Pareto front
+        assert_no_horizontal_overflow(page)
+        shot(page, "dashboard_note")
+        assert not errors, errors
+
+
+def test_a_trial_page_fits_and_shows_its_note(dashboard):
+    base, study, _ = dashboard
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
+    with browser_page() as page:
+        errors = console_errors(page)
+        page.goto(f"{base}/studies/{study_id(study)}/trials?numbers={trial.number}", wait_until="networkidle")
+        page.get_by_text(f"Trial {trial.number}: complete").wait_for(timeout=120_000)
+        text = page.inner_text("body")
+        assert "Config:" in text and "Measured: accuracy" in text
+        assert "ss.accuracy" in text  # the rounded measurements still list as attributes
+        assert_no_horizontal_overflow(page)
+        shot(page, "dashboard_trial")
+        assert not errors, errors
