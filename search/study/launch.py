@@ -182,12 +182,17 @@ def execute(launch: Launch, console: Any) -> RunOutcome:
         finished = count_finished(study)  # a stop by budget.max_epochs is the budget, not the timeout
         stopped_by = stop_reason(study, spec.budget.n_trials, spec.budget.max_epochs, failed=bool(code))
     else:
+        from scalesearch.search.results.refresh import Refresh, both
         from scalesearch.search.study.progress import Progress
         from scalesearch.search.study.study import run_study
 
+        refresh = Refresh(spec, launch.url, warn=lambda m: console.print(f"warning: {m}", markup=False))
+        refresh.start(study)  # notes and figures in optuna-dashboard (search/results/refresh.py)
         with Progress(spec, console, finished_before=launch.finished_before) as progress:
-            summary = run_study(study, spec, events=progress, on_trial_end=progress, storage_url=launch.url,
-                                graceful=launch.graceful, notice=lambda m: console.print(m, markup=False))
+            summary = run_study(study, spec, events=progress, on_trial_end=both(progress, refresh),
+                                storage_url=launch.url, graceful=launch.graceful,
+                                notice=lambda m: console.print(m, markup=False))
+        refresh.finish(study)
         finished, stopped_by = summary.finished, summary.stopped_by
     return RunOutcome(study, spec, launch.url, finished, stopped_by, time.monotonic() - started)
 
