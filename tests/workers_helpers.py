@@ -43,7 +43,8 @@ def tiny_spec_data(name: str = "tiny", n_trials: int = 4, epochs: int = 2, **ext
         "study_name": name, "space": space, "budget": {"n_trials": n_trials},
         "sampler": {"name": "random", "seed": 0}, "device": "cpu", "threads": 1,
         "measure": {"latency_repeats": 2, "latency_warmup": 1, "latency_batch_size": 8},
-        "workers": {"heartbeat_seconds": 1, "grace_seconds": 3, "max_retries": 2},
+        # Grace = 20 beats, so a live worker on a busy machine is not taken for dead.
+        "workers": {"heartbeat_seconds": 1, "grace_seconds": 20, "max_retries": 2},
         **extra,
     }
 

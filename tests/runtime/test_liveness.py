@@ -18,7 +18,7 @@ from scalesearch.search.runtime.liveness import (
     sweep_unstarted,
 )
 from scalesearch.search.runtime.loop import work
-from tests.workers_helpers import FAKE_SPEC, create_study, load
+from tests.workers_helpers import FAKE_SPEC, create_study, load, wait_for
 
 State = optuna.trial.TrialState
 
@@ -92,9 +92,10 @@ def test_attr_heartbeat_beats_while_the_block_runs_and_stops_after():
     heartbeat = AttrHeartbeat(interval=0.05, grace=1, retry=Retry(0))
     with heartbeat.beating(trial):
         first = study.trials[0].user_attrs[attrs.HEARTBEAT]
-        time.sleep(0.2)
-        later = study.trials[0].user_attrs[attrs.HEARTBEAT]
-    assert later > first
+        # A busy machine may delay the beat thread: wait for the next beat, however late.
+        later = wait_for(lambda: study.trials[0].user_attrs[attrs.HEARTBEAT] > first, 600, every=0.02,
+                         what="a second beat")
+    assert later
     stopped = study.trials[0].user_attrs[attrs.HEARTBEAT]
     time.sleep(0.15)
     assert study.trials[0].user_attrs[attrs.HEARTBEAT] == stopped

@@ -11,7 +11,6 @@ from scalesearch.search.study.objective import Objective
 from tests.conftest import TINY_OVERRIDES, FakeTrainer
 
 
-
 def config_of(trial):
     """The sampled config, wherever this version stores it (system attrs, else user attrs)."""
     return trial.system_attrs.get(attrs.CONFIG) or trial.user_attrs.get(attrs.CONFIG) or {}

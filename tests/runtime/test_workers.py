@@ -107,12 +107,14 @@ def test_four_workers_reach_the_budget_exactly(backend, tmp_path, request):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a hang guard only (two processes training on a busy machine)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_killed_worker_trial_is_failed_and_its_config_rerun(backend, tmp_path, request):
     url = storage_url_for(backend, tmp_path, request)
     name = f"kill-{backend}-{tmp_path.name}"
-    data = tiny_spec_data(name, n_trials=3, epochs=15)
-    data["workers"] = {"heartbeat_seconds": 1, "grace_seconds": 4, "max_retries": 2}
+    data = tiny_spec_data(name, n_trials=3, epochs=6)
+    # Grace = 20 beats: a live worker on a busy machine beats late, not that late (4 s was not).
+    data["workers"] = {"heartbeat_seconds": 1, "grace_seconds": 20, "max_retries": 2}
     data["early_stopping"] = {"name": "none"}  # the rerun must train in full, not be ranked away
     create_study(url, data)
     victim = scalesearch("worker", "--study-name", name, "--index", "0", env=env(SCALESEARCH_STORAGE=url))
@@ -125,7 +127,12 @@ def test_a_killed_worker_trial_is_failed_and_its_config_rerun(backend, tmp_path,
                 return t
         return None
 
-    killed = wait_for(victim_training, 300, every=0.05, what="the victim worker to train a trial")
+    while True:  # events, not timing: freeze the victim, and kill it only if still in its trial
+        killed = wait_for(victim_training, 600, every=0.05, what="the victim worker to train a trial")
+        victim.send_signal(signal.SIGSTOP)
+        if study.get_trials(deepcopy=False)[killed.number].state == State.RUNNING:
+            break
+        victim.send_signal(signal.SIGCONT)  # it finished that trial first: catch its next one
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=60)
     out, _ = survivor.communicate(timeout=600)
@@ -141,6 +148,7 @@ def test_a_killed_worker_trial_is_failed_and_its_config_rerun(backend, tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a hang guard only (two processes training on a busy machine)
 def test_ctrl_c_stops_every_worker_cleanly_and_run_resumes(tmp_path):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     name = "ctrl-c"
@@ -154,7 +162,7 @@ def test_ctrl_c_stops_every_worker_cleanly_and_run_resumes(tmp_path):
             return False
         return len([t for t in running if system_attrs.trial_config(t)]) == 2
 
-    wait_for(both_training, 300, what="both workers to train a trial")
+    wait_for(both_training, 900, what="both workers to train a trial")
     proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to `run`
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out

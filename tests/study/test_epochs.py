@@ -16,7 +16,6 @@ from scalesearch.search.training.train import EpochReport, TrainResult
 from tests.study.test_early_stopping import tiny_data, tiny_space  # noqa: F401  (fixture)
 
 
-
 def config_of(trial):
     """The sampled config, wherever this version stores it (system attrs, else user attrs)."""
     return trial.system_attrs.get(attrs.CONFIG) or trial.user_attrs.get(attrs.CONFIG) or {}
@@ -58,7 +57,13 @@ def _spec(**extra):
     })
 
 
-def test_every_epoch_counts_across_workers(tmp_path, tiny_data):  # noqa: F811
+def test_every_epoch_counts_across_workers(tmp_path, tiny_data, monkeypatch):  # noqa: F811
+    from scalesearch.search.runtime import device_share
+
+    # The workers here are threads of one process, and DeviceShare keeps one lock per process:
+    # a thread's trainer would hold it against the others' latency measurements (each then
+    # waits its 30 s). Processes on a host do not share it; this test is about counting.
+    monkeypatch.setattr(device_share, "shared_trainer", lambda trainer: trainer)
     url = f"sqlite:///{tmp_path / 'e.db'}"
     spec = _spec(budget={"n_trials": 8})
     open_study(spec, url)
