@@ -59,10 +59,11 @@ def stop() -> None:
 
 
 def write_pngs(figures: Mapping[str, Any], out_dir: Path, width: int = style.WIDTH) -> list[Path]:
-    """``<key>.png`` for each figure, ``width`` CSS pixels wide at 2x (sharp on any screen)."""
+    """``<key>.png`` for each figure (plotly's plain data), ``width`` CSS pixels wide at 2x."""
     import plotly.io as pio
 
     paths = [out_dir / f"{key}.png" for key in figures]
-    heights = [int(fig.layout.height or style.HEIGHT) for fig in figures.values()]
-    pio.write_images(list(figures.values()), paths, format="png", width=width, height=heights, scale=2)
+    heights = [int(fig["layout"].get("height", style.HEIGHT)) for fig in figures.values()]
+    pio.write_images(list(figures.values()), paths, format="png", width=width, height=heights, scale=2,
+                     validate=False)
     return paths

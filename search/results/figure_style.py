@@ -80,7 +80,7 @@ def layout(title: str, note: str = "", height: int = HEIGHT, **extra: Any) -> di
     lines = wrap(note, 118) if note else []
     text = f"<b>{title}</b>" + "".join(f"<br><span style='font-size:11px;color:#666'>{line}</span>" for line in lines)
     return {
-        "template": "none", "title": {"text": text, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
+        "template": {}, "title": {"text": text, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
         "font": {"family": "Helvetica, Arial, sans-serif", "size": 12, "color": TEXT},
         "paper_bgcolor": "white", "plot_bgcolor": "white", "height": height, "autosize": True,
         "margin": {"l": 64, "r": 16, "t": 60 + 16 * len(lines), "b": 56},

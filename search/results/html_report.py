@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalesearch.errors import ExportError, ReportError
+from scalesearch.errors import ReportError
 from scalesearch.search.config.metrics import METRICS
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results import figure_images
 from scalesearch.search.results import figure_style as style
 from scalesearch.search.results.figures import figure_data
+from scalesearch.search.results.report import pareto_trials
 from scalesearch.search.results.study_view import StudyView, TrialPoint, read_study
 from scalesearch.search.storage.storage import redact
 
@@ -40,6 +41,7 @@ th,td{border-bottom:1px solid #e6e6e6;padding:4px 8px;text-align:right;vertical-
 th{background:#f0f0f0;font-weight:600}td.l,th.l{text-align:left}
 td code{font-size:12px;overflow-wrap:anywhere;word-break:break-all;white-space:normal}
 tr.knee td{background:#fff7e0}.note{color:#666;font-size:12px}
+.front{max-height:430px;overflow-y:auto;border:1px solid #e3e3e3}.front th{position:sticky;top:0}
 """
 
 
@@ -86,8 +88,8 @@ def front_table(view: StudyView, storage_url: str | None, knee: int | None) -> s
         mark = " (knee)" if point.number == knee else ""
         command = html.escape(export_command(view, point.number, storage_url))
         rows.append(f"<tr{' class=knee' if mark else ''}>{cells}<td class=l><code>{command}</code>{mark}</td></tr>")
-    return (f"<table><thead><tr>{head}<th class=l>export it</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (f"<div class=front><table><thead><tr>{head}<th class=l>export it</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _summary(view: StudyView, storage_url: str | None) -> str:
@@ -99,7 +101,7 @@ def _summary(view: StudyView, storage_url: str | None) -> str:
     compression = ", ".join(spec.space.compression) if spec.space.compression else "none"
     finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
     running = counts.get("RUNNING", 0)
-    state = f"running ({running} trials in progress)" if running else "not running"
+    state = f"running ({running} trial{'s' * (running != 1)} in progress)" if running else "not running"
     lines = [
         f"Objectives: {objectives}. Constraints: {', '.join(spec.constraints) or 'none'}.",
         f"Space {spec.space.name}: families {families}; compression knobs: {compression}.",
@@ -111,27 +113,32 @@ def _summary(view: StudyView, storage_url: str | None) -> str:
     return "".join(f"<p class=meta>{html.escape(line) if i < 3 else line}</p>" for i, line in enumerate(lines))
 
 
-def _knee(study: Any, spec: StudySpec) -> int | None:
-    from scalesearch.search.results.export import select_trial
+def _knee(trials: list[Any], spec: StudySpec) -> int | None:
+    """The trial ``--pick knee`` chooses among the feasible front (on the stored scores)."""
+    from scalesearch.search.results.export import parse_pick
 
-    try:
-        return select_trial(study, spec, "knee").number
-    except ExportError:
-        return None
+    front = pareto_trials([t for t in trials if t.state.name == "COMPLETE"], spec)
+    return parse_pick("knee")(front, spec)[0].number if front else None
 
 
-def render(view: StudyView, figures: dict[str, Any], storage_url: str | None, knee: int | None,
+def _plot(key: str, figure: dict[str, Any]) -> str:
+    """A div and the script that draws ``figure`` (plain plotly data) into it with plotly.js."""
+    data = json.dumps(figure, separators=(",", ":")).replace("</", "<\\/")
+    height = figure["layout"].get("height", style.HEIGHT)
+    return (f"<div id=fig-{key} class=plot style='height:{height}px'></div><script>"
+            f"(function(){{var f={data};Plotly.newPlot('fig-{key}',f.data,f.layout,"
+            f"{{responsive:true,displaylogo:false}});}})();</script>")
+
+
+def render(view: StudyView, figures: dict[str, dict[str, Any]], storage_url: str | None, knee: int | None,
            pngs: dict[str, str]) -> str:
     """The report page as one string (plotly.js inlined once)."""
-    import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
     blocks = []
     for key, figure in figures.items():
-        div = pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=f"fig-{key}",
-                          config={"responsive": True, "displaylogo": False})
         link = f" · <a href='{pngs[key]}'>PNG</a>" if key in pngs else ""
-        blocks.append(f"<figure id={key}>{div}<figcaption>{key}{link}</figcaption></figure>")
+        blocks.append(f"<figure id={key}>{_plot(key, figure)}<figcaption>{key}{link}</figcaption></figure>")
     title = f"scalesearch report: {view.name}"
     return (
         f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
@@ -156,15 +163,14 @@ def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = N
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ReportError(f"report: {out} is a file; give -o a folder to write the report in")
-    view = read_study(study, spec)
+    trials = study.get_trials(deepcopy=False)
+    view = read_study(study, spec, trials)
     if not view.complete:
         figure_data(view)  # raises ReportError saying why
     started = png and figure_images.start()  # the browser starts while the figures are built
     try:
-        import plotly.graph_objects as go
-
-        figures = {key: go.Figure(data) for key, data in figure_data(view).items()}
-        knee = _knee(study, view.spec)
+        figures = figure_data(view)
+        knee = _knee(trials, view.spec)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -180,7 +186,7 @@ def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = N
             figure_images.stop()
 
 
-def _pngs(figures: dict[str, Any], out: Path, report: Report) -> list[Path]:
+def _pngs(figures: dict[str, dict[str, Any]], out: Path, report: Report) -> list[Path]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # kaleido: "kopts ignored with a server"
