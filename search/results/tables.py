@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.results.reeval import stability_columns
 from scalesearch.search.results.report import complete_trials, fmt, pareto_trials, trial_row
 
 LEFT = ("family", "study", "objectives", "compression")
@@ -31,4 +32,6 @@ def front_table(study: Any, spec: StudySpec) -> Any:
     keep = ("trial", "family", "width", "depth", "accuracy", "params", "latency_ms", *spec.objectives,
             *(("compression",) if spec.space.compression else ()))
     rows = [{k: v for k, v in trial_row(t).items() if k in keep} for t in front]
+    seeds = stability_columns(study, front)  # re-evaluated over seeds (export, stability, final_reeval)
+    rows = [row | extra for row, extra in zip(rows, seeds, strict=True)] if seeds else rows
     return table(rows, f"Pareto front of {spec.study_name} ({len(front)} trials)")

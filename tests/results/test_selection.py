@@ -144,3 +144,20 @@ def test_final_reeval_trains_the_knee_candidates_once(tiny_data):
     assert {k for k in study.user_attrs if k.startswith(PREFIX)} == {f"{PREFIX}1", f"{PREFIX}2"}
     assert final_reeval(study, spec, data=tiny_data, trainer=trainer) == {} and len(trainer.calls) == 2
     assert final_reeval(study, load_spec(), data=tiny_data, trainer=trainer) == {}  # off by default
+
+
+def test_the_front_table_shows_the_mean_and_spread_over_seeds(spec, tiny_data):
+    from rich.console import Console
+
+    from scalesearch.search.results.tables import front_table
+
+    study = _study(spec)
+    console = Console(width=200, record=True)
+    console.print(front_table(study, spec))
+    assert "accuracy_mean" not in console.export_text()  # nothing re-evaluated yet: no empty columns
+    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    console.print(front_table(study, spec))
+    text = console.export_text()
+    assert "accuracy_mean" in text and "accuracy_std" in text
+    row = next(line for line in text.splitlines() if line.strip("│ ").startswith("1 "))
+    assert "0.952" in row and "3" in row  # trial 1: mean of 0.972, 0.945, 0.940 over 3 seeds
