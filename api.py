@@ -92,22 +92,32 @@ def _last_failure(study: Any) -> str:
     return f"the last one failed with: {reason}" if reason else "see the reasons printed above"
 
 
-def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, path: str | Path | None = None,
-           storage: str | None = None) -> dict[str, Any]:
-    """One Pareto-optimal trial, as everything needed to rebuild and retrain it (the dict
-    ``scalesearch export`` writes as YAML; also written to ``path`` when given).
+def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, rule: str = "lcb",
+           seeds: int | None = None, top: int | None = None, trial: int | None = None, device: str | None = None,
+           path: str | Path | None = None, storage: str | None = None) -> dict[str, Any]:
+    """One Pareto-optimal trial, as everything needed to rebuild and retrain it: the dict
+    ``scalesearch export`` writes as YAML (also written to ``path`` when given).
 
     ``pick``: ``knee`` (default), ``max:<metric>`` or ``min:<metric>``; ``where``: filters such
-    as ``"latency_ms<=2"`` that must all hold.
+    as ``"latency_ms<=2"`` that must all hold; ``rule``: ``lcb`` (default: the top ``top``
+    candidates are re-trained with ``seeds`` more seeds and ranked by their accuracy's lower
+    confidence bound), ``mean`` or ``single`` (the one stored score, nothing trained);
+    ``trial``: export that trial number as it is. The same choices as the CLI's flags.
     """
-    from scalesearch.search.results.export import export_data, select_trial, write_yaml
+    from scalesearch.search.results.export import check_writable, export_data, write_yaml
+    from scalesearch.search.results.selection import check_rule, select
     from scalesearch.search.study.study import stored_spec
 
     where = [where] if isinstance(where, str) else list(where)
+    budget = check_rule(rule, seeds, top)
+    if path is not None:
+        check_writable(path)  # before any training is spent
     spec = stored_spec(study)
-    trial = select_trial(study, spec, pick, where)
-    url = storage or _URLS.get(study) or "python"
-    data = export_data(study, spec, trial, storage_url=url, pick=pick, where=where)
+    console = _console()
+    chosen = select(study, spec, pick, where, rule=rule, seeds=seeds, top=top, device=device, trial=trial,
+                    on_training=lambda t, seed: console.print(f"re-evaluating trial {t} with seed {seed}"))
+    data = export_data(study, spec, chosen.trial, storage_url=storage or _URLS.get(study) or "python", pick=pick,
+                       where=where, uncertainty=chosen.estimate.to_data(), selection=chosen.provenance(*budget))
     if path is not None:
         write_yaml(data, path)
     return data

@@ -99,9 +99,12 @@ def test_run_resumes_to_a_larger_budget_with_the_same_data(ran, tmp_path):
 
 def test_export_train_load_model_and_report(ran, tmp_path):
     study, _, _ = ran
-    best = scalesearch.export(study, pick="max:accuracy", path=tmp_path / "best.yaml")
+    best = scalesearch.export(study, path=tmp_path / "best.yaml")  # the CLI's default: knee, rule lcb
     assert best["family"] == "api_mlp" and best["dataset"]["kind"] == "python"
-    assert (tmp_path / "best.yaml").exists()
+    assert best["provenance"]["rule"] == "lcb" and best["provenance"]["trainings"] > 0 and "uncertainty" in best
+    assert (tmp_path / "best.yaml").exists() and best["provenance"]["storage"].startswith("sqlite:///")
+    single = scalesearch.export(study, pick="max:accuracy", rule="single")
+    assert single["provenance"]["rule"] == "single" and single["provenance"]["trainings"] == 0
     result = scalesearch.train(best, tmp_path / "model")
     assert 0 <= result.test_accuracy <= 1 and len(result.curve) == 1
     model = scalesearch.load_model(tmp_path / "model")
@@ -111,7 +114,7 @@ def test_export_train_load_model_and_report(ran, tmp_path):
 
 
 def test_train_refuses_other_data(ran, tmp_path):
-    best = scalesearch.export(ran[0])
+    best = scalesearch.export(ran[0], rule="single")
     with pytest.raises(DataError, match="not the data the study ran on"):
         scalesearch.train(best, tmp_path / "model", data=data(seed=3))
 
