@@ -104,6 +104,18 @@ def _split_sizes(study: Any) -> str:
     return ", ".join(f"{n} {part}" for part, n in sizes.items()) if sizes else ""
 
 
+def seeds_line(study: Any, front: list[Any]) -> list[str]:
+    """One line naming the front trials re-evaluated over seeds: mean ± std (seeds)."""
+    from scalesearch.search.results.reeval import stored_stability
+
+    stored = stored_stability(study)
+    shown = [f"trial {t.number}: {stored[t.number]['accuracy_mean']:.4f} ± {stored[t.number]['accuracy_std']:.4f} "
+             f"({len(stored[t.number]['seeds'])} seeds)" for t in front
+             if t.number in stored and stored[t.number].get("accuracy_std") is not None]
+    return ["", "Accuracy over seeds (re-evaluated by export, stability or measure.final_reeval): "
+            + "; ".join(shown) + "."] if shown else []
+
+
 def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
     """The Pareto front as a Markdown table, fewest params first, with export commands."""
     from scalesearch.search.results.export import parse_pick
@@ -122,6 +134,7 @@ def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
         cells = [cell(row[key], key) for key, _ in COLUMNS]
         cells[0] = f"**{row['trial']}** (knee)" if row["trial"] == knee.number else str(row["trial"])
         lines.append("| " + " | ".join(cells) + f" | `--trial {row['trial']}` |")
+    lines += seeds_line(study, front)
     lines += ["", "Export a row (here the knee's; put the row's trial number after `--trial`):", "",
               f"    {export_command(study, storage_url, trial=knee.number)}", "",
               f"**Knee** (the best compromise over all objectives): trial {knee.number}. Letting `export` choose "

@@ -161,3 +161,13 @@ def test_the_front_table_shows_the_mean_and_spread_over_seeds(spec, tiny_data):
     assert "accuracy_mean" in text and "accuracy_std" in text
     row = next(line for line in text.splitlines() if line.strip("│ ").startswith("1 "))
     assert "0.952" in row and "3" in row  # trial 1: mean of 0.972, 0.945, 0.940 over 3 seeds
+
+
+def test_the_dashboard_note_names_the_accuracy_over_seeds(spec, tiny_data):
+    from scalesearch.search.results.notes import front_section
+
+    study = _study(spec)
+    assert not any("Accuracy over seeds" in line for line in front_section(study, spec, "sqlite:///x.db"))
+    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    (line,) = [line for line in front_section(study, spec, "sqlite:///x.db") if "Accuracy over seeds" in line]
+    assert "trial 1: 0.9523 ± 0.0172 (3 seeds); trial 3: 0.9800 ± 0.0010 (3 seeds)." in line
