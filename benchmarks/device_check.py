@@ -1,0 +1,306 @@
+"""The GPU path end to end, in one bounded run: prints one table and writes JSON.
+
+Sections (each adds rows; the JSON is rewritten after each, so a cut-short run keeps what it
+measured):
+
+1. ``default_study``: ``scalesearch run studies/digits.yaml`` on the device (the CLI, as a
+   user runs it): wall time, trials by state, best accuracy, trials/hour, peak GPU memory;
+2. ``bf16_vs_fp32``: the same configs and seeds trained with bf16 autocast and in float32;
+3. ``packing``: trials/hour with 1, 2, 4, 8 workers on one GPU (``run --workers N``; the
+   rate is finished trials over the span from the first trial's start to the last one's end,
+   so process start-up is not counted), each trial's peak GPU memory, and the worker count
+   that the measured rate and the free memory recommend;
+4. ``latency``: deployed fp32 / bf16 / fp16 latency (CUDA events, channels-last) at batch 1
+   and batch N;
+5. ``int8_cpu``: a model trained on the device (channels-last, bf16 autocast) and int8-quantized
+   on the CPU: accuracy against its float self, CPU latency.
+
+``--cpu-smoke`` runs the same code paths on the CPU at tiny sizes (1-2 epochs, few trials,
+workers 1 and 2, fp32 and bf16 latency), so the tests keep every part runnable without a GPU.
+
+    benchmarks/device_check.sh              # on a GPU machine: at most 8 minutes
+    benchmarks/device_check.sh --cpu-smoke  # anywhere: about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_SECONDS = 450  # the script's own deadline; device_check.sh kills it at 480 s
+
+FULL = {"device": "cuda", "n_trials": 24, "epochs": None, "packing": (1, 2, 4, 8), "trials_per_worker": 3,
+        "dtypes": ("fp32", "bf16", "fp16"), "latency_batch": 256, "repeats": 50, "configs": 3, "samples": None,
+        "overrides": []}
+SMOKE = {"device": "cpu", "n_trials": 2, "epochs": 1, "packing": (1, 2), "trials_per_worker": 1,
+         "dtypes": ("fp32", "bf16"), "latency_batch": 8, "repeats": 3, "configs": 1, "samples": 128,
+         "overrides": ["space.training.batch_size=64", "measure.latency_repeats=2", "measure.latency_warmup=1",
+                       "space.families.resnet.width_multiplier={low: 0.0625, high: 0.125, log: true}",
+                       "space.families.convnext.width_multiplier={low: 0.25, high: 0.3}"]}
+#: Models of the default space (studies/digits.yaml) used where a section trains or times one.
+CONFIGS = [
+    {"family": "resnet", "model": {"width_multiplier": 0.125, "depth_multiplier": 0.5, "block": "basic"}},
+    {"family": "convnext", "model": {"width_multiplier": 0.5, "depth_multiplier": 0.34}},
+    {"family": "resnet", "model": {"width_multiplier": 0.25, "depth_multiplier": 1.0, "block": "basic"}},
+]
+
+
+class Report:
+    def __init__(self, out: Path, mode: str, deadline: float):
+        self.out, self.deadline = out, deadline
+        self.data: dict[str, Any] = {"mode": mode, "host": platform.node(), "sections": {}, "rows": []}
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def row(self, section: str, item: str, value: Any, note: str = "") -> None:
+        self.data["rows"].append({"section": section, "item": item, "value": value, "note": note})
+
+    def section(self, name: str, status: str, seconds: float, **facts: Any) -> None:
+        self.data["sections"][name] = {"status": status, "seconds": round(seconds, 1), **facts}
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.out.write_text(json.dumps(self.data, indent=2, default=str))
+
+    def table(self) -> str:
+        rows = [("section", "item", "value", "note")]
+        rows += [(r["section"], r["item"], _fmt(r["value"]), r["note"]) for r in self.data["rows"]]
+        rows += [(name, "status", s["status"], f"{s['seconds']} s") for name, s in self.data["sections"].items()]
+        widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+        lines = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        lines.insert(1, "-+-".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _run_cli(args: list[str], timeout: float) -> tuple[int, float, str]:
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "scalesearch.cli", *args], capture_output=True, text=True,
+                          timeout=max(5.0, timeout), cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    return proc.returncode, time.monotonic() - started, (proc.stdout + proc.stderr)[-2000:]
+
+
+def _study_facts(url: str, name: str) -> dict[str, Any]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials = optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    starts = [t.datetime_start for t in finished if t.datetime_start]
+    ends = [t.datetime_complete for t in finished if t.datetime_complete]
+    span = (max(ends) - min(starts)).total_seconds() if starts and ends else float("nan")
+    peaks = [t.user_attrs.get("ss.gpu_peak_mb") for t in trials if t.user_attrs.get("ss.gpu_peak_mb") is not None]
+    accuracy = [t.values[0] for t in trials if t.state.name == "COMPLETE" and t.values]
+    return {"complete": sum(t.state.name == "COMPLETE" for t in trials),
+            "pruned": sum(t.state.name == "PRUNED" for t in trials),
+            "failed": sum(t.state.name == "FAIL" for t in trials),
+            "span_s": span, "trials_per_hour": len(finished) / span * 3600 if span > 0 else float("nan"),
+            "peak_gpu_mb": max(peaks) if peaks else None, "best_accuracy": max(accuracy) if accuracy else None}
+
+
+def _run_args(cfg: dict[str, Any], url: str, name: str, n_trials: int, extra: list[str] = ()) -> list[str]:
+    sets = [f"device={cfg['device']}", *cfg["overrides"], *extra]
+    if cfg["epochs"]:
+        sets.append(f"space.training.epochs={cfg['epochs']}")
+    args = ["run", str(ROOT / "studies" / "digits.yaml"), "--storage", url, "--study-name", name,
+            "--n-trials", str(n_trials)]
+    for s in sets:
+        args += ["--set", s]
+    return args
+
+
+def default_study(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
+    url, name = f"sqlite:///{work / 'default.db'}", "device-check-default"
+    code, wall, tail = _run_cli(_run_args(cfg, url, name, cfg["n_trials"]), report.left())
+    if code != 0:
+        raise RuntimeError(f"scalesearch run exited {code}: {tail}")
+    facts = _study_facts(url, name) | {"wall_s": wall}
+    report.row("default_study", f"wall time, {cfg['n_trials']} trials (CLI, incl. start-up)", wall, "s")
+    report.row("default_study", "complete / pruned / failed",
+               f"{facts['complete']} / {facts['pruned']} / {facts['failed']}")
+    report.row("default_study", "best validation accuracy", facts["best_accuracy"])
+    report.row("default_study", "trials/hour (first start to last end)", facts["trials_per_hour"])
+    report.row("default_study", "peak GPU memory of a trial", facts["peak_gpu_mb"], "MB")
+    return facts
+
+
+def _data(device: str, samples: int | None = None) -> Any:
+    """Digits (the default study's data) on ``device``; the first ``samples`` of each split."""
+    import dataclasses
+
+    from scalesearch.search.datasets import Split, load_dataset
+
+    data = load_dataset("digits")
+    if samples:
+        cut = lambda s: Split(s.x[:samples], s.y[:samples])  # noqa: E731
+        data = dataclasses.replace(data, train=cut(data.train), val=cut(data.val), test=cut(data.test))
+    return data.to(device) if device.startswith("cuda") else data
+
+
+def _train_one(config: dict[str, Any], data: Any, device: str, epochs: int, *, amp: bool, seed: int = 0) -> Any:
+    from scalesearch.search.training.models import build_model
+    from scalesearch.search.training.train import TrainConfig, train
+
+    model = build_model(config | {"seed": seed}, data)
+    cfg = TrainConfig(lr=3e-3, epochs=epochs, batch_size=64, schedule="onecycle", amp=amp, seed=seed)
+    return model, train(model, data, cfg, device)
+
+
+def bf16_vs_fp32(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
+    data, epochs = _data(cfg["device"], cfg["samples"]), cfg["epochs"] or 12
+    pairs = []
+    for config in CONFIGS[: cfg["configs"]]:
+        _, bf16 = _train_one(config, data, cfg["device"], epochs, amp=True)
+        _, fp32 = _train_one(config, data, cfg["device"], epochs, amp=False)
+        label = f"{config['family']} w={config['model']['width_multiplier']}"
+        pairs.append({"model": label, "bf16": bf16.val_accuracy, "fp32": fp32.val_accuracy,
+                      "bf16_train_s": bf16.train_seconds, "fp32_train_s": fp32.train_seconds})
+        report.row("bf16_vs_fp32", f"{label}: accuracy bf16 / fp32",
+                   f"{bf16.val_accuracy:.4f} / {fp32.val_accuracy:.4f}",
+                   f"train {bf16.train_seconds:.1f} s / {fp32.train_seconds:.1f} s, seed 0, {epochs} epochs")
+    gap = max(abs(p["bf16"] - p["fp32"]) for p in pairs)
+    report.row("bf16_vs_fp32", "largest accuracy gap", gap)
+    return {"pairs": pairs, "max_gap": gap}
+
+
+def packing(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
+    from scalesearch.search.runtime.packing import recommend_workers
+
+    rates: dict[int, dict[str, Any]] = {}
+    for n in cfg["packing"]:
+        if report.left() < 30:
+            report.row("packing", f"{n} workers", "skipped", "out of time")
+            continue
+        url, name = f"sqlite:///{work / f'pack{n}.db'}", f"device-check-pack{n}"
+        n_trials = n * cfg["trials_per_worker"]
+        args = _run_args(cfg, url, name, n_trials, ["early_stopping.name=none"]) + ["--workers", str(n)]
+        code, wall, tail = _run_cli(args, report.left())
+        if code != 0:
+            raise RuntimeError(f"run --workers {n} exited {code}: {tail}")
+        rates[n] = _study_facts(url, name) | {"wall_s": wall}
+        report.row("packing", f"{n} worker(s) per device: trials/hour", rates[n]["trials_per_hour"],
+                   f"{n_trials} trials, peak {rates[n]['peak_gpu_mb']} MB per trial")
+    free_mb = None
+    if cfg["device"].startswith("cuda"):
+        import torch
+
+        free_mb = torch.cuda.mem_get_info()[0] / 1e6
+    peaks = [r["peak_gpu_mb"] for r in rates.values() if r["peak_gpu_mb"]]
+    throughput = {n: r["trials_per_hour"] for n, r in rates.items()}
+    best = recommend_workers(throughput, free_mb=free_mb, peak_mb=max(peaks) if peaks else None)
+    report.row("packing", "recommended workers per device", best, f"free memory {free_mb and round(free_mb)} MB")
+    return {"runs": rates, "free_mb": free_mb, "recommended": best}
+
+
+def latency(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
+    import torch
+
+    from scalesearch.search.compression.measure import measure_latency
+    from scalesearch.search.compression.quantize import quantize
+
+    data = _data("cpu", cfg["samples"])
+    names = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}
+    out = []
+    for config in CONFIGS[:2]:
+        for dtype in cfg["dtypes"]:
+            from scalesearch.search.training.models import build_model
+
+            model = build_model(config | {"seed": 0}, data).to(cfg["device"])
+            if cfg["device"].startswith("cuda"):
+                model = model.to(memory_format=torch.channels_last)  # as trained there
+            deployed, _ = quantize(names[dtype], model, data.train.x[:2].to(cfg["device"]))
+            lat = measure_latency(deployed, (data.in_chans, data.input_size, data.input_size), cfg["device"],
+                                  batch_size=cfg["latency_batch"], warmup=10, repeats=cfg["repeats"])
+            label = f"{config['family']} w={config['model']['width_multiplier']} {dtype}"
+            out.append({"model": label, "batch1_ms": lat.batch1_ms, "batch_ms": lat.batch_ms,
+                        "batch_size": lat.batch_size})
+            report.row("latency", f"{label}: batch 1 / batch {lat.batch_size}",
+                       f"{lat.batch1_ms:.3f} / {lat.batch_ms:.3f}", f"ms on {cfg['device']}")
+    return {"models": out}
+
+
+def int8_cpu(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
+    import copy
+
+    import torch
+
+    from scalesearch.search.compression.compress import calibration_batches, predictions
+    from scalesearch.search.compression.measure import measure_latency
+    from scalesearch.search.compression.quantize import quantize
+
+    device, epochs = cfg["device"], cfg["epochs"] or 12
+    data = _data(device, cfg["samples"])
+    model, result = _train_one(CONFIGS[0], data, device, epochs, amp=True)
+    cpu_data = _data("cpu", cfg["samples"])
+    float_cpu = copy.deepcopy(model).cpu().float().to(memory_format=torch.contiguous_format).eval()
+    reference = predictions(float_cpu, cpu_data.val, "cpu")
+    deployed, _ = quantize("int8_static", copy.deepcopy(model), cpu_data.train.x[:2],
+                           calibration_batches(cpu_data.train, 512))
+    int8_pred = predictions(deployed, cpu_data.val, "cpu")
+    accuracy = (int8_pred == cpu_data.val.y).float().mean().item()
+    agreement = (int8_pred == reference).float().mean().item()
+    shape = (cpu_data.in_chans, cpu_data.input_size, cpu_data.input_size)
+    lat_f = measure_latency(float_cpu, shape, "cpu", batch_size=1, warmup=5, repeats=cfg["repeats"])
+    lat_q = measure_latency(deployed, shape, "cpu", batch_size=1, warmup=5, repeats=cfg["repeats"])
+    report.row("int8_cpu", f"trained on {device}: float accuracy (device) / int8 accuracy (CPU)",
+               f"{result.val_accuracy:.4f} / {accuracy:.4f}", f"{agreement:.1%} predictions agree")
+    report.row("int8_cpu", "CPU latency float32 / int8, batch 1", f"{lat_f.batch1_ms:.3f} / {lat_q.batch1_ms:.3f}",
+               f"ms, {torch.get_num_threads()} threads")
+    return {"float_accuracy": result.val_accuracy, "int8_accuracy": accuracy, "agreement": agreement,
+            "float_ms": lat_f.batch1_ms, "int8_ms": lat_q.batch1_ms}
+
+
+SECTIONS = [("default_study", default_study), ("bf16_vs_fp32", bf16_vs_fp32), ("packing", packing),
+            ("latency", latency), ("int8_cpu", int8_cpu)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cpu-smoke", action="store_true", help="the same code paths on the CPU, tiny sizes")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "device_check.json"))
+    parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds for all sections")
+    args = parser.parse_args(argv)
+    cfg = SMOKE if args.cpu_smoke else FULL
+    if cfg["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: no CUDA device here; run with --cpu-smoke to check the code paths on the CPU")
+            return 2
+    report = Report(Path(args.out), "cpu-smoke" if args.cpu_smoke else "cuda", time.monotonic() + args.budget)
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="device-check-") as tmp:
+        for name, section in SECTIONS:
+            started = time.monotonic()
+            if report.left() < 20:
+                report.section(name, "skipped (out of time)", 0.0)
+                continue
+            try:
+                facts = section(report, cfg, Path(tmp))
+                report.section(name, "ok", time.monotonic() - started, **facts)
+            except Exception as e:  # one broken section must not hide the others' numbers
+                failed += 1
+                report.section(name, f"error: {type(e).__name__}: {str(e)[-300:]}", time.monotonic() - started)
+    print(report.table())
+    print(f"\nJSON: {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
