@@ -195,18 +195,21 @@ def execute(launch: Launch, console: Any) -> RunOutcome:
         refresh.finish(study)
         finished, stopped_by = summary.finished, summary.stopped_by
     if stopped_by == "budget" and spec.measure.final_reeval.top:
-        final_reeval(study, spec, console)
+        final_reeval(study, spec, console, launch.url)
     return RunOutcome(study, spec, launch.url, finished, stopped_by, time.monotonic() - started)
 
 
-def final_reeval(study: Any, spec: StudySpec, console: Any) -> None:
+def final_reeval(study: Any, spec: StudySpec, console: Any, url: str) -> None:
     """The spec's ``measure.final_reeval``: the top candidates trained with more seeds, stored
-    on the study (``ss.stability.<trial>``) for the front table, the dashboard and ``export``."""
+    on the study (``ss.stability.<trial>``) for the front table, the dashboard's study note and
+    ``export``."""
+    from scalesearch.search.results.refresh import Refresh
     from scalesearch.search.results.selection import final_reeval as reevaluate
 
     wanted = spec.measure.final_reeval
     console.print(f"measure.final_reeval: the top {wanted.top} candidates get {wanted.seeds} more seeds each")
-    reevaluate(study, spec, on_training=lambda trial, seed: console.print(f"  trial {trial}, seed {seed}"))
+    if reevaluate(study, spec, on_training=lambda trial, seed: console.print(f"  trial {trial}, seed {seed}")):
+        Refresh(spec, url, figures=False).start(study)  # the study note names the accuracy over seeds
 
 
 def print_outcome(console: Any, outcome: RunOutcome) -> None:
