@@ -105,3 +105,17 @@ def legend_only(name: str, group: str, marker: dict[str, Any], title: str | None
     if title:
         trace["legendgrouptitle"] = {"text": title}
     return trace
+
+
+def compact(value: Any, digits: int = 6) -> Any:
+    """``value`` with every float rounded to ``digits`` significant digits (0.9649152044148515 ->
+    0.964915): what a figure shows loses nothing, and its JSON (stored in the study in 2 KB
+    chunks, one storage write each) shrinks by about a third."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, list | tuple):
+        return [compact(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {k: compact(v, digits) for k, v in value.items()}
+    return value
+

@@ -20,6 +20,7 @@ from typing import Any
 
 from scalesearch.errors import ReportError
 from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.results import figure_style as style
 from scalesearch.search.results.figures_front import pareto_figure
 from scalesearch.search.results.figures_runs import hypervolume_figure, learning_curves_figure
 from scalesearch.search.results.figures_scaling import importance_figure, scaling_figure
@@ -43,7 +44,7 @@ def figure_data(view: StudyView) -> dict[str, dict[str, Any]]:
     if not view.complete:
         raise ReportError(f"study {view.name!r} has no complete trial yet; figures need one "
                           f"(finished so far: {len(view.points)} stopped early); run it further")
-    return {key: build(view) for key, build in FIGURES.items()}
+    return {key: style.compact(build(view)) for key, build in FIGURES.items()}
 
 
 def build_figures(study: Any, spec: StudySpec | None = None) -> dict[str, Any]:

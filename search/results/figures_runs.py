@@ -18,17 +18,13 @@ def hypervolume_figure(view: StudyView) -> dict[str, Any]:
     history = hypervolume_history(points, view.directions)
     trials = list(range(1, len(view.points) + 1))
     epochs = list(accumulate(p.epochs_run for p in view.points))
-    text = [f"after {p.label()} ({'stopped early' if p.stopped else 'complete'})<br>"
-            f"{n} finished, {e:,} epochs: hypervolume {h:.3f}"
-            for p, n, e, h in zip(view.points, trials, epochs, history, strict=True)]
     colour = style.PALETTE[0]
+    line = {"shape": "hv", "color": colour, "width": 2}
     traces = [
-        {"type": "scatter", "mode": "lines", "x": trials, "y": history, "text": text, "xaxis": "x", "yaxis": "y",
-         "line": {"shape": "hv", "color": colour, "width": 2}, "hovertemplate": "%{text}<extra></extra>",
-         "showlegend": False},
-        {"type": "scatter", "mode": "lines", "x": epochs, "y": history, "text": text, "xaxis": "x2", "yaxis": "y2",
-         "line": {"shape": "hv", "color": colour, "width": 2}, "hovertemplate": "%{text}<extra></extra>",
-         "showlegend": False},
+        {"type": "scatter", "mode": "lines", "x": trials, "y": history, "xaxis": "x", "yaxis": "y", "line": line,
+         "hovertemplate": "after %{x} finished trials: hypervolume %{y:.3f}<extra></extra>", "showlegend": False},
+        {"type": "scatter", "mode": "lines", "x": epochs, "y": history, "xaxis": "x2", "yaxis": "y2", "line": line,
+         "hovertemplate": "after %{x:,} training epochs: hypervolume %{y:.3f}<extra></extra>", "showlegend": False},
     ]
     top = max(history, default=0.0)
     y_range = [0, min(1.0, top * 1.1) if top > 0 else 1.0]

@@ -112,7 +112,8 @@ def _point(trial: Any, spec: StudySpec) -> TrialPoint | None:
     user = trial.user_attrs
     config = system_attrs.trial_config(trial)
     model = config.get("model", {})
-    metrics = {k: float(v) for k, v in attrs.trial_metrics(user).items() if math.isfinite(v)}
+    metrics = {k: float(v) for k, v in system_attrs.exact_metrics(trial).items()
+               if isinstance(v, int | float) and math.isfinite(v)}
     curve = tuple(system_attrs.val_curve(trial))
     stopped = trial.state.name == "PRUNED"
     if stopped:

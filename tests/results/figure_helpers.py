@@ -19,13 +19,14 @@ RUN_OVERRIDES = [
     "space.families.resnet.width_multiplier={low: 0.03125, high: 0.25, log: true}",
     "space.families.convnext.width_multiplier={low: 0.25, high: 0.3}",
     "measure.latency_repeats=2", "measure.latency_warmup=1", "device=cpu", "threads=1",
+    "early_stopping.name=asha", "early_stopping.min_epochs=3", "early_stopping.eta=3",
 ]
 
 COMPRESS = "studies/digits_compress.yaml"
 
 
 def run_with_fake_trainer(url: str, data: Any) -> Any:
-    """The default spec, shrunk, run with the fake trainer into ``url``; returns the study."""
+    """The default spec, shrunk and with early stopping on, run with the fake trainer into ``url``; returns the study."""
     from scalesearch.search.study.study import open_study, run_study
     from tests.conftest import FakeTrainer
 
