@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from scalesearch.search.config import attrs, system_attrs
+from scalesearch.search.config import system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.training.train import Trainer, train
 
@@ -28,14 +28,13 @@ def stored_stability(study: Any) -> dict[int, dict[str, Any]]:
 
 def float_accuracy(trial: Any) -> float:
     """The trial's trained-model validation accuracy (before compression, if it was compressed)."""
-    metrics = attrs.trial_metrics(trial.user_attrs)
+    metrics = system_attrs.exact_metrics(trial)
     return float(metrics.get("accuracy_uncompressed", metrics["accuracy"]))
 
 
 def compression_offset(trial: Any) -> float:
     """Deployed minus trained accuracy of the trial's own model (0 without compression)."""
-    metrics = attrs.trial_metrics(trial.user_attrs)
-    return float(metrics["accuracy"]) - float_accuracy(trial)
+    return float(system_attrs.exact_metrics(trial)["accuracy"]) - float_accuracy(trial)
 
 
 def seed_accuracies(trial: Any, stored: dict[int, dict[str, Any]] | None = None) -> dict[int, float]:

@@ -88,7 +88,9 @@ def check_rule(rule: str, seeds: int | None, top: int | None) -> tuple[int, int]
 
 def split_sizes(study: Any, spec: StudySpec, data: Any = None) -> tuple[int, int]:
     """``(validation, test)`` images of the study's recorded split (or of ``data``)."""
-    record = study.user_attrs.get(attrs.SPLIT)
+    from scalesearch.search.datasets.recorded import split_record
+
+    record = split_record(study)
     if record and "sizes" in record:
         return int(record["sizes"]["val"]), int(record["sizes"]["test"])
     if data is None:

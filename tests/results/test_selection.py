@@ -44,7 +44,7 @@ class SeedTable:
 
 def _study(spec, compressed: dict[int, float] | None = None):
     study = optuna.create_study(directions=spec.directions)
-    study.set_user_attr(attrs.SPLIT, {"sizes": {"train": 1077, "val": 360, "test": 360}})
+    study.set_user_attr(attrs.SPLIT, {"sizes": {"train": 1077, "val": 360, "test": 360}, "assignment": "-"})
     for i, (params, accs) in TRIALS.items():
         config = {"family": "resnet", "model": {"width_multiplier": 0.0625, "depth_multiplier": 0.5},
                   "training": {"lr": 0.001 * (i + 1), "epochs": 1, "batch_size": 32}, "seed": i}
