@@ -22,6 +22,7 @@ from scalesearch.search.config.spec import load_spec, spec_from_data
 from scalesearch.search.study.early_stopping import (
     EARLY_STOPPED,
     EARLY_STOPPING,
+    EarlyStoppingSpec,
     Hook,
     NoEarlyStopping,
     ParetoASHA,
@@ -458,13 +459,15 @@ def test_hook_pops_curves_of_finished_trials():
 # --------------------------------------------------------------------------- spec
 
 
-def test_default_study_stops_early_with_asha():
-    es = load_spec().early_stopping
+def test_specs_stop_early_with_asha_unless_they_say_otherwise():
+    es = EarlyStoppingSpec()
     assert es.name == "asha" and es.eta > 1 and es.min_epochs >= 1
+    # The default study says otherwise: short trials and a trial budget (docs/benchmarks.md).
+    assert load_spec().early_stopping == EarlyStoppingSpec(name="none")
 
 
 def test_by_default_only_the_first_trial_at_a_rung_goes_unranked():
-    es = load_spec().early_stopping
+    es = EarlyStoppingSpec()
     rule = make_early_stopping(es.name, ["accuracy", "params"], min_epochs=es.min_epochs, eta=es.eta,
                                min_trials_per_rung=es.min_trials_per_rung)
     study = new_study()
