@@ -94,14 +94,16 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
     note = (f"{n_done} complete, {n_stop} stopped early (faint, at their last rung); "
             f"{n_front} Pareto-optimal (outlined, {shape}). Hover a point for its trial.")
     names = " vs ".join(style.label(o).split(" (")[0] for o in view.objectives)
+    extra = {} if len(pairs) == 1 else {"height": style.HEIGHT + 70,
+                                        "margin": style.layout("", note)["margin"] | {"b": 150}}
     return {"data": traces, "layout": style.layout(f"Pareto front: {names}", note, **layout_axes,
-                                                   legend=_legend_box(len(pairs)))}
+                                                   legend=_legend_box(len(pairs)), **extra)}
 
 
 def _legend_box(n_panels: int) -> dict[str, Any]:
     box = style.layout("")["legend"]
     return box | {"x": 0.99, "xanchor": "right", "y": 0.02, "yanchor": "bottom"} if n_panels == 1 else \
-        box | {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
+        box | {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"}
 
 
 def _legend(view: StudyView, colours: dict[str, str], symbols: dict[str, str]) -> list[dict[str, Any]]:
@@ -109,7 +111,7 @@ def _legend(view: StudyView, colours: dict[str, str], symbols: dict[str, str]) -
     out = [style.legend_only(f, f, {"color": colours[f], "size": 9, "symbol": "circle"})
            for f in view.families if f in present]
     if len(symbols) > 1:
-        out += [style.legend_only(kind, "compression", {"color": "#777", "size": 9, "symbol": symbol})
+        out += [style.legend_only(kind, f"kind:{kind}", {"color": "#777", "size": 9, "symbol": symbol})
                 for kind, symbol in symbols.items()]
     if view.stopped:
         out.append(style.legend_only("stopped early", "stopped", {"color": "#777", "size": 6, "opacity": 0.3}))

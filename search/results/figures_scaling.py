@@ -57,7 +57,7 @@ def scaling_figure(view: StudyView) -> dict[str, Any]:
         yaxis=style.axis("validation error (1 - accuracy)", True, anchor="x"),
         xaxis2=style.axis("FLOPs per image (F)", True, domain=[0.56, 1], anchor="y2"),
         yaxis2=style.axis("", True, anchor="x2", matches="y"),
-        legend=style.layout("")["legend"] | {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},
+        legend=style.layout("")["legend"] | {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
         height=style.HEIGHT + 40, margin=style.layout("", note)["margin"] | {"b": 120},
     )}
 
@@ -79,7 +79,7 @@ def importance_figure(view: StudyView) -> dict[str, Any]:
     colours = style.family_colours(view.families) | {ALL: "#555555"}
     objectives = list(view.objectives)
     knobs = sorted({s.knob for s in scores}, key=lambda k: max(s.value for s in scores if s.knob == k))
-    domains = [[i / len(objectives) + 0.02, (i + 1) / len(objectives) - 0.02] for i in range(len(objectives))]
+    domains = [[i / len(objectives) + 0.035, (i + 1) / len(objectives) - 0.035] for i in range(len(objectives))]
     traces: list[dict[str, Any]] = []
     groups = [g for g in [ALL, *view.families] if any(s.group == g for s in scores)]
     for group in groups:
@@ -96,19 +96,20 @@ def importance_figure(view: StudyView) -> dict[str, Any]:
     axes: dict[str, Any] = {}
     for i, objective in enumerate(objectives):
         suffix = "" if i == 0 else str(i + 1)
-        axes[f"xaxis{suffix}"] = style.axis(f"{style.label(objective)}: share explained", domain=domains[i],
+        axes[f"xaxis{suffix}"] = style.axis(style.label(objective).split(" (")[0], domain=domains[i],
                                             range=[0, 1], tickformat=".0%", anchor=f"y{suffix}")
         axes[f"yaxis{suffix}"] = style.axis("", kind="category", anchor=f"x{suffix}", categoryorder="array", automargin=True,
                                             categoryarray=knobs,
                                             showticklabels=i == 0, ticks="")
-    note = ("share of each objective's variance a knob explains alone (ANOVA ε², main effects; costs on log10);"
-            " a family's knobs over its own trials")
+    note = ("bars: the share of each objective's variance a knob explains alone (ANOVA ε², main effects; costs"
+            " on log10); a family's knobs over its own trials")
     if skipped:
         note += f"; skipped (< {MIN_TRIALS} trials): " + ", ".join(s.split(":")[0] for s in skipped)
     if not scores:
         note += f"; needs {MIN_TRIALS} complete trials in a family"
     return {"data": traces, "layout": style.layout(
         "Knob importance per objective", note, barmode="group", bargap=0.25, **axes,
-        height=max(style.HEIGHT, 120 + 34 * max(1, len(knobs))),
-        legend=style.layout("")["legend"] | {"x": 0.99, "xanchor": "right", "y": 0.02, "yanchor": "bottom"},
+        height=max(style.HEIGHT, 160 + 34 * max(1, len(knobs))),
+        margin=style.layout("", note)["margin"] | {"b": 100},
+        legend=style.layout("")["legend"] | {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
     )}

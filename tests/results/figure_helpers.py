@@ -5,6 +5,7 @@ ones (3 objectives with compression; a running study) whose trials carry what th
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -22,7 +23,7 @@ RUN_OVERRIDES = [
     "early_stopping.name=asha", "early_stopping.min_epochs=3", "early_stopping.eta=3",
 ]
 
-COMPRESS = "studies/digits_compress.yaml"
+COMPRESS = Path(__file__).resolve().parents[2] / "studies" / "digits_compress.yaml"
 
 
 def run_with_fake_trainer(url: str, data: Any) -> Any:
