@@ -5,7 +5,10 @@ A model folder is what ``scalesearch train`` writes (``model.yaml``) or ``export
 when the model is quantized) and the preprocessing (``preprocess``, also stored in the ONNX
 metadata): grey or RGB, the shorter side resized to the input size and centre-cropped (as
 ``search/datasets/decode.py`` reads an image folder for training), pixels / 255, then
-normalised with the training split's mean and std.
+normalised with the training split's mean and std. For an image folder that is exactly the
+training path (the same PIL code); in-memory datasets resized by the spec's ``input_size``
+(digits, torchvision roots) were resized by torch's bilinear interpolation, which PIL's
+approximates to within a grey level or so.
 
 Example::
 
