@@ -69,6 +69,14 @@ def test_the_report_command_prints_where_it_wrote(made_study, tmp_path, capsys):
     assert cli.main(["report", "--storage", url, "-o", str(tmp_path / "rep"), "--no-png"]) == 0
     out = capsys.readouterr().out
     assert f"wrote {tmp_path / 'rep' / HTML_NAME}" in out and "works offline" in out
+    # a row's export command runs as printed
+    text = (tmp_path / "rep" / HTML_NAME).read_text()
+    command = re.search(r"<code>(scalesearch export [^<]+)</code>", text).group(1)
+    number = int(re.search(r"--trial (\d+)", command).group(1))
+    argv = command.split()[1:]
+    argv[argv.index("-o") + 1] = str(tmp_path / "t.yaml")
+    assert cli.main(argv) == 0
+    assert f"exported trial {number} " in capsys.readouterr().out and (tmp_path / "t.yaml").exists()
 
 
 @pytest.mark.slow
