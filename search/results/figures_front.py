@@ -11,13 +11,17 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
+from scalesearch.search.config.metrics import direction
 from scalesearch.search.results import figure_style as style
 from scalesearch.search.results.hypervolume import log_scaled
 from scalesearch.search.results.study_view import StudyView, TrialPoint
 
 
 def panels(view: StudyView) -> list[tuple[str, str]]:
-    """(x metric, y metric) per panel."""
+    """(x metric, y metric) per panel. One objective is drawn against params (or accuracy)."""
+    if len(view.objectives) == 1:
+        (only,) = view.objectives
+        return [("params", only)] if only != "params" else [("params", "accuracy")]
     maximized = [o for o, d in zip(view.objectives, view.directions, strict=True) if d == "maximize"]
     if maximized:
         y = maximized[0]
@@ -51,7 +55,7 @@ def _points_trace(points: list[TrialPoint], x: str, y: str, view: StudyView, fro
 def _staircase(front: list[TrialPoint], x: str, y: str, axes: tuple[str, str], view: StudyView) -> dict[str, Any]:
     """The region the front dominates, as a step line (2-D fronts only)."""
     ordered = sorted(front, key=lambda p: (p.metrics[x], p.metrics[y]))
-    y_up = view.directions[view.objectives.index(y)] == "maximize"
+    y_up = direction(y) == "maximize"
     return {"type": "scatter", "mode": "lines", "xaxis": axes[0], "yaxis": axes[1], "name": "Pareto front",
             "x": [p.metrics[x] for p in ordered], "y": [p.metrics[y] for p in ordered],
             "line": {"color": style.TEXT, "width": 1.2, "shape": "hv" if y_up else "vh"},
@@ -81,8 +85,8 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
             traces.append(_staircase(front_points, x, y, axes, view) | {"showlegend": True})
         xs = [p.metrics[x] for p in view.points if x in p.metrics]
         ys = [p.metrics[y] for p in view.points if y in p.metrics]
-        x_log = log_scaled(xs, view.directions[view.objectives.index(x)])
-        y_log = log_scaled(ys, view.directions[view.objectives.index(y)])
+        x_log = log_scaled(xs, direction(x))
+        y_log = log_scaled(ys, direction(y))
         suffix = "" if i == 0 else str(i + 1)
         layout_axes[f"xaxis{suffix}"] = style.axis(style.label(x), x_log, domain=domains[i],
                                                    anchor=axes[1])

@@ -193,3 +193,14 @@ def test_hypervolume_history_ignores_missing_points_and_never_drops():
     history = hypervolume_history([(0.9, 1e4), None, (0.95, 1e5), (0.85, 2e5), (0.97, 2e4)], ["maximize", "minimize"])
     assert history[0] == history[1] and history[2] > history[1] and history[3] == history[2]
     assert history[4] > history[3] and history[4] <= 1.0
+
+
+def test_a_single_objective_study_is_drawn_against_params(made_study):
+    import dataclasses
+
+    view = read_study(made_study)
+    single = dataclasses.replace(view, objectives=("accuracy",), directions=("maximize",))
+    figures = {key: build(single) for key, build in FIGURES.items()}
+    layout = figures["pareto_front"]["layout"]
+    assert "parameters" in layout["xaxis"]["title"]["text"] and "accuracy" in layout["yaxis"]["title"]["text"]
+    assert figures["hypervolume"]["data"][0]["y"][-1] > 0
