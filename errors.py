@@ -40,10 +40,6 @@ class OnnxError(ScalesearchError):
     """An ONNX export does not match its PyTorch model, or onnxruntime cannot run it where asked."""
 
 
-class OnnxError(ScalesearchError):
-    """An ONNX export does not match its PyTorch model, or onnxruntime cannot run it where asked."""
-
-
 class FamilyError(ScalesearchError):
     """A model family breaks the builder contract (wrong output shape, no gradient, a knob its
     builder does not take), or a family plugin cannot be loaded."""
