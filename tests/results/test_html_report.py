@@ -51,6 +51,7 @@ def test_report_on_every_storage(backend, made_study, tmp_path, request):
     assert f"{front[0].metrics['accuracy']:.4f}" in text
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_three_objectives_with_compression_and_a_running_trial(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     study = compression_study(url)
