@@ -7,7 +7,13 @@ import torch
 
 from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.search.config.spec import load_spec, spec_from_data, spec_to_data
-from scalesearch.search.datasets import DATASETS, Split, clear_memory_cache, load_dataset
+from scalesearch.search.datasets import (
+    DATASETS,
+    Split,
+    clear_memory_cache,
+    load_dataset,
+    python_data,
+)
 from scalesearch.search.datasets.spec import DatasetSpec
 from tests.datasets_helpers import digits_folder, fake_mnist_root
 
@@ -17,6 +23,7 @@ EXAMPLES = {
     "imagefolder": lambda tmp: {"root": str(digits_folder(tmp / "imgs", per_class=10, classes=3))},
     "torchvision": lambda tmp: {"name": "MNIST", "root": str(fake_mnist_root(tmp / "tv"))},
     "synthetic": lambda tmp: {"synthetic": {"samples": 60, "classes": 3}},
+    "python": lambda tmp: python_data.register((torch.rand(30, 1, 8, 8), torch.arange(30) % 3)),
 }
 
 

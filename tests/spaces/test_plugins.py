@@ -97,6 +97,13 @@ def test_a_knob_the_builder_does_not_take_is_named(registered):
         check_family("test_knobless")
 
 
+def test_a_drop_rate_that_does_nothing_is_named(registered):
+    registered("test_deaf", lambda io, width_multiplier=1.0, depth_multiplier=1.0, drop_rate=0.0:
+               mlp(io, width_multiplier, depth_multiplier), KNOBS | {"drop_rate": {"low": 0.0, "high": 0.5}})
+    with pytest.raises(FamilyError, match="drop_rate=0.5 has no effect in training mode"):
+        check_family("test_deaf")
+
+
 def test_rerunning_a_notebook_cell_replaces_its_family_but_no_one_else_can(registered):
     registered("test_mlp", mlp)
     registered("test_mlp", mlp)  # the same definition again: replaced, no error
