@@ -70,6 +70,19 @@ def test_every_family_exports_matches_torch_and_quantizes(name, tmp_path) -> Non
     assert {p.key for p in onnx.load(str(tmp_path / "int8.onnx")).metadata_props} == {METADATA_KEY}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list_families())
+def test_every_family_exports_pruned_and_matches_torch(name, tmp_path) -> None:
+    model = small_model(name)
+    before = sum(p.numel() for p in model.parameters())
+    cc = CompressionConfig(pruning_ratio=0.3)  # no fine-tuning: shapes are what matters here
+    out = compress(model, digits(), cc, train_cfg=TRAIN, device="cpu", deploy_device="cpu", calibration_samples=64)
+    assert sum(p.numel() for p in out.float_model.parameters()) < before
+    path, _ = _export(out.float_model, tmp_path)
+    parity = check_parity(open_session(path, "cpu", threads=1), out.float_model, digits().test)
+    assert parity.top1_agreement == 1.0
+
+
 def test_a_pruned_model_exports_with_its_smaller_shapes(tmp_path) -> None:
     model = trained("resnet")
     before = sum(p.numel() for p in model.parameters())
