@@ -11,8 +11,10 @@ when its holder dies):
   alone (the epochs in flight end), measures, and lets both go (:meth:`DeviceShare.exclusive`).
   Measurements queue on the gate, so only one worker measures at a time.
 
-A measurement waits at most ``wait_seconds`` (an epoch of a big dataset can take longer); then
-it measures anyway and says so: the objective stores ``latency_contended = True``. Without
+A measurement waits at most ``wait_seconds`` (default 2 s) for the epochs in flight: other
+workers stand still at their epoch boundaries meanwhile, so a long wait would cost every worker
+on the host. After that it measures anyway and says so: the objective stores
+``latency_contended = True`` (e.g. beside workers whose epochs take longer than that). Without
 ``fcntl`` (Windows) nothing is locked and every measurement counts as uncontended.
 """
 
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 #: How long a measurement waits for other workers' epochs on its device to end.
-WAIT_SECONDS = 30.0
+WAIT_SECONDS = 2.0
 #: Where the lock files live (default ``$TMPDIR``): processes that share it coordinate.
 LOCK_DIR_VAR = "SCALESEARCH_LOCK_DIR"
 
