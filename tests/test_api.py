@@ -193,3 +193,25 @@ def python_data_forgotten(call):
         return call()
     finally:
         python_data._SOURCES.update(held)
+
+
+def test_in_jupyter_progress_is_cell_output_not_terminal_codes(family, tmp_path, monkeypatch, capsys):
+    """rich renders to Jupyter through IPython's display(); run must not assume a terminal there."""
+    import builtins
+    import types
+
+    shown = []
+    shell = type("ZMQInteractiveShell", (), {})()  # what rich looks for to detect a notebook kernel
+    display = types.ModuleType("IPython.display")
+    display.display = lambda obj, **kw: shown.append(obj.text)
+    monkeypatch.setattr(builtins, "get_ipython", lambda: shell, raising=False)
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    scalesearch.run(spec("jupyter", n_trials=1), storage=f"sqlite:///{tmp_path / 'runs.db'}", data=data())
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "".join(shown))  # display()'s text/plain part keeps styles
+    assert "study jupyter in sqlite" in text and "[1/1] trial 0 complete api_mlp" in text
+    assert "Pareto front of jupyter" in text and "1/1 trials finished" in text
+    out = capsys.readouterr().out
+    assert "trial 0" not in out and "\x1b[" not in out  # nothing written past the notebook's display
