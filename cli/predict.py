@@ -16,6 +16,23 @@ def _shown(path: str) -> str:
         return path
 
 
+def _table(predictions: list[Any], title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("file")
+    table.add_column("class")
+    table.add_column("probability", justify="right")
+    more = any(len(p.top) > 1 for p in predictions)
+    if more:
+        table.add_column("next most probable")
+    for p in predictions:
+        (name, prob), rest = p.top[0], p.top[1:]
+        cells = [_shown(p.file), name, f"{prob:.3f}"]
+        table.add_row(*cells, *([", ".join(f"{n} ({q:.3f})" for n, q in rest)] if more else []))
+    return table
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from scalesearch.search.results.predict import image_files, load_predictor, predict, write_csv
 
@@ -23,12 +40,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     predictions = predict(model, image_files(args.images), top_k=args.top_k)
     if args.csv:
         write_csv(predictions, args.csv)
-    rows = [{"file": _shown(p.file), "class": p.top[0][0], "probability": p.top[0][1]}
-            | ({"next": ", ".join(f"{name} ({prob:.3f})" for name, prob in p.top[1:])} if args.top_k > 1 else {})
-            for p in predictions]
-    title = f"{len(predictions)} images, {model.file.name} on onnxruntime"
-    common.console().print(common.table(rows, title, {"probability": "{:.3f}".format, "next": str,
-                                                      "file": str, "class": str}))
+    common.console().print(_table(predictions, f"{len(predictions)} image{'s' * (len(predictions) != 1)}, "
+                                  f"{model.file.name} on onnxruntime"))
     if args.csv:
         print(f"wrote {args.csv} (file, rank, class, probability; {len(predictions) * args.top_k} rows)")
     return 0
