@@ -97,6 +97,8 @@ CASES = [
          files={"s.yaml": _spec(space__training__batch_size={"choices": []})}),
     Case("unknown-family", ["run", "s.yaml", "--storage", DB], "unknown model family 'vgg'; known families:",
          files={"s.yaml": _spec(space__families={"vgg": {}})}),
+    Case("python-data-in-a-file", ["run", "s.yaml", "--storage", DB], "dataset.kind: python is set by scalesearch.run",
+         files={"s.yaml": _spec(dataset={"kind": "python"})}),
     Case("unknown-objective", ["run", "s.yaml", "--storage", DB], "objectives[1]: unknown objective 'speed'; choose from",
          files={"s.yaml": _spec(objectives=["accuracy", "speed"])}),
     Case("unknown-sampler", ["run", "s.yaml", "--storage", DB], "sampler.name: unknown sampler 'cmaes2'; choose from",
