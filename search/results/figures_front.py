@@ -95,8 +95,8 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
     traces += _legend(view, colours, symbols)
     n_front, n_done, n_stop = len(front_points), len(view.complete), len(view.stopped)
     shape = "staircase" if len(view.objectives) == 2 else f"{len(view.objectives)}-D front, outlined in each view"
-    note = (f"{n_done} complete, {n_stop} stopped early (faint, at their last rung); "
-            f"{n_front} Pareto-optimal (outlined, {shape}). Hover a point for its trial.")
+    stopped = f", {n_stop} stopped early (faint, at their last rung)" if n_stop else ""
+    note = f"{n_done} complete{stopped}; {n_front} Pareto-optimal (outlined, {shape}). Hover a point for its trial."
     names = " vs ".join(style.label(o).split(" (")[0] for o in view.objectives)
     extra = {} if len(pairs) == 1 else {"height": style.HEIGHT + 70,
                                         "margin": style.layout("", note)["margin"] | {"b": 150}}

@@ -90,8 +90,8 @@ def learning_curves_figure(view: StudyView) -> dict[str, Any]:
     notes = [{"x": r, "y": 1, "yref": "paper", "yanchor": "bottom", "text": f"rung {r}", "showarrow": False,
               "font": {"size": 10, "color": "#666"}} for r in view.rungs]
     n_stop = sum(p.stopped for p in with_curves)
-    note = (f"{len(with_curves) - n_stop} complete (solid), {n_stop} stopped early (faint, ending in ×); "
-            "dotted lines: early-stopping rungs")
+    note = f"{len(with_curves) - n_stop} complete (solid)" + (
+        f", {n_stop} stopped early (faint, ending in ×); dotted lines: early-stopping rungs" if n_stop else "")
     return {"data": traces, "layout": style.layout(
         "Learning curves", note, shapes=shapes, annotations=notes,
         xaxis=style.axis("epoch", rangemode="tozero"),
