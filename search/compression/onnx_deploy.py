@@ -10,7 +10,8 @@ optimizes is what onnxruntime serves:
 * ``size_mb``: bytes of the ``.onnx`` file (weights and graph);
 * ``latency_ms``: median ``session.run`` time of ``deploy.batch_size`` samples, with
   ``deploy.threads`` intra-op threads (default: torch's thread count, as the torch runtime
-  uses); ``latency_ms_batch`` at ``measure.latency_batch_size``.
+  uses), while no other worker of the host trains on the device (``latency_contended`` as for
+  torch: ``search/runtime/device_share.py``); ``latency_ms_batch`` at ``measure.latency_batch_size``.
 
 ``params``, ``flops`` and ``nonzero_params`` stay those of the float model, as for torch.
 """
@@ -25,6 +26,7 @@ from scalesearch.errors import OnnxError
 from scalesearch.search.compression.compress import CompressionError, calibration_batches
 from scalesearch.search.compression.onnx_export import ONNX_QUANTIZERS, export_onnx, quantize_onnx
 from scalesearch.search.compression.onnx_runtime import accuracy, latency_ms, open_session
+from scalesearch.search.runtime.device_share import device_share
 
 if TYPE_CHECKING:
     from scalesearch.search.config.spec import StudySpec
@@ -54,8 +56,9 @@ def onnx_metrics(float_model: Any, quantization: str, data: Dataset, spec: Study
         session = open_session(path, deploy_device, threads)
         size = path.stat().st_size
         kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats}
-        batch = latency_ms(session, shape, m.latency_batch_size, **kw)
-        at_deploy = batch if d.batch_size == m.latency_batch_size else latency_ms(session, shape, d.batch_size, **kw)
+        with device_share(deploy_device).exclusive() as contended:  # as the torch runtime measures
+            batch = latency_ms(session, shape, m.latency_batch_size, **kw)
+            at_deploy = batch if d.batch_size == m.latency_batch_size else latency_ms(session, shape, d.batch_size, **kw)
         return {"accuracy": accuracy(session, data.val), "size_bytes": size, "size_mb": size / 1e6,
-                "latency_ms": at_deploy, "latency_ms_batch": batch,
-                "latency_batch_size": m.latency_batch_size, "deploy_runtime": "onnxruntime"}
+                "latency_ms": at_deploy, "latency_ms_batch": batch, "latency_batch_size": m.latency_batch_size,
+                "latency_contended": contended, "deploy_runtime": "onnxruntime"}

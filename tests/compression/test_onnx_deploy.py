@@ -39,6 +39,7 @@ def test_the_onnxruntime_runtime_measures_the_exported_model_before_and_after_co
     fake = TrainResult(0.123, [0.123], 1, 1.0)  # onnxruntime's own accuracy must replace it
     m = deploy.deploy_trial(model, config, fake, digits(), spec(runtime="onnxruntime"), "cpu", TRAIN)
     assert m["deploy_runtime"] == "onnxruntime" and m["quantization"] == "int8_static"
+    assert m["latency_contended"] is False  # measured with the device to itself (no other worker)
     assert m["accuracy_uncompressed"] == pytest.approx(float_accuracy)  # float32 ONNX == torch
     assert 0.1 < m["accuracy"] <= 1 and m["accuracy"] != 0.123
     assert m["size_bytes"] > 1000 and m["size_mb"] == m["size_bytes"] / 1e6  # the .onnx file's bytes
