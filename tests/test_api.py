@@ -145,6 +145,8 @@ MISTAKES = [
      FamilyError, r"api_wrong_head: its model's output is \(2, 5\) .* must be \(batch, num_classes\) = \(2, 3\)"),
     (lambda url: scalesearch.run(spec(), storage=url, data=data(), workers=2),
      SpecError, "data given in Python .* run it with workers=1"),
+    (lambda url: scalesearch.run(spec() | {"dataset": {"kind": "synthetic"}}, storage=url, workers=2),
+     SpecError, "family api_mlp is registered in this process only"),
     (lambda url: scalesearch.run(spec() | {"objectives": ["speed"]}, storage=url, data=data()),
      SpecError, "unknown objective 'speed'"),
     (lambda url: scalesearch.run(spec(family="no_such_family"), storage=url),

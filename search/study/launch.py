@@ -135,7 +135,7 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
     # Everything is checked before the study is created or its budget changed.
     planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), overrides)) if overrides else stored)
     preflight(with_budget(planned, budget) if budget else planned, workers, device_list)
-    check_own_families(planned)
+    check_own_families(planned, workers)
     study, spec = open_study(given, url, study_name, budget=budget, overrides=overrides if stored and not given else ())
     done = count_finished(study)
     objectives = ", ".join(f"{o} ({d[:3]})" for o, d in zip(spec.objectives, spec.directions, strict=True))
@@ -144,10 +144,11 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
     return Launch(url, study, spec, done, workers, tuple(device_list), graceful, timeout)
 
 
-def check_own_families(spec: StudySpec) -> None:
+def check_own_families(spec: StudySpec, workers: int = 1) -> None:
     """Build each family that is not built in once, at the space's lowest point, for the
     study's data, and check its output shape: a broken builder is one clear error before the
-    study exists, not a failure in every trial."""
+    study exists, not a failure in every trial. Worker processes only know built-in and
+    installed (plugin) families."""
     from scalesearch.spaces.contract import check_output
     from scalesearch.spaces.registry import BUILT_IN, ModelInput, get_family
     from scalesearch.spaces.space import param_values
@@ -155,6 +156,10 @@ def check_own_families(spec: StudySpec) -> None:
     own = [name for name in spec.space.families if get_family(name).origin != BUILT_IN]
     if not own:
         return
+    local = [name for name in own if not get_family(name).origin.startswith("plugin ")]
+    if workers > 1 and local:
+        raise SpecError(f"workers: family {local[0]} is registered in this process only ({get_family(local[0]).origin}); "
+                        f"worker processes cannot build it; use workers=1, or install it as a scalesearch.families plugin")
     from scalesearch.search.datasets import load_dataset
 
     data = load_dataset(spec.dataset)

@@ -122,8 +122,12 @@ def plugin_env(tmp_path_factory):
     """Environment variables under which ``python`` sees the plugin, really installed by pip."""
     root = tmp_path_factory.mktemp("plugin")
     source = shutil.copytree(PLUGIN, root / "src", ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(root / "site"), str(source)], check=True, capture_output=True)
+    import importlib.util
+
+    # Build with this venv's setuptools when it has one (no index needed), else in pip's isolation.
+    offline = ["--no-build-isolation", "--no-index"] if importlib.util.find_spec("setuptools") else []
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *offline,
+                    "--target", str(root / "site"), str(source)], check=True, capture_output=True)
     path = os.pathsep.join([str(root / "site"), os.environ.get("PYTHONPATH", "")])
     return dict(os.environ, PYTHONPATH=path)
 
