@@ -1,11 +1,11 @@
 """Keep what optuna-dashboard shows current while a study runs: notes and figures.
 
 :class:`Refresh` is an Optuna trial callback (``run_study(on_trial_end=...)``; ``scalesearch run``
-and every ``scalesearch worker`` use it). After each finished trial it writes that trial's note;
-the study note and the figures (``search/results/figures.py``) are rebuilt while the time spent on
-them stays within ``share`` (1 %) of the run's wall time so far, and once more by :meth:`finish`,
-so a long study pays a bounded share and the last view is always current. It never fails a
-trial: an error is reported once as a warning and the run goes on.
+and every ``scalesearch worker`` use it). After a trial finishes it writes that trial's note, then
+the study note and the figures (``search/results/figures.py``), each only while all the time spent
+refreshing stays within ``share`` (1 %) of the run's wall time so far; what is put off is written
+at the next chance and by :meth:`finish`, so the cost is bounded and the last view complete. It
+never fails a trial: an error is reported once as a warning and the run goes on.
 
     refresh = Refresh(spec, url)
     refresh.start(study)
@@ -33,38 +33,43 @@ class Refresh:
         self.figures = figures
         self.started = time.monotonic()
         self.spent = 0.0  # seconds spent refreshing, all of it (start, per trial, finish)
-        self.study_cost = 0.0  # seconds the last study refresh took
+        self.note_cost = 0.0  # seconds the last trial note took
+        self.study_cost = 0.0  # seconds the last study note and figures took
+        self.pending: list[Any] = []  # finished trials whose note is not written yet
         self.stale = False  # a trial finished since the study note and figures were written
         self._warned: set[str] = set()
 
     def start(self, study: Any) -> None:
         """The study note as the study starts (or resumes)."""
-        begun = time.perf_counter()
-        self._guard("study note", lambda: self._study(study, figures=False))
-        self.spent += time.perf_counter() - begun
+        self._timed("study note", lambda: self._study(study, figures=False))
 
     def __call__(self, study: Any, trial: Any) -> None:
-        begun = time.perf_counter()
-        self._guard("trial note", lambda: self._trial(study, trial))
+        self.pending.append(trial)
         self.stale = True
-        elapsed = time.monotonic() - self.started
-        if self.spent + (time.perf_counter() - begun) + self.study_cost <= self.share * elapsed:
-            self._guard("study note and figures", lambda: self._study(study, figures=self.figures))
-        self.spent += time.perf_counter() - begun
+        if self._affordable(self.note_cost * len(self.pending)):
+            self._timed("trial note", lambda: self._notes(study))
+            if self._affordable(self.study_cost):
+                self._timed("study note and figures", lambda: self._study(study, figures=self.figures))
 
     def finish(self, study: Any) -> None:
-        """Bring the study note and figures up to date (the run is over)."""
-        begun = time.perf_counter()
+        """Write what is pending: trial notes, the study note and figures (the run is over)."""
+        self._timed("trial note", lambda: self._notes(study))
         if self.stale:
-            self._guard("study note and figures", lambda: self._study(study, figures=self.figures))
-        self.spent += time.perf_counter() - begun
+            self._timed("study note and figures", lambda: self._study(study, figures=self.figures))
 
-    def _trial(self, study: Any, trial: Any) -> None:
+    def _affordable(self, cost: float) -> bool:
+        return self.share > 0 and self.spent + cost <= self.share * (time.monotonic() - self.started)
+
+    def _notes(self, study: Any) -> None:
         from optuna_dashboard import save_note
 
         from scalesearch.search.results.notes import live_trial, trial_note
 
-        save_note(live_trial(study, trial), trial_note(trial, self.spec))
+        while self.pending:
+            begun = time.perf_counter()
+            trial = self.pending.pop(0)
+            save_note(live_trial(study, trial), trial_note(trial, self.spec))
+            self.note_cost = time.perf_counter() - begun
 
     def _study(self, study: Any, *, figures: bool) -> None:
         from optuna_dashboard import save_note
@@ -80,7 +85,8 @@ class Refresh:
             self.stale = False
         self.study_cost = time.perf_counter() - begun
 
-    def _guard(self, what: str, action: Callable[[], None]) -> None:
+    def _timed(self, what: str, action: Callable[[], None]) -> None:
+        begun = time.perf_counter()
         try:
             action()
         except Exception as e:  # noqa: BLE001 - a note or figure must never fail a trial or a run
@@ -89,6 +95,8 @@ class Refresh:
                 self._warned.add(kind)
                 self.warn(f"could not update the dashboard's {what} ({type(e).__name__}: {e}); "
                           "the study goes on, and `scalesearch report` draws it afterwards")
+        finally:
+            self.spent += time.perf_counter() - begun
 
 
 def both(first: Callable[[Any, Any], None], then: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:

@@ -105,8 +105,9 @@ def test_a_failing_refresh_never_fails_the_run(spec, storage_url, tiny_data, fak
 
 def test_the_study_refresh_stays_within_its_share_of_wall_time(spec, storage_url, tiny_data, fake_trainer):
     study, spec = open_study(spec, storage_url, budget={"n_trials": 3})
-    refresh = Refresh(spec, storage_url, share=0.0, figures=False)  # no time to spare: only finish() writes it
+    refresh = Refresh(spec, storage_url, share=0.0, figures=False)  # no time to spare: finish() writes all
     run_study(study, spec, data=tiny_data, device="cpu", trainer=fake_trainer, on_trial_end=refresh)
-    assert note_of(study) == ""
+    assert note_of(study) == "" and note_of(study, study.trials[0]) == ""
     refresh.finish(study)
     assert "3 / 3 trials finished" in note_of(study)
+    assert all(note_of(study, t).startswith(f"**Trial {t.number}: ") for t in study.trials)  # none lost
