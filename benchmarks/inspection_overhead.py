@@ -8,6 +8,7 @@ machine the wall-time ratio carries the machine's noise; the hook's own share do
 
     python benchmarks/inspection_overhead.py                      # the default study, one pair
     python benchmarks/inspection_overhead.py --pairs 2 --set budget.n_trials=8
+    python benchmarks/inspection_overhead.py --costs sqlite:///runs.db --study-name digits   # each part's cost
 """
 
 from __future__ import annotations
@@ -37,6 +38,29 @@ def one_run(spec_path: str | None, overrides: list[str], folder: Path, hooked: b
     return time.perf_counter() - started, refresh.spent if refresh is not None else 0.0
 
 
+def part_costs(url: str, name: str) -> None:
+    """Median seconds of each part of a refresh, replayed once per trial of an existing study."""
+    from optuna_dashboard import save_note
+
+    from scalesearch.search.results import figures
+    from scalesearch.search.results.notes import live_trial, study_note, trial_note
+    from scalesearch.search.storage.storage import open_storage
+    from scalesearch.search.study.study import load_study, stored_spec
+
+    study = load_study(open_storage(url), name)
+    spec = stored_spec(study)
+    costs: dict[str, list[float]] = {"trial note": [], "study note": [], "figures": []}
+    for trial in study.get_trials(deepcopy=False):
+        for part, action in (("trial note", lambda t=trial: save_note(live_trial(study, t), trial_note(t, spec))),
+                             ("study note", lambda: save_note(study, study_note(study, spec, url))),
+                             ("figures", lambda: (figures._published.clear(), figures.publish_figures(study, spec)))):
+            begun = time.perf_counter()
+            action()
+            costs[part].append(time.perf_counter() - begun)
+    print(", ".join(f"{part} {1000 * statistics.median(c):.0f} ms" for part, c in costs.items())
+          + f" (median of {len(costs['figures'])} trials)")
+
+
 def main() -> None:
     import optuna
 
@@ -44,8 +68,13 @@ def main() -> None:
     parser.add_argument("spec", nargs="?", help="study spec (default: studies/digits.yaml)")
     parser.add_argument("--pairs", type=int, default=1, help="runs without and with the hook (default 1 pair)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="spec override")
+    parser.add_argument("--costs", metavar="URL", help="instead: time each refresh part on this storage's study")
+    parser.add_argument("--study-name", default="digits", help="with --costs (default digits)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.costs:
+        part_costs(args.costs, args.study_name)
+        return
     ratios, shares = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for pair in range(args.pairs):

@@ -66,6 +66,22 @@ def test_run_shows_progress_and_the_front(finished_study):
     assert "3/3 trials finished" in out
 
 
+def test_run_leaves_notes_and_figures_for_the_dashboard(finished_study):
+    import optuna
+    from optuna_dashboard import get_note
+
+    from scalesearch.search.results.notes import live_trial
+
+    url, _ = finished_study
+    study = optuna.load_study(study_name="d1", storage=url)
+    note = get_note(study)
+    assert "3 / 3 trials finished" in note and "## Pareto front" in note and "--trial" in note
+    for trial in study.trials:
+        assert get_note(live_trial(study, trial)).startswith(f"**Trial {trial.number}: ")
+    stored = study._storage.get_study_system_attrs(study._study_id)
+    assert any(key.startswith("dashboard:plot_data:") for key in stored)  # the study's figures
+
+
 def test_rerun_resumes_and_extends_the_budget(finished_study, capsys):
     url, _ = finished_study
     assert main(["run", "--storage", url, "--study-name", "d1", "--n-trials", "4"]) == 0

@@ -135,14 +135,14 @@ def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
         cells[0] = f"**{row['trial']}** (knee)" if row["trial"] == knee.number else str(row["trial"])
         lines.append("| " + " | ".join(cells) + f" | `--trial {row['trial']}` |")
     lines += seeds_line(study, front)
-    lines += ["", "Export a row (here the knee's; put the row's trial number after `--trial`):", "",
-              f"    {export_command(study, storage_url, trial=knee.number)}", "",
+    lines += ["", "Export a row (here the knee's; put the row's trial number after `--trial`): "
+                  f"`{export_command(study, storage_url, trial=knee.number)}`", "",
               f"**Knee** (the best compromise over all objectives): trial {knee.number}. Letting `export` choose "
-              "re-evaluates the top candidates with extra seeds first, so it may prefer a close neighbour:", "",
-              f"    {export_command(study, storage_url)}", "",
-              "The most accurate model under a budget, e.g. under 100K params:", "",
-              f"    scalesearch export --storage {redact(storage_url)} --study-name {study.study_name} "
-              "--pick max:accuracy --where 'params<100000' -o small.yaml"]
+              "re-evaluates the top candidates with extra seeds first, so it may prefer a close neighbour: "
+              f"`{export_command(study, storage_url)}`", "",
+              "The most accurate model under a budget, e.g. under 100K params: "
+              f"`scalesearch export --storage {redact(storage_url)} --study-name {study.study_name} "
+              "--pick max:accuracy --where 'params<100000' -o small.yaml`"]
     return lines
 
 
