@@ -10,7 +10,7 @@ from scalesearch.search.compression import artifact
 from scalesearch.search.compression.compress import predictions
 from scalesearch.search.compression.measure import count_params
 from scalesearch.search.config.spec import spec_from_data
-from scalesearch.search.config.system_attrs import trial_config
+from scalesearch.search.config.system_attrs import exact_metrics, trial_config
 from scalesearch.search.results.reproduce import export_trial
 from scalesearch.search.study.study import open_study, run_study
 from tests.compression_helpers import digits, small_knobs
@@ -38,7 +38,7 @@ def test_exported_trial_reloads_with_the_recorded_accuracy_and_params(tmp_path) 
         path = export_trial(study, trial.number, tmp_path / f"t{trial.number}", data=digits())
         model, manifest = artifact.load(path)
         accuracy = (predictions(model, digits().val, "cpu") == digits().val.y).float().mean().item()
-        assert accuracy == pytest.approx(trial.user_attrs["ss.accuracy"], abs=1e-6)
+        assert accuracy == pytest.approx(exact_metrics(trial)["accuracy"], abs=1e-6)  # not the rounded attr
         for knob, value in trial_config(trial)["compression"].items():
             assert manifest["compression"][knob] == value
     baseline, compressed = study.trials
