@@ -87,7 +87,8 @@ def run_seed(seed: int, args: argparse.Namespace, state: dict[str, Any]) -> dict
         pick = run["picks"][rule]
         key = str(pick["trial"])
         if key not in run["retrains"]:
-            result = retrain(pick["export"], workdir / f"seed{seed}_trial{key}", device="cpu")
+            # The study's threads: two spinning OpenMP threads per process on a busy machine crawl.
+            result = retrain(pick["export"], workdir / f"seed{seed}_trial{key}", device="cpu", threads=spec.threads)
             run["retrains"][key] = {"test_accuracy": result.test_accuracy, "train_seconds": round(result.train_seconds, 1)}
             _save(out, state)
     return run
