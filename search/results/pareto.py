@@ -6,6 +6,7 @@ maximized ones, so every function here minimises.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 
@@ -24,18 +25,66 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 def non_dominated_sort(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
-    """The front rank of each point (0 = Pareto-optimal)."""
+    """The front rank of each point (0 = Pareto-optimal).
+
+    One or two objectives (early stopping's usual accuracy and one cost): O(n log n), so a rung
+    decision among thousands of peers stays cheap. More: Deb's fast non-dominated sort, O(m n^2).
+    """
     mins = _as_min(points, directions)
+    if mins and len(mins[0]) <= 2 and not any(v != v for p in mins for v in p):  # v != v: NaN
+        return _sort_2d([(p[0], p[1] if len(p) > 1 else 0.0) for p in mins])
+    return _sort_deb(mins)
+
+
+def _sort_2d(points: list[tuple[float, float]]) -> list[int]:
+    """Fronts of 2-D points (minimised). In order of (f1, f2), a point is dominated by an earlier
+    distinct point iff that one's f2 is no larger; so it joins the first front whose smallest f2
+    so far is larger than its own (those smallest f2 never decrease from front to front).
+    Identical points do not dominate each other: they join one front together."""
+    ranks = [-1] * len(points)
+    front_min: list[float] = []
+    order = sorted(range(len(points)), key=lambda i: points[i])
+    k = 0
+    while k < len(order):
+        same = k
+        while same < len(order) and points[order[same]] == points[order[k]]:
+            same += 1
+        f2 = points[order[k]][1]
+        front = bisect.bisect_right(front_min, f2)
+        if front == len(front_min):
+            front_min.append(f2)
+        else:
+            front_min[front] = min(front_min[front], f2)
+        for i in order[k:same]:
+            ranks[i] = front
+        k = same
+    return ranks
+
+
+def _sort_deb(mins: list[list[float]]) -> list[int]:
     n = len(mins)
+    dominated_by = [0] * n  # how many points dominate i
+    dominates_list: list[list[int]] = [[] for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if dominates(mins[i], mins[j]):
+                dominates_list[i].append(j)
+                dominated_by[j] += 1
+            elif dominates(mins[j], mins[i]):
+                dominates_list[j].append(i)
+                dominated_by[i] += 1
     ranks = [-1] * n
-    remaining = set(range(n))
+    front = [i for i in range(n) if dominated_by[i] == 0]
     rank = 0
-    while remaining:
-        front = {i for i in remaining if not any(dominates(mins[j], mins[i]) for j in remaining if j != i)}
+    while front:
+        following = []
         for i in front:
             ranks[i] = rank
-        remaining -= front
-        rank += 1
+            for j in dominates_list[i]:
+                dominated_by[j] -= 1
+                if dominated_by[j] == 0:
+                    following.append(j)
+        front, rank = following, rank + 1
     return ranks
 
 
@@ -80,8 +129,10 @@ def rank_and_crowding(points: Sequence[Sequence[float]], directions: Sequence[st
     """
     ranks = non_dominated_sort(points, directions)
     distance = [0.0] * len(points)
-    for rank in set(ranks):
-        members = [i for i, r in enumerate(ranks) if r == rank]
+    fronts: dict[int, list[int]] = {}
+    for i, rank in enumerate(ranks):
+        fronts.setdefault(rank, []).append(i)
+    for members in fronts.values():
         unique = list(dict.fromkeys(tuple(points[i]) for i in members))
         by_point = dict(zip(unique, crowding_distance(unique, directions), strict=True))
         for i in members:
