@@ -96,6 +96,10 @@ def summarize(study: Any, arm: str, seed: int) -> dict[str, Any]:
             "best_accuracy": max((a for a, _ in points), default=0.0)}
 
 
+def _minutes(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     rows = ["| seed | arm | trials finished | HV | epochs spent | HV per 100 epochs | complete (stopped) "
             "| front (pruned) | best accuracy | wall / CPU min |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -103,7 +107,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         rows.append(f"| {r['seed']} | {ARMS[r['arm']]} | {r['finished']} | {r['hv']:.4f} | {r['epochs']} "
                     f"| {100 * r['hv'] / max(1, r['epochs']):.4f} "
                     f"| {r['complete']} ({r['stopped']}) | {r['front']} ({r['front_pruned']}) "
-                    f"| {r['best_accuracy']:.4f} | {r['wall_minutes']:.1f} / {r['cpu_minutes']:.1f} |")
+                    f"| {r['best_accuracy']:.4f} | {r['wall_minutes']:.1f} / {_minutes(r['cpu_minutes'])} |")
     for arm in ARMS:
         mine = [r for r in runs if r["arm"] == arm]
         if mine:
@@ -130,13 +134,14 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/default_study_es")
     ap.add_argument("--set", action="append", default=[], help="spec override for both arms (repeatable)")
     ap.add_argument("--write", action="store_true", help="put the table into docs/benchmarks.md")
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="arms to run (default both)")
     ap.add_argument("--report-only", action="store_true", help="tabulate the runs in --workdir as they are")
     args = ap.parse_args()
     if args.report_only:
         print(table([read_run(p) for p in sorted(Path(args.workdir).glob("*-*.db"))]))
         return
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    jobs = [(arm, seed) for seed in args.seeds for arm in ARMS]
+    jobs = [(arm, seed) for seed in args.seeds for arm in args.arms]
     with ProcessPoolExecutor(args.jobs, initializer=die_with_parent) as pool:
         runs = list(pool.map(run_one, *zip(*jobs, strict=True), [args.workdir] * len(jobs), [args.set] * len(jobs)))
     (Path(args.workdir) / "default_study_es.json").write_text(json.dumps(runs, indent=1))
