@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from scalesearch.search.config.system_attrs import trial_config
-from scalesearch.search.results.pareto import hypervolume_2d, pareto_indices
+from scalesearch.search.results.hypervolume import hypervolume as dominated_volume
+from scalesearch.search.results.pareto import pareto_indices
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from processes import die_with_parent  # noqa: E402  (a sibling script of this folder)
@@ -60,7 +61,8 @@ MIN_SEEDS = 3  # the acceptance is a median over at least this many seeds
 
 def hypervolume(points: list[tuple[float, float]]) -> float:
     """HV of ``(accuracy, params)`` points: accuracy maximised, log10(params) minimised."""
-    return hypervolume_2d([(a, math.log10(p)) for a, p in points], ["maximize", "minimize"], REFERENCE)
+    accuracy_ref, log_params_ref = REFERENCE
+    return dominated_volume([(-a, math.log10(p)) for a, p in points], (-accuracy_ref, log_params_ref))
 
 
 # --------------------------------------------------------------------------- one run

@@ -138,22 +138,3 @@ def rank_and_crowding(points: Sequence[Sequence[float]], directions: Sequence[st
         for i in members:
             distance[i] = by_point[tuple(points[i])]
     return list(zip(ranks, distance, strict=True))
-
-
-def hypervolume_2d(points: Sequence[Sequence[float]], directions: Sequence[str],
-                   reference: Sequence[float]) -> float:
-    """Area dominated by ``points`` and bounded by ``reference`` (two objectives).
-
-    Points that do not strictly beat the reference in both objectives add nothing. Example:
-    ``hypervolume_2d([(0.9, 1.0)], ["maximize", "minimize"], (0.5, 3.0)) == 0.4 * 2.0``.
-    """
-    if len(directions) != 2 or len(reference) != 2:
-        raise ValueError("hypervolume_2d takes exactly two objectives")
-    (ref_x, ref_y), = _as_min([reference], directions)
-    inside = sorted((x, y) for x, y in _as_min(points, directions) if x < ref_x and y < ref_y)
-    volume, floor = 0.0, ref_y
-    for x, y in inside:
-        if y < floor:
-            volume += (ref_x - x) * (floor - y)
-            floor = y
-    return volume

@@ -126,3 +126,11 @@ def test_a_resumed_run_with_everything_saved_only_reports(bench, tmp_path, monke
     assert "NOT met (only 1 seed(s) with both (a) and (b)" in doc
     assert f"Raw numbers: `{tmp_path / bench.JSON}`" in doc  # outside the repository: as given
     assert plots == [(3, 18, tmp_path / "search_efficiency.png")]
+
+
+def test_hypervolume_is_accuracy_above_0_9_times_log_params_below_7(bench):
+    # One point: the box from (0.95, 10^4) to the reference (0.90, 10^7).
+    assert bench.hypervolume([(0.95, 1e4)]) == pytest.approx(0.05 * 3)
+    # A dominated point and one beyond the reference add nothing; a staircase adds its step.
+    assert bench.hypervolume([(0.95, 1e4), (0.93, 1e5), (0.85, 10.0)]) == pytest.approx(0.05 * 3)
+    assert bench.hypervolume([(0.95, 1e4), (0.99, 1e6)]) == pytest.approx(0.05 * 3 + 0.04 * 1)
