@@ -43,8 +43,14 @@ def digits() -> Dataset:
 
 @functools.cache
 def _trained(name: str) -> torch.nn.Module:
-    model = small_model(name)
-    train(model, digits(), TRAIN, "cpu")
+    # One thread, whatever earlier tests set: the same weights whichever tests ran before.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = small_model(name)
+        train(model, digits(), TRAIN, "cpu")
+    finally:
+        torch.set_num_threads(threads)
     return model.eval()
 
 
