@@ -20,16 +20,6 @@ from scalesearch.spaces.space import list_presets, load_space, param_values
 PRESETS = list_presets()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is faster, and on a shared CPU several spin-wait for each other
-    (5x slower here). The models do not depend on it; the setting is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_describe_families_lists_every_family_with_its_size_range():
     described = describe_families(input_size=8, num_classes=10, in_chans=1)
     json.dumps(described)  # the CLI prints it as JSON
