@@ -10,7 +10,6 @@ from scalesearch.search.config.spec import load_spec, spec_from_data, spec_to_da
 from scalesearch.search.datasets import (
     DATASETS,
     Split,
-    clear_memory_cache,
     load_dataset,
     python_data,
 )
@@ -25,14 +24,6 @@ EXAMPLES = {
     "synthetic": lambda tmp: {"synthetic": {"samples": 60, "classes": 3}},
     "python": lambda tmp: python_data.register((torch.rand(30, 1, 8, 8), torch.arange(30) % 3)),
 }
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCALESEARCH_CACHE", str(tmp_path / "cache"))
-    clear_memory_cache()
-    yield
-    clear_memory_cache()
 
 
 def test_every_kind_has_an_example():

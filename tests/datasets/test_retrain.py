@@ -16,14 +16,6 @@ from tests.conftest import FakeTrainer
 from tests.datasets_helpers import TINY_SPACE, digits_folder
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCALESEARCH_CACHE", str(tmp_path / "cache"))
-    clear_memory_cache()
-    yield
-    clear_memory_cache()
-
-
 def exported(tmp_path, **dataset):
     root = digits_folder(tmp_path / "imgs", per_class=10, classes=3)
     spec = spec_from_data({"space": TINY_SPACE, "budget": {"n_trials": 2}, "device": "cpu", "threads": 1,

@@ -17,15 +17,6 @@ from scalesearch.search.datasets.source import POOL, TEST, VAL
 from scalesearch.search.datasets.split import TRAIN, assign, assignment_from_record, split_record
 from tests.datasets_helpers import digits_folder
 
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCALESEARCH_CACHE", str(tmp_path / "cache"))
-    clear_memory_cache()
-    yield
-    clear_memory_cache()
-
-
 LABELS = np.repeat(np.arange(4), 25)
 
 

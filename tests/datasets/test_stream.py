@@ -13,14 +13,6 @@ from scalesearch.search.training.train import TrainConfig, evaluate, train
 from tests.datasets_helpers import digits_folder
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCALESEARCH_CACHE", str(tmp_path / "cache"))
-    clear_memory_cache()
-    yield
-    clear_memory_cache()
-
-
 def spec(root, **kw) -> DatasetSpec:
     return DatasetSpec(kind="imagefolder", root=str(root), **kw)
 
