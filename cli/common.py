@@ -68,6 +68,10 @@ def add_storage(p: argparse.ArgumentParser) -> None:
                         "journal:///file.log or postgresql://user@host/db")
 
 
+def add_study_name(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study-name", help="needed when the storage holds several studies")
+
+
 def add_stopping(p: argparse.ArgumentParser) -> None:
     p.add_argument("--graceful", action="store_true",
                    help="on Ctrl-C/SIGTERM finish the running trial, then stop (again: stop now); "

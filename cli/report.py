@@ -36,7 +36,7 @@ def add_parsers(sub: Any) -> None:
                                    "offline; and DIR/<figure>.png for each figure (needs Chrome or Chromium). "
                                    "Works on a running study too.")
     common.add_storage(p)
-    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    common.add_study_name(p)
     p.add_argument("-o", "--output", default="report", metavar="DIR", help="folder to write (default report/)")
     p.add_argument("--no-png", action="store_true", help="skip the PNG images (no browser needed)")
     p.set_defaults(func=cmd_report)

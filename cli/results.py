@@ -104,7 +104,7 @@ def cmd_stability(args: argparse.Namespace) -> int:
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("export", help="write the chosen Pareto-optimal config to YAML")
     common.add_storage(p)
-    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    common.add_study_name(p)
     p.add_argument("--pick", default="knee", help="knee (default), max:METRIC or min:METRIC")
     p.add_argument("--trial", type=int, metavar="N",
                    help="export trial N as it is (a row of the study note's Pareto table) instead of picking")
@@ -125,7 +125,7 @@ def add_parsers(sub: Any) -> None:
                        description="Rebuild, retrain and compress trial N exactly as the search did, and save it "
                                    "(safetensors weights + a JSON manifest that replays pruning; no pickles).")
     common.add_storage(p)
-    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    common.add_study_name(p)
     p.add_argument("--trial", type=int, required=True, help="trial number (see the Pareto table or the dashboard)")
     p.add_argument("-o", "--output", default="trial_model", help="folder to write")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
@@ -143,7 +143,7 @@ def add_parsers(sub: Any) -> None:
                        description="Measure accuracy_std (the spread of validation accuracy over K trainings with "
                                    "different seeds) for each Pareto-optimal trial; stored on the study.")
     common.add_storage(p)
-    p.add_argument("--study-name", help="needed when the storage holds several studies")
+    common.add_study_name(p)
     p.add_argument("--runs", type=int, help="trainings per trial (default: the spec's measure.stability_runs)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
     p.add_argument("--remeasure", action="store_true", help="measure again trials that already have a result")
