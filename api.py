@@ -124,8 +124,9 @@ def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, r
 
 
 def train(export: Mapping[str, Any] | str | Path, out_dir: str | Path, *, device: str = "auto",
-          threads: int | None = None, epochs: int | None = None, data: Any = None) -> Any:
-    """Retrain an export (a dict from :func:`export`, or its YAML file) on train + val; report
+          threads: int | None = None, epochs: int | None = None, data: Any = None, fit: str = "train") -> Any:
+    """Retrain an export (a dict from :func:`export`, or its YAML file) on ``fit``: ``train`` (the
+    search's protocol, which the export's interval states) or ``train+val``; report
     accuracy on the held-out test split and save ``model.safetensors`` + ``model.yaml`` in
     ``out_dir``. Returns a ``RetrainResult`` (``test_accuracy``, ``curve``, ``train_seconds``,
     ``out_dir``). ``data``: the study's in-memory data again, when it came from Python and this
@@ -141,9 +142,11 @@ def train(export: Mapping[str, Any] | str | Path, out_dir: str | Path, *, device
     def on_epoch(report: Any) -> None:
         console.print(f"epoch {report.epoch}/{total}  loss {report.train_loss:.3f}  test acc {report.val_accuracy:.4f}")
 
-    result = retrain(spec, out_dir, device=device, threads=threads, epochs=epochs, on_epoch=on_epoch)
-    console.print(f"test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s of training; "
-                  f"saved {result.out_dir}/model.safetensors and model.yaml")
+    result = retrain(spec, out_dir, device=device, threads=threads, epochs=epochs, on_epoch=on_epoch, fit=fit)
+    console.print(f"trained on {fit}; test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s "
+                  f"of training; saved {result.out_dir}/model.safetensors and model.yaml")
+    if result.verdict:
+        console.print(result.verdict, highlight=False)
     return result
 
 

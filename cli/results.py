@@ -73,8 +73,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(f"epoch {report.epoch}/{epochs}  loss {report.train_loss:.3f}  test acc {report.val_accuracy:.4f}")
 
     result = retrain(export, args.output, device=args.device, threads=args.threads, epochs=args.epochs,
-                     on_epoch=on_epoch)
-    console.print(f"test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s of training; "
+                     on_epoch=on_epoch, fit=args.fit)
+    console.print(f"trained on {args.fit}; test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s of training; "
                   f"saved {result.out_dir}/model.safetensors and model.yaml")
     if result.verdict:
         console.print(result.verdict, highlight=False)
@@ -131,12 +131,15 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
     p.set_defaults(func=cmd_export_model)
 
-    p = sub.add_parser("train", help="retrain an exported config on train+val; report test accuracy; save it")
+    p = sub.add_parser("train", help="retrain an exported config; report test accuracy against its interval; save it")
     p.add_argument("export", help="YAML written by scalesearch export")
     p.add_argument("-o", "--output", default="model", help="folder for model.safetensors + model.yaml")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--epochs", type=int, help="override the exported number of epochs")
+    p.add_argument("--fit", default="train", metavar="SPLITS",
+                   help="train (default): the train split, as the search trained, the protocol the export's "
+                        "interval is for; train+val: also the validation split (more data, not covered by the interval)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("stability", help="retrain the Pareto front K times with new seeds; report accuracy spread",

@@ -1,11 +1,20 @@
 """Train chosen trials again with more seeds, storing every result on the study for reuse.
 
 Training ``i`` of a trial seeded ``s`` uses seed ``s + i * 1000`` (``SEED_STRIDE``); training 0
-is the trial itself, so its stored accuracy counts and is never trained again. Results live in
-the study attribute ``ss.stability.<trial>`` (finished trials take no new attributes):
-``{"seeds": [...], "accuracies": [...], "accuracy_mean", "accuracy_std"}``, accuracies of the
-trained (float) model on the validation split. ``scalesearch stability``, ``export`` and a
-study's ``measure.final_reeval`` all read and extend the same records.
+is the trial itself, so its stored accuracy counts and is never trained again. Each extra
+training runs the trial's own pipeline (``search/study/objective.py``): build, train, then the
+config's compression (pruning, fine-tuning, quantization) on the deploy device and runtime, and
+the deployed model's validation accuracy -- the number the trial stored as ``accuracy``. So a
+pruned trial's spread over seeds includes its compression loss, which is itself noisy.
+
+Results live in the study attribute ``ss.stability.<trial>`` (finished trials take no new
+attributes): ``{"seeds", "accuracies", "accuracy_mean", "accuracy_std", "float_accuracies",
+"deployed": true}``, ``accuracies`` being deployed ones and ``float_accuracies`` the trained
+models' before compression. A record written before deployed re-evaluation existed (no
+``deployed`` key) holds float accuracies: it is read for an uncompressed trial (they are its
+deployed ones) and ignored, then trained again, for a compressed one.
+``scalesearch stability``, ``export`` and a study's ``measure.final_reeval`` all read and extend
+the same records.
 """
 
 from __future__ import annotations
@@ -32,26 +41,50 @@ def float_accuracy(trial: Any) -> float:
     return float(metrics.get("accuracy_uncompressed", metrics["accuracy"]))
 
 
-def compression_offset(trial: Any) -> float:
-    """Deployed minus trained accuracy of the trial's own model (0 without compression)."""
-    return float(system_attrs.exact_metrics(trial)["accuracy"]) - float_accuracy(trial)
+def deployed_accuracy(trial: Any) -> float:
+    """The trial's stored (deployed: compressed as configured) validation accuracy."""
+    return float(system_attrs.exact_metrics(trial)["accuracy"])
+
+
+def compressed(trial: Any) -> bool:
+    """Whether the trial's config compresses its model."""
+    from scalesearch.search.compression.compress import CompressionConfig
+
+    return CompressionConfig.from_data(system_attrs.trial_config(trial).get("compression")).active
+
+
+def _usable(trial: Any, record: dict[str, Any] | None) -> bool:
+    """Whether a stored record holds deployed accuracies for ``trial`` (see the module docstring)."""
+    return bool(record) and (bool(record.get("deployed")) or not compressed(trial))
 
 
 def seed_accuracies(trial: Any, stored: dict[int, dict[str, Any]] | None = None) -> dict[int, float]:
-    """``{seed: validation accuracy}`` known for ``trial``: its own training plus stored ones."""
-    known = {int(system_attrs.trial_config(trial)["seed"]): float_accuracy(trial)}
+    """``{seed: deployed validation accuracy}`` known for ``trial``: its own plus stored ones."""
+    known = {int(system_attrs.trial_config(trial)["seed"]): deployed_accuracy(trial)}
     record = (stored or {}).get(trial.number)
-    if record:
+    if _usable(trial, record):
         known |= {int(s): float(a) for s, a in zip(record["seeds"], record["accuracies"], strict=True)}
     return known
 
 
-def record(known: dict[int, float]) -> dict[str, Any]:
-    """The stored form of ``{seed: accuracy}`` (std needs two trainings; null before)."""
+def _float_accuracies(trial: Any, stored: dict[int, dict[str, Any]]) -> dict[int, float]:
+    known = {int(system_attrs.trial_config(trial)["seed"]): float_accuracy(trial)}
+    record = stored.get(trial.number)
+    if _usable(trial, record):
+        floats = record.get("float_accuracies", record["accuracies"])
+        known |= {int(s): float(a) for s, a in zip(record["seeds"], floats, strict=True)}
+    return known
+
+
+def record(known: dict[int, float], floats: dict[int, float] | None = None) -> dict[str, Any]:
+    """The stored form of ``{seed: deployed accuracy}`` (std needs two trainings; null before),
+    with ``{seed: float accuracy}`` beside it."""
     seeds = sorted(known)
     accuracies = [known[s] for s in seeds]
+    floats = floats or known
     return {"seeds": seeds, "accuracies": accuracies, "accuracy_mean": statistics.fmean(accuracies),
-            "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else None}
+            "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else None,
+            "float_accuracies": [floats[s] for s in seeds], "deployed": True}
 
 
 def reevaluate(study: Any, spec: StudySpec, trials: Sequence[Any], runs: int, *, data: Any = None,
@@ -68,7 +101,7 @@ def reevaluate(study: Any, spec: StudySpec, trials: Sequence[Any], runs: int, *,
     out = {}
     for trial in trials:
         config = system_attrs.trial_config(trial)
-        known = seed_accuracies(trial, stored)
+        known, floats = seed_accuracies(trial, stored), _float_accuracies(trial, stored)
         missing = [s for s in (config["seed"] + i * SEED_STRIDE for i in range(runs)) if s not in known]
         if not missing:
             continue
@@ -77,8 +110,8 @@ def reevaluate(study: Any, spec: StudySpec, trials: Sequence[Any], runs: int, *,
         for seed in missing:
             if on_training is not None:
                 on_training(trial.number, seed)
-            known[seed] = _train_once(spec, config, seed, data, device or "cpu", trainer)
-        out[trial.number] = record(known)
+            known[seed], floats[seed] = deploy_once(spec, config, seed, data, device or "cpu", trainer)
+        out[trial.number] = record(known, floats)
         study.set_user_attr(f"{PREFIX}{trial.number}", out[trial.number])
     return out
 
@@ -91,12 +124,31 @@ def _load(study: Any, spec: StudySpec, device: str | None) -> tuple[Any, str]:
     return load_data(spec.dataset, None, device, study=study), device
 
 
-def _train_once(spec: StudySpec, config: dict[str, Any], seed: int, data: Any, device: str, trainer: Trainer) -> float:
+def deploy_once(spec: StudySpec, config: dict[str, Any], seed: int, data: Any, device: str,
+                trainer: Trainer = train) -> tuple[float, float]:
+    """``(deployed, float)`` validation accuracy of one more training of ``config`` with ``seed``,
+    by the objective's pipeline: train, compress as configured on the deploy device, and score
+    the deployed model as ``search/compression/deploy.py`` does (on ``deploy.runtime``)."""
+    from scalesearch.search.compression.compress import CompressionConfig, accuracy, compress
+    from scalesearch.search.compression.deploy import deployed_accuracy as float_on_deploy
+    from scalesearch.search.compression.deploy import resolve_deploy_device
     from scalesearch.search.study.objective import train_config
     from scalesearch.search.training.models import build_model
 
     model = build_model(config | {"seed": seed}, data)
-    return float(trainer(model, data, train_config(spec, config["training"], seed), device).val_accuracy)
+    cfg = train_config(spec, config["training"], seed)
+    result = trainer(model, data, cfg, device)
+    deploy_device = resolve_deploy_device(spec.deploy.device, device)
+    trained = float(float_on_deploy(model, result, data, device, deploy_device))
+    cc = CompressionConfig.from_data(config.get("compression"))
+    out = compress(model, data, cc, train_cfg=cfg, device=device, deploy_device=deploy_device, trainer=trainer,
+                   calibration_samples=spec.deploy.calibration_samples) if cc.active else None
+    if spec.deploy.runtime == "onnxruntime":
+        from scalesearch.search.compression.onnx_deploy import onnx_metrics
+
+        float_model = out.float_model if out is not None else model
+        return float(onnx_metrics(float_model, cc.quantization, data, spec, deploy_device)["accuracy"]), trained
+    return (float(accuracy(out.model, data.val, deploy_device)) if out is not None else trained), trained
 
 
 def stability_columns(study: Any, trials: Sequence[Any]) -> list[dict[str, Any]]:

@@ -1,7 +1,10 @@
 """Retrain an exported configuration into a deployable model, and load it back.
 
-The model is trained on train + validation and evaluated once per epoch on the held-out test
-split, which the search never saw. It is saved as ``model.safetensors`` (weights only) beside
+The model is trained as the search trained its trials, on the train split (``fit="train"``, the
+default: the protocol the export's accuracy interval is stated for), or on train + validation
+(``fit="train+val"``: more data, and a test accuracy the interval does not cover; see
+``search/results/uncertainty.py``). It is evaluated once per epoch on the held-out test split,
+which the search never saw. It is saved as ``model.safetensors`` (weights only) beside
 ``model.yaml`` (the export plus test results); loading rebuilds the architecture from the YAML
 and never unpickles anything. ``model.onnx`` (and ``model.int8.onnx`` for an int8 export) is
 written beside them and checked against PyTorch with onnxruntime (``search/results/onnx_model.py``).
@@ -22,6 +25,7 @@ from scalesearch.search.config.spec import TrainingSpec, spec_from_data
 from scalesearch.search.datasets.spec import DatasetSpec
 from scalesearch.spaces.space import read_yaml
 
+FITS = ("train", "train+val")  # the splits a retrain trains on (train: the search's protocol)
 REQUIRED = ("family", "model", "training", "seed", "dataset", "trainer")
 WEIGHTS, CARD = "model.safetensors", "model.yaml"
 
@@ -57,8 +61,10 @@ def check_export(data: Any, where: str) -> dict[str, Any]:
 
 
 def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto", threads: int | None = None,
-            epochs: int | None = None, on_epoch: Callable[[Any], None] | None = None) -> RetrainResult:
-    """Train the exported config on train + val, report test accuracy, save weights + card."""
+            epochs: int | None = None, on_epoch: Callable[[Any], None] | None = None,
+            fit: str = "train") -> RetrainResult:
+    """Train the exported config on ``fit`` (``train`` or ``train+val``), report test accuracy,
+    save weights + card."""
     from safetensors.torch import save_file
 
     from scalesearch.search.compression.artifact import compress_retrained
@@ -68,6 +74,9 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     from scalesearch.search.training.models import build_model
     from scalesearch.search.training.train import TrainConfig, train
 
+    if fit not in FITS:
+        raise SpecError(f"--fit {fit!r}: choose train (the search's protocol, which the export's interval states) "
+                        "or train+val (more data; the interval does not cover it)")
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +87,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
         set_threads(threads)
     dataset = spec_from_data({"dataset": export["dataset"]}).dataset
     data = load_data(dataset, dataset.input_size, device, split=export.get("split"))
-    full = dataclasses.replace(data, train=data.train + data.val, val=data.test)
+    full = dataclasses.replace(data, train=data.train + data.val if fit == "train+val" else data.train, val=data.test)
     training = dict(export["training"]) | ({"epochs": epochs} if epochs else {})
     cfg = TrainConfig(**training, **export["trainer"], seed=export["seed"])
     model = build_model({"family": export["family"], "model": export["model"], "seed": export["seed"]}, full)
@@ -92,12 +101,12 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
         "io": {"num_classes": full.num_classes, "in_chans": full.in_chans, "input_size": full.input_size},
         "retrain": {"test_accuracy": result.val_accuracy, "test_curve": result.curve,
                     "train_seconds": result.train_seconds, "device": device,
-                    "train_samples": len(full.train), "test_samples": len(full.test)},
+                    "fit": fit, "train_samples": len(full.train), "test_samples": len(full.test)},
     }
     if compressed:  # test accuracy of the compressed model; the pruning history rebuilds its shapes
         card["retrain"] |= {"test_accuracy": compressed[1], "test_accuracy_uncompressed": result.val_accuracy}
         card["pruning_history"] = compressed[0].history
-    verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs)
+    verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs, fit)
     if verdict:
         card["retrain"] |= {"inside_interval": verdict[0], "interval_verdict": verdict[1]}
     card["onnx"] = write_onnx(compressed[0].float_model if compressed else model, full, out,
@@ -109,13 +118,14 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
                          verdict[1] if verdict else "", card["onnx"])
 
 
-def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int | None) -> tuple[bool, str] | None:
+def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int | None,
+                      fit: str) -> tuple[bool, str] | None:
     """``(inside, line)`` for an export that states its accuracy's interval (search/results/uncertainty.py)."""
     from scalesearch.search.results.uncertainty import verdict
 
     if "uncertainty" not in export:
         return None
-    inside, line = verdict(test_accuracy, export["uncertainty"])
+    inside, line = verdict(test_accuracy, export["uncertainty"], fit)
     if epochs and epochs != export["training"]["epochs"]:
         line += f"; the interval is for {export['training']['epochs']} epochs, not the {epochs} trained here"
     return inside, line

@@ -42,12 +42,7 @@ from scalesearch.search.results.export import (
     passing_trials,
 )
 from scalesearch.search.results.pareto import dominates
-from scalesearch.search.results.reeval import (
-    compression_offset,
-    reevaluate,
-    seed_accuracies,
-    stored_stability,
-)
+from scalesearch.search.results.reeval import reevaluate, seed_accuracies, stored_stability
 from scalesearch.search.results.report import complete_trials, feasible, pareto_trials
 from scalesearch.search.results.uncertainty import Estimate, estimate, pooled_std
 from scalesearch.search.training.train import Trainer, train
@@ -106,8 +101,8 @@ def estimates(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = No
     stored = stored_stability(study)
     pooled = pooled_std([(r["accuracy_std"], len(r["accuracies"])) for r in stored.values()
                          if r.get("accuracy_std") is not None])
-    return {t.number: estimate(list(seed_accuracies(t, stored).values()), n_val, n_test, pooled=pooled,
-                               offset=compression_offset(t)) for t in trials}
+    return {t.number: estimate(list(seed_accuracies(t, stored).values()), n_val, n_test, pooled=pooled)
+            for t in trials}
 
 
 def plausibly_optimal(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None) -> list[Any]:

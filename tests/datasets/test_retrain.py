@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from scalesearch.errors import DataError
+from scalesearch.errors import DataError, SpecError
 from scalesearch.search.config.spec import spec_from_data
 from scalesearch.search.datasets import clear_memory_cache
 from scalesearch.search.datasets.recorded import split_record
@@ -30,15 +30,16 @@ def exported(tmp_path, **dataset):
     return root, study, read_export(path)
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_retrain_uses_the_recorded_split(tmp_path, stream):
+@pytest.mark.parametrize(("stream", "fit"), [(False, "train"), (True, "train+val")])
+def test_retrain_uses_the_recorded_split(tmp_path, stream, fit):
     _, study, export = exported(tmp_path, stream=stream, num_workers=0)
     assert export["split"] == split_record(study)
-    result = retrain(export, tmp_path / "model", device="cpu", threads=1, epochs=1)
+    result = retrain(export, tmp_path / "model", device="cpu", threads=1, epochs=1, fit=fit)
     card = yaml.safe_load((tmp_path / "model" / "model.yaml").read_text())
     sizes = export["split"]["sizes"]
-    assert card["retrain"]["train_samples"] == sizes["train"] + sizes["val"]
-    assert card["retrain"]["test_samples"] == sizes["test"]
+    # train (the default): the search's protocol; train+val: the validation split as well
+    assert card["retrain"]["train_samples"] == sizes["train"] + (sizes["val"] if fit == "train+val" else 0)
+    assert card["retrain"]["test_samples"] == sizes["test"] and card["retrain"]["fit"] == fit
     assert 0 <= result.test_accuracy <= 1
 
 
@@ -48,3 +49,9 @@ def test_retrain_refuses_data_that_changed_since_the_search(tmp_path):
     clear_memory_cache()
     with pytest.raises(DataError, match="the data changed"):
         retrain(export, tmp_path / "model", device="cpu", threads=1, epochs=1)
+
+
+def test_retrain_refuses_an_unknown_fit(tmp_path):
+    _, _, export = exported(tmp_path)
+    with pytest.raises(SpecError, match=r"--fit 'val': choose train"):
+        retrain(export, tmp_path / "model", device="cpu", threads=1, epochs=1, fit="val")

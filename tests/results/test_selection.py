@@ -50,6 +50,7 @@ def _study(spec, compressed: dict[int, float] | None = None):
                   "training": {"lr": 0.001 * (i + 1), "epochs": 1, "batch_size": 32}, "seed": i}
         metrics = {"ss.accuracy": accs[0], "ss.params": params}
         if compressed and i in compressed:  # the deployed model lost accuracy to compression
+            config["compression"] = {"pruning_ratio": 0.5, "finetune_epochs": 1}
             metrics = {"ss.accuracy": accs[0] - compressed[i], "ss.accuracy_uncompressed": accs[0], "ss.params": params}
         study.add_trial(optuna.trial.create_trial(
             values=[metrics["ss.accuracy"], params], user_attrs={attrs.CONFIG: config, **metrics}))
@@ -106,11 +107,52 @@ def test_max_accuracy_on_the_mean_and_the_re_evaluation_budget(spec, tiny_data):
     assert chosen.reevaluated == (4, 3) and chosen.trainings == 2 and chosen.trial.number == 4
 
 
-def test_compressed_trials_are_shifted_by_their_own_compression_loss(spec, tiny_data):
-    study = _study(spec, compressed={2: 0.01})
-    select(study, spec, "knee", rule="mean", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+class FakeCompression:
+    """``compress`` and the deployed model's ``accuracy`` as the re-evaluation calls them: each
+    extra seed of a compressed trial loses ``LOSS[seed]`` of its trained accuracy."""
+
+    LOSS = {1002: 0.030, 2002: 0.0}
+
+    def __init__(self, monkeypatch, trainer):
+        from scalesearch.search.compression import compress
+
+        self.calls, self.trainer = [], trainer
+        monkeypatch.setattr(compress, "compress", self.compress)
+        monkeypatch.setattr(compress, "accuracy", lambda model, split, device: model.deployed)
+
+    def compress(self, model, data, cc, *, train_cfg, **kw):
+        from types import SimpleNamespace
+
+        self.calls.append((train_cfg.seed, cc.pruning_ratio, cc.finetune_epochs))
+        trained = TRIALS[round(train_cfg.lr * 1000) - 1][1][(train_cfg.seed - train_cfg.seed % 1000) // 1000]
+        return SimpleNamespace(model=SimpleNamespace(deployed=trained - self.LOSS[train_cfg.seed]), float_model=model)
+
+
+def test_compressed_trials_are_re_evaluated_through_their_compression(spec, tiny_data, monkeypatch):
+    study, trainer = _study(spec, compressed={2: 0.01}), SeedTable()
+    fake = FakeCompression(monkeypatch, trainer)
+    select(study, spec, "knee", rule="mean", seeds=2, top=3, data=tiny_data, trainer=trainer)
+    assert fake.calls == [(1002, 0.5, 1), (2002, 0.5, 1)]  # only trial 2 compresses, as its config says
+    record = stored_stability(study)[2]
+    assert record["deployed"] and record["float_accuracies"] == pytest.approx([0.965, 0.966, 0.964])
+    assert record["accuracies"] == pytest.approx([0.955, 0.936, 0.964])  # the trial's own is its deployed score
     est = estimates(study, spec, [study.trials[2]], tiny_data)[2]
-    assert est.accuracies == pytest.approx((0.965, 0.966, 0.964)) and est.accuracy == pytest.approx(0.955)
+    assert est.accuracies == pytest.approx((0.955, 0.936, 0.964)) and est.accuracy == pytest.approx((0.955 + 0.936 + 0.964) / 3)
+    assert est.seed_std == pytest.approx(0.0142, abs=1e-4)  # the compression loss's own noise is in the spread
+
+
+def test_a_float_only_record_counts_for_an_uncompressed_trial_and_is_retrained_for_a_compressed_one(
+        spec, tiny_data, monkeypatch):
+    study, trainer = _study(spec, compressed={2: 0.01}), SeedTable()
+    FakeCompression(monkeypatch, trainer)
+    for trial, accs in ((1, [0.972, 0.945]), (2, [0.965, 0.966])):  # as stored before deployed re-evaluation
+        study.set_user_attr(f"{PREFIX}{trial}", {"seeds": [trial, trial + 1000], "accuracies": accs,
+                                                 "accuracy_mean": sum(accs) / 2, "accuracy_std": 0.01})
+    est = estimates(study, spec, [study.trials[1], study.trials[2]], tiny_data)
+    assert est[1].accuracies == pytest.approx((0.972, 0.945)) and est[2].accuracies == pytest.approx((0.955,))
+    select(study, spec, "knee", rule="mean", seeds=1, top=3, data=tiny_data, trainer=trainer)
+    assert (2, 1) in trainer.calls and (1, 1) not in trainer.calls
+    assert stored_stability(study)[2]["accuracies"] == pytest.approx([0.955, 0.936])
 
 
 def test_export_states_the_uncertainty_and_the_rule(spec, tiny_data):

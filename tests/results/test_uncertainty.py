@@ -70,3 +70,10 @@ def test_verdict_says_inside_below_or_above():
     assert verdict(0.80, u) == (False, verdict(0.80, u)[1]) and "below" in verdict(0.80, u)[1]
     assert "above" in verdict(1.0, estimate([0.5], 360, 360).to_data())[1]
     assert "over 3 seeds" in verdict(0.96, u)[1]
+    assert "interval is for training on the train split" not in verdict(0.96, u)[1]
+
+
+def test_verdict_after_train_val_says_the_interval_is_for_the_train_split():
+    u = estimate([0.95, 0.96, 0.94], 360, 360).to_data()
+    inside, line = verdict(0.999, u, "train+val")
+    assert not inside and "above" in line and "interval is for training on the train split (--fit train)" in line
