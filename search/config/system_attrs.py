@@ -14,11 +14,19 @@ made before this change still load, resume and export.
 
     set_trial_data(trial, attrs.CONFIG, config)
     trial_config(frozen_trial)["family"]
+
+Storage round trips: each write is one storage transaction and each read of a running trial's
+system attrs another (Optuna caches only finished trials). So what this process wrote on a
+running trial is remembered (:data:`_WRITTEN`, dropped with the trial object) and read back from
+memory -- only this trial's own worker writes these keys, so the copy is exact -- and
+:func:`store_metrics` skips user attrs whose shown value is already stored (e.g. a planned cost
+that the measurement confirms).
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 from scalesearch.search.config import attrs
@@ -26,6 +34,8 @@ from scalesearch.search.config import attrs
 METRICS = "ss.metrics"  # trial, system: every measured metric at full precision
 VAL_CURVE = "ss.val_curve"  # trial, system: validation accuracy after each epoch
 SIGNIFICANT = 4  # digits of a float metric as shown in the dashboard
+#: Running ``optuna.Trial`` -> the system attrs this process set on it (see the module docstring).
+_WRITTEN: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def set_study_data(study: Any, key: str, value: Any) -> None:
@@ -41,6 +51,13 @@ def study_data(study: Any, key: str, default: Any = None) -> Any:
 def set_trial_data(trial: Any, key: str, value: Any) -> None:
     """Store ``value`` on a running ``optuna.Trial`` (not shown by the dashboard)."""
     trial.storage.set_trial_system_attr(trial._trial_id, key, value)
+    _WRITTEN.setdefault(trial, {})[key] = value
+
+
+def _running_data(trial: Any, key: str) -> Any:
+    """``key`` of a running trial, from what this process wrote, else from the storage."""
+    written = _WRITTEN.get(trial, {})
+    return written[key] if key in written else _system_attrs(trial).get(key)
 
 
 def _system_attrs(trial: Any) -> dict[str, Any]:
@@ -51,7 +68,7 @@ def _system_attrs(trial: Any) -> dict[str, Any]:
 
 def trial_data(trial: Any, key: str, default: Any = None) -> Any:
     """A trial's (running or frozen) system attr ``key``; else its user attr (older studies)."""
-    value = _system_attrs(trial).get(key)
+    value = _running_data(trial, key) if getattr(trial, "storage", None) is not None else _system_attrs(trial).get(key)
     return value if value is not None else trial.user_attrs.get(key, default)
 
 
@@ -67,7 +84,7 @@ def val_curve(trial: Any) -> list[float]:
 
 def exact_metrics(trial: Any) -> dict[str, Any]:
     """The trial's metrics at full precision (the user attrs hold them rounded for people)."""
-    return attrs.trial_metrics(trial.user_attrs) | (_system_attrs(trial).get(METRICS) or {})
+    return attrs.trial_metrics(trial.user_attrs) | (trial_data(trial, METRICS) or {})
 
 
 def for_display(value: Any) -> Any:
@@ -79,8 +96,12 @@ def for_display(value: Any) -> Any:
 
 
 def store_metrics(trial: Any, metrics: dict[str, Any]) -> None:
-    """``metrics`` as ``ss.<name>`` user attrs rounded for people, and exactly in ``ss.metrics``."""
-    exact = (_system_attrs(trial).get(METRICS) or {}) | metrics
+    """``metrics`` as ``ss.<name>`` user attrs rounded for people, and exactly in ``ss.metrics``
+    on a running trial; a user attr already showing the same value is not written again."""
+    exact = (_running_data(trial, METRICS) or {}) | metrics
     set_trial_data(trial, METRICS, exact)
+    shown = trial.user_attrs
     for name, value in metrics.items():
-        trial.set_user_attr(attrs.metric_key(name), for_display(value))
+        key, display = attrs.metric_key(name), for_display(value)
+        if key not in shown or type(shown[key]) is not type(display) or shown[key] != display:
+            trial.set_user_attr(key, display)

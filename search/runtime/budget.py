@@ -131,7 +131,31 @@ def epochs_spent(study: Any) -> int:
     trials too), fine-tuning and ``accuracy_std`` retrainings included: the sum of
     ``ss.epochs_trained`` (``search/study/epochs.py``; ``ss.epochs_run`` for trials stored
     before it existed)."""
-    return sum(trial_epochs(t.user_attrs) for t in study.get_trials(deepcopy=False))
+    return EpochTally()(study)
+
+
+class EpochTally:
+    """:func:`epochs_spent`, asked again and again as a study grows (a worker's budget check
+    before each trial): a finished trial's count never changes, so it is added once; each call
+    reads the live counts of the running trials and looks only at finished trials it has not
+    seen (none, when the number of finished trials is unchanged). Waiting trials never trained."""
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._finished_epochs = 0
+
+    def __call__(self, study: Any) -> int:
+        import optuna
+
+        state = optuna.trial.TrialState
+        finished = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.FAIL))
+        if len(finished) != len(self._seen):
+            for t in finished:
+                if t.number not in self._seen:
+                    self._seen.add(t.number)
+                    self._finished_epochs += trial_epochs(t.user_attrs)
+        running = study.get_trials(deepcopy=False, states=(state.RUNNING,))
+        return self._finished_epochs + sum(trial_epochs(t.user_attrs) for t in running)
 
 
 def trial_epochs(user_attrs: dict[str, Any]) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 from scalesearch.errors import ModelBuildError
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
-from scalesearch.search.runtime.budget import AskLock, BudgetCovered, admit, epochs_spent, snapshot
+from scalesearch.search.runtime.budget import AskLock, BudgetCovered, EpochTally, admit, snapshot
 from scalesearch.search.runtime.device import peak_memory_mb, reset_peak_memory
 from scalesearch.search.runtime.faults import (
     TrialFailed,
@@ -141,6 +141,7 @@ def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]
     last: list[Any] = []
     jitter = random.Random()
     url = storage_url or ""
+    epochs_spent = EpochTally()  # finished trials are summed once, not re-read before every trial
     with Interrupts(graceful, notice) as interrupts, storage_errors(url):
         lock = AskLock(url, study.study_name)
         guard = TrialGuard(objective, study, spec, heartbeat=heartbeat, interrupts=interrupts,

@@ -113,6 +113,7 @@ class ParetoASHA:
         self.costs = [m for m in objectives if m in KNOWN_BEFORE_TRAINING]
         self.conditions = [c for c in conditions if c.metric in KNOWN_BEFORE_TRAINING]
         self.min_epochs, self.eta, self.min_trials_per_rung = min_epochs, eta, min_trials_per_rung
+        self.finished_points: dict[tuple[str, int], FinishedPoints] = {}  # (study, rung) -> cache
 
     def rungs(self, budget: int, warmup: float = 0.0) -> list[int]:
         """Epoch counts at which a trial with ``budget`` epochs, ``warmup`` of them spent
@@ -178,14 +179,42 @@ def _order(key: tuple[int, float]) -> tuple[int, float]:
 
 
 def rung_points(study: Any, epoch: int, rule: ParetoASHA, exclude: int | None = None) -> Iterable[list[float]]:
-    """Ranking points of every trial that recorded a value at rung ``epoch``."""
+    """Ranking points of every trial that recorded a value at rung ``epoch``.
+
+    A finished trial's rung value and costs never change, so its point is computed once per
+    rule and study (:class:`FinishedPoints`); running trials are read afresh at every decision."""
+    import optuna
+
     key = attrs.rung_key(epoch)
-    for other in study.get_trials(deepcopy=False):
-        if other.number == exclude or key not in other.user_attrs:
-            continue
-        point = rule.point(other.user_attrs[key], other.user_attrs)
-        if point is not None:
-            yield point
+    cache = rule.finished_points.setdefault((study.study_name, epoch), FinishedPoints())
+    yield from (point for number, point in cache.update(study, key, rule) if number != exclude)
+    for other in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if other.number != exclude and key in other.user_attrs:
+            point = rule.point(other.user_attrs[key], other.user_attrs)
+            if point is not None:
+                yield point
+
+
+class FinishedPoints:
+    """The ranking points at one rung of the study's finished trials, each computed once."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.points: list[tuple[int, list[float]]] = []
+
+    def update(self, study: Any, key: str, rule: ParetoASHA) -> list[tuple[int, list[float]]]:
+        import optuna
+
+        state = optuna.trial.TrialState
+        finished = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.FAIL))
+        if len(finished) != len(self.seen):  # else no trial finished since the last decision
+            for t in finished:
+                if t.number not in self.seen:
+                    self.seen.add(t.number)
+                    point = rule.point(t.user_attrs[key], t.user_attrs) if key in t.user_attrs else None
+                    if point is not None:
+                        self.points.append((t.number, point))
+        return self.points
 
 
 # --------------------------------------------------------------------------- registry

@@ -102,7 +102,8 @@ class Objective:
         if self.before_training is not None:
             self.before_training(trial)
         cfg = train_config(self.spec, config["training"], config["seed"])
-        trainer = CountingTrainer(self.trainer, trial)  # every epoch counts (search/study/epochs.py)
+        # Every epoch counts (search/study/epochs.py); stored live only where a budget reads it.
+        trainer = CountingTrainer(self.trainer, trial, every_epoch=self.spec.budget.max_epochs is not None)
 
         def on_epoch(report: EpochReport) -> None:
             self.events.epoch(trial.number, report, cfg.epochs)

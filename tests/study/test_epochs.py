@@ -87,9 +87,11 @@ def test_every_epoch_counts_across_workers(tmp_path, tiny_data, monkeypatch):  #
 
 
 def test_a_running_trial_counts_what_it_has_spent(tmp_path, tiny_data):  # noqa: F811
+    # Live counts are stored where an epoch budget reads them (issue 17: without one, once per
+    # training call; tests/study/test_transactions.py).
     url = f"sqlite:///{tmp_path / 'r.db'}"
     seen: list[tuple[int, int]] = []
-    study, spec = open_study(_spec(budget={"n_trials": 2}), url)
+    study, spec = open_study(_spec(budget={"n_trials": 2, "max_epochs": 10_000}), url)
     trainer = CountingFake(during=lambda: seen.append((epochs_spent(study), trainer.epochs)))
     run_study(study, spec, data=tiny_data, device="cpu", trainer=trainer)
     assert seen and all(spent == trained for spent, trained in seen)
