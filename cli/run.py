@@ -8,6 +8,16 @@ from typing import Any
 from scalesearch.cli import common
 
 
+def workers_arg(text: str) -> int | str:
+    """``--workers``: a count, or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from scalesearch.search.study.launch import execute, open_run, print_outcome
 
@@ -62,9 +72,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--n-trials", type=int, help="study-wide budget of finished trials (stored with the study)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. --set budget.n_trials=10 (repeatable)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
+    p.add_argument("--workers", type=workers_arg, default=1, metavar="N",
                    help="worker processes on this host (default 1); threads are split between them "
-                        "and, on CUDA machines, GPUs assigned round-robin")
+                        "and, on CUDA machines, GPUs assigned round-robin; 'auto': as many per GPU as "
+                        "its free memory holds for the study's measured peak (at most 8; 1 on a CPU)")
     p.add_argument("--devices", metavar="LIST", help="devices for the workers, round-robin, e.g. cuda:0,cuda:1")
     common.add_stopping(p)
     p.set_defaults(func=cmd_run)

@@ -108,13 +108,15 @@ def stored_or_none(url: str, name: str) -> StudySpec | None:
 
 def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, console: Any,
              storage: str | None = None, study_name: str | None = None, n_trials: int | None = None,
-             timeout: float | None = None, overrides: Sequence[str] = (), workers: int = 1,
+             timeout: float | None = None, overrides: Sequence[str] = (), workers: int | str = 1,
              devices: str | None = None, graceful: bool = False, data: Any = None) -> Launch:
     """Check, then create or resume the study; print one line saying where it stands.
 
     ``spec`` None with ``study_name`` resumes the spec stored with that study (``overrides``
     apply to it); otherwise the given spec must match the stored one, apart from its budget.
     ``data`` (see ``search/datasets/python_data.py``) replaces the spec's dataset source.
+    ``workers="auto"``: 1 on a CPU, on GPUs as many as their free memory holds
+    (``search/runtime/packing.py``'s ``auto_workers``; 1 where several cannot run).
     """
     from scalesearch.search.datasets.python_data import register
     from scalesearch.search.runtime.preflight import parse_devices, preflight
@@ -134,14 +136,34 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
         given = with_data(given, fields)
     # Everything is checked before the study is created or its budget changed.
     planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), overrides)) if overrides else stored)
+    auto, workers = workers == "auto", 1 if workers == "auto" else int(workers)
     preflight(with_budget(planned, budget) if budget else planned, workers, device_list)
     check_own_families(planned, workers)
     study, spec = open_study(given, url, study_name, budget=budget, overrides=overrides if stored and not given else ())
+    if auto:
+        workers = auto_worker_count(study, spec, device_list)
     done = count_finished(study)
     objectives = ", ".join(f"{o} ({d[:3]})" for o, d in zip(spec.objectives, spec.directions, strict=True))
     console.print(f"study [bold]{spec.study_name}[/] in {redact(url)}: {done}/{spec.budget.n_trials} trials finished, "
                   f"objectives {objectives}" + (f", {workers} workers" if workers > 1 else ""))
     return Launch(url, study, spec, done, workers, tuple(device_list), graceful, timeout)
+
+
+def auto_worker_count(study: Any, spec: StudySpec, devices: Sequence[str]) -> int:
+    """``run --workers auto`` (unmeasured on a real GPU): by free GPU memory and the study's
+    per-trial peak (``ss.gpu_peak_mb``); 1 on a CPU, and where several workers cannot run."""
+    from scalesearch.search.runtime.device import resolve_device
+    from scalesearch.search.runtime.packing import auto_workers, free_gpu_mb, study_peak_mb
+    from scalesearch.search.runtime.preflight import preflight
+
+    device = devices[0] if devices else resolve_device(spec.device)
+    n = auto_workers(device, free_gpu_mb() if device.startswith("cuda") else [], study_peak_mb(study))
+    try:
+        preflight(spec, n, devices)
+        check_own_families(spec, n)
+    except SpecError:
+        return 1
+    return n
 
 
 def check_own_families(spec: StudySpec, workers: int = 1) -> None:
