@@ -1,9 +1,11 @@
 """Bookkeeping as a study grows: the per-trial cost of everything that is not training.
 
-A study is filled to 10, 100, 1,000 and 5,000 finished trials (synthetic copies of a real
-trial: its params, config and ``ss.*`` attributes, with rung values, so rung queries have peers),
-and at each size ``M`` more trials run through the real worker loop and objective
-(``run_study``) with an instant trainer (made-up curves, every epoch reported, early stopping on).
+One study per size is filled to 10, 100, 1,000 and 5,000 finished trials (synthetic copies of a
+real trial: its params, config and ``ss.*`` attributes, with rung values, so rung queries have
+peers); then ``M`` rounds run, each one more trial at every size in turn (order alternating), through
+the real worker loop and objective (``run_study``) with an instant trainer (made-up curves, every
+epoch reported, early stopping on): the sizes are interleaved, so a change of load hits all alike.
+Each round also times TPE's own cost to propose one config on each study (reported apart).
 Timed apart and subtracted: building the model, costing it, the deploy measurement, extra
 metrics, and the sampler (reported in its own column). What is left per trial is the
 bookkeeping: storage writes, budget reads, the ask lock, heartbeat sweeps, rung queries,
@@ -134,45 +136,96 @@ def tiny_data() -> Any:
                    full.in_chans, full.input_size, full.class_names)
 
 
-def run_backend(url: str, sizes: list[int], m: int, sampler: str, say: Callable[[str], None]) -> list[dict[str, Any]]:
+def tpe_study(study: Any, url: str) -> Any:
+    """The same study, opened with a TPE sampler (for :func:`tpe_probe`)."""
     import optuna
 
+    from scalesearch.search.study.samplers import make_sampler
+
+    return optuna.load_study(study_name=study.study_name, storage=url, sampler=make_sampler("tpe", 0, None, 100))
+
+
+def tpe_probe(probe: Any, spec: Any) -> float:
+    """Seconds TPE spends proposing one config on the study (its own cost, apart from the run):
+    one ``ask`` with a TPE sampler on the same storage, told FAIL (never finished, so it changes
+    no count, rung or TPE model the benchmark reads)."""
+    import optuna
+
+    from scalesearch.spaces.space import suggest
+
+    clock = Clock()
+    methods = ("infer_relative_search_space", "sample_relative", "sample_independent", "before_trial")
+    for m in methods:
+        setattr(probe.sampler, m, clock.wrap("tpe", getattr(probe.sampler, m)))
+    trial = probe.ask()
+    suggest(trial, spec.space)
+    probe.tell(trial, state=optuna.trial.TrialState.FAIL)
+    return clock.seconds.get("tpe", 0.0)
+
+
+def prepare(url: str, size: int, sampler: str, data: Any, rng: random.Random, template: Any,
+            say: Callable[[str], None]) -> tuple[Any, Any, Any]:
+    """A study of ``size`` finished trials (copies of ``template``; the first study's real trial
+    becomes the template when ``template`` is None)."""
     from scalesearch.search.config.spec import load_spec
     from scalesearch.search.study.study import count_finished, open_study
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = load_spec(None, [*OVERRIDES, f"sampler.name={sampler}", "budget.n_trials=1",
-                            f"study_name=bk-{uuid.uuid4().hex[:8]}"])
+                            f"study_name=bk{size}-{uuid.uuid4().hex[:8]}"])
     study, spec = open_study(spec, url)
-    data, rng, rows = tiny_data(), random.Random(0), []
-    measure(study, spec, data, 1, 0)  # one real trial: the template for the synthetic ones
-    template = next(t for t in study.get_trials() if t.state.name == "COMPLETE")
+    if template is None:
+        measure(study, spec, data, 1, 0)  # one real trial: the template for the synthetic ones
+        template = next(t for t in study.get_trials() if t.state.name == "COMPLETE")
+    started = time.perf_counter()
+    fill(study, template, size - count_finished(study), rng)
+    say(f"  study of {size} trials filled in {time.perf_counter() - started:.0f} s")
+    return study, spec, template
+
+
+def run_backend(url: str, sizes: list[int], m: int, sampler: str, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """One study per size, then ``m`` rounds; each round runs one trial at every size in turn
+    (and one TPE probe), so a change of the machine's load hits every size alike."""
+    import optuna
+
+    from scalesearch.search.study.study import count_finished
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data, rng, template = tiny_data(), random.Random(0), None
+    studies = []
     for size in sizes:
-        missing = size - count_finished(study)
-        if missing > 0:
-            started = time.perf_counter()
-            fill(study, template, missing, rng)
-            say(f"  filled to {size} trials in {time.perf_counter() - started:.0f} s")
-        finished = count_finished(study)
-        row = {"trials": finished, **measure(study, spec, data, m, finished)}
+        study, spec, template = prepare(url, size, sampler, data, rng, template, say)
+        studies.append((size, study, spec, tpe_study(study, url)))
+    sums = {size: {"wall": 0.0, "work": 0.0, "sampler": 0.0, "bookkeeping": 0.0, "tpe": 0.0} for size in sizes}
+    for round_ in range(m):
+        for size, study, spec, probe in (studies if round_ % 2 == 0 else studies[::-1]):
+            row = measure(study, spec, data, 1, count_finished(study))
+            row["tpe"] = tpe_probe(probe, spec)
+            for k, v in row.items():
+                sums[size][k] += v
+        say(f"  round {round_ + 1}/{m} done")
+    rows = []
+    for size, *_ in studies:
+        row = {"trials": size, **{k: v / m for k, v in sums[size].items()}}
         rows.append(row)
-        say(f"  at {finished} trials: bookkeeping {row['bookkeeping'] * 1e3:.1f} ms/trial, "
-            f"sampler {row['sampler'] * 1e3:.1f} ms, work {row['work'] * 1e3:.1f} ms")
+        say(f"  at {size} trials: bookkeeping {row['bookkeeping'] * 1e3:.1f} ms/trial, sampler "
+            f"{row['sampler'] * 1e3:.1f} ms, tpe {row['tpe'] * 1e3:.1f} ms, work {row['work'] * 1e3:.1f} ms")
     return rows
 
 
 def table(results: dict[str, list[dict[str, Any]]], sampler: str) -> str:
-    lines = [f"sampler: {sampler}; per trial, ms (bookkeeping = wall - work - sampler)",
-             "| backend | trials in study | bookkeeping | sampler | work (build, cost, measure) | wall |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"sampler: {sampler}; per trial, ms (bookkeeping = wall - work - sampler); TPE: its own "
+             "cost to propose one config on the same study",
+             f"| backend | trials in study | bookkeeping | sampler ({sampler}) | sampler (TPE) | "
+             "work (build, cost, measure) | wall |",
+             "|---|---|---|---|---|---|---|"]
     for backend, rows in results.items():
         for r in rows:
             lines.append(f"| {backend} | {r['trials']} | {r['bookkeeping'] * 1e3:.1f} | {r['sampler'] * 1e3:.1f} | "
-                         f"{r['work'] * 1e3:.1f} | {r['wall'] * 1e3:.1f} |")
+                         f"{r.get('tpe', float('nan')) * 1e3:.1f} | {r['work'] * 1e3:.1f} | {r['wall'] * 1e3:.1f} |")
         by = {r["trials"]: r["bookkeeping"] for r in rows}
         small = min(by, key=lambda n: abs(math.log(n / 100)))
         large = max(by)
-        lines.append(f"| {backend} | ratio {large} / {small} | **{by[large] / by[small]:.2f}** | | | |")
+        lines.append(f"| {backend} | ratio {large} / {small} | **{by[large] / by[small]:.2f}** | | | | |")
     return "\n".join(lines)
 
 
@@ -180,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     p.add_argument("--sizes", nargs="+", type=int, default=[10, 100, 1000, 5000])
-    p.add_argument("--measure", type=int, default=20, help="trials run and timed at each size")
+    p.add_argument("--measure", type=int, default=20, help="rounds; each runs and times one trial at every size")
     p.add_argument("--sampler", default="random")
     p.add_argument("--postgres", default=PG_URL)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bookkeeping.json")
