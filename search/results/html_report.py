@@ -76,15 +76,35 @@ def _header(column: str) -> str:
     return f"{name} ({unit})" if unit else name
 
 
-def front_table(view: StudyView, storage_url: str | None, knee: int | None) -> str:
-    """The Pareto front as an HTML table of named, rounded values with an export command per row."""
+SEEDS_NOTE = ("; accuracy over seeds: the deployed accuracy of trials trained again with more seeds "
+              "(export, stability or measure.final_reeval) and its 95 % validation interval")
+
+
+def _over_seeds(summary: dict[str, Any] | None) -> str:
+    """``0.9523 ± 0.0172 (3 seeds) [0.9301, 0.9702]``, or ``-`` for a trial not re-evaluated."""
+    from scalesearch.search.results.reeval import interval_text
+
+    if summary is None:
+        return "-"
+    interval = f" {interval_text(summary['interval'])}" if "interval" in summary else ""
+    return f"{summary['accuracy_mean']:.4f} ± {summary['accuracy_std']:.4f} ({summary['seeds']} seeds){interval}"
+
+
+def front_table(view: StudyView, storage_url: str | None, knee: int | None,
+                seeds: dict[int, dict[str, Any]] | None = None) -> str:
+    """The Pareto front as an HTML table of named, rounded values with an export command per row;
+    with ``seeds`` (``reeval.seed_summaries``), a column of the deployed accuracy over seeds."""
     compressed = bool(view.spec.space.compression)
     columns = [c for c in COLUMNS if c != "compression" or compressed]
     head = "".join(f"<th class={'l' if c in ('family', 'compression') else 'r'}>{_header(c)}</th>" for c in columns)
+    if seeds:
+        head += "<th class=r>accuracy over seeds (mean ± std, 95 % interval)</th>"
     rows = []
     for point in view.front():
         cells = "".join(f"<td class={'l' if c in ('family', 'compression') else 'r'}>{html.escape(_cell(point, c))}</td>"
                         for c in columns)
+        if seeds:
+            cells += f"<td class=r>{html.escape(_over_seeds(seeds.get(point.number)))}</td>"
         mark = " (knee)" if point.number == knee else ""
         command = html.escape(export_command(view, point.number, storage_url))
         rows.append(f"<tr{' class=knee' if mark else ''}>{cells}<td class=l><code>{command}</code>{mark}</td></tr>")
@@ -131,7 +151,7 @@ def _plot(key: str, figure: dict[str, Any]) -> str:
 
 
 def render(view: StudyView, figures: dict[str, dict[str, Any]], storage_url: str | None, knee: int | None,
-           pngs: dict[str, str]) -> str:
+           pngs: dict[str, str], seeds: dict[int, dict[str, Any]] | None = None) -> str:
     """The report page as one string (plotly.js inlined once)."""
     from plotly.offline import get_plotlyjs
 
@@ -145,9 +165,10 @@ def render(view: StudyView, figures: dict[str, dict[str, Any]], storage_url: str
         f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{CSS}</style>"
         f"<script>{get_plotlyjs()}</script></head><body><main>"
         f"<h1>{html.escape(title)}</h1>{_summary(view, storage_url)}"
-        f"<h2>Pareto front ({len(view.front())} trials)</h2>{front_table(view, storage_url, knee)}"
+        f"<h2>Pareto front ({len(view.front())} trials)</h2>{front_table(view, storage_url, knee, seeds)}"
         f"<p class=note>Rows: Pareto-optimal complete trials that meet the constraints, fewest parameters first; "
-        f"the highlighted row is the knee on the stored scores (<code>--pick knee</code>), the balanced choice.</p>"
+        f"the highlighted row is the knee on the stored scores (<code>--pick knee</code>), the balanced choice"
+        f"{SEEDS_NOTE if seeds else ''}.</p>"
         f"<h2>Figures</h2><div class=grid>{''.join(blocks)}</div>"
         f"<script type=application/json id=ss-summary>{json.dumps({'study': view.name, 'figures': list(figures)})}</script>"
         f"</main></body></html>"
@@ -178,7 +199,11 @@ def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = N
         report = Report(out / HTML_NAME, png_problem=None if started or not png else figure_images.why_not())
         if started:
             report.pngs = _pngs(figures, out, report)
-        text = render(view, figures, storage_url, knee, {p.stem: p.name for p in report.pngs})
+        from scalesearch.search.results.reeval import seed_summaries
+
+        front = [t for t in trials if t.number in {p.number for p in view.front()}]
+        text = render(view, figures, storage_url, knee, {p.stem: p.name for p in report.pngs},
+                      seed_summaries(study, front))
         report.path.write_text(text, encoding="utf-8")
         return report
     finally:

@@ -105,14 +105,15 @@ def _split_sizes(study: Any) -> str:
 
 
 def seeds_line(study: Any, front: list[Any]) -> list[str]:
-    """One line naming the front trials re-evaluated over seeds: mean ± std (seeds)."""
-    from scalesearch.search.results.reeval import stored_stability
+    """One line naming the front trials re-evaluated over seeds: deployed accuracy mean ± std
+    (seeds, 95 % validation interval)."""
+    from scalesearch.search.results.reeval import interval_text, seed_summaries
 
-    stored = stored_stability(study)
-    shown = [f"trial {t.number}: {stored[t.number]['accuracy_mean']:.4f} ± {stored[t.number]['accuracy_std']:.4f} "
-             f"({len(stored[t.number]['seeds'])} seeds)" for t in front
-             if t.number in stored and stored[t.number].get("accuracy_std") is not None]
-    return ["", "Accuracy over seeds (re-evaluated by export, stability or measure.final_reeval): "
+    summaries = seed_summaries(study, front)
+    shown = [f"trial {n}: {r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f} ({r['seeds']} seeds"
+             + (f", 95 % interval {interval_text(r['interval'])})" if "interval" in r else ")")
+             for n, r in ((t.number, summaries[t.number]) for t in front if t.number in summaries)]
+    return ["", "Accuracy over seeds (deployed, re-evaluated by export, stability or measure.final_reeval): "
             + "; ".join(shown) + "."] if shown else []
 
 

@@ -151,12 +151,40 @@ def deploy_once(spec: StudySpec, config: dict[str, Any], seed: int, data: Any, d
     return (float(accuracy(out.model, data.val, deploy_device)) if out is not None else trained), trained
 
 
-def stability_columns(study: Any, trials: Sequence[Any]) -> list[dict[str, Any]]:
-    """Per trial, ``accuracy_mean``, ``accuracy_std`` and ``seeds`` from the stored records (None
-    where a trial has none); ``[]`` when none of ``trials`` has one, so tables add no columns."""
+def seed_summaries(study: Any, trials: Sequence[Any]) -> dict[int, dict[str, Any]]:
+    """Per trial of ``trials`` with at least 2 known deployed accuracies (its own + stored ones):
+    ``accuracy_mean``, ``accuracy_std``, ``seeds`` and, when the study recorded its split sizes,
+    ``interval``: the 95 % validation interval of :mod:`.uncertainty` (the one ``export`` states)."""
+    from scalesearch.search.config import attrs
+    from scalesearch.search.results.uncertainty import estimate
+
     stored = stored_stability(study)
-    if not any(t.number in stored for t in trials):
+    sizes = (study.user_attrs.get(attrs.SPLIT) or {}).get("sizes") or {}
+    out = {}
+    for trial in trials:
+        accuracies = list(seed_accuracies(trial, stored).values())
+        if len(accuracies) < 2:
+            continue
+        out[trial.number] = {"accuracy_mean": statistics.fmean(accuracies), "accuracy_std": statistics.stdev(accuracies),
+                             "seeds": len(accuracies)}
+        if "val" in sizes and "test" in sizes:
+            out[trial.number]["interval"] = estimate(accuracies, int(sizes["val"]), int(sizes["test"])).validation
+    return out
+
+
+def stability_columns(study: Any, trials: Sequence[Any]) -> list[dict[str, Any]]:
+    """Per trial, ``accuracy_mean``, ``accuracy_std``, ``seeds`` and the 95 % validation interval
+    (``accuracy_95%``) over its deployed accuracies (None where a trial has no re-evaluation);
+    ``[]`` when none of ``trials`` has one, so tables add no columns."""
+    summaries = seed_summaries(study, trials)
+    if not summaries:
         return []
-    return [{"accuracy_mean": stored[t.number]["accuracy_mean"], "accuracy_std": stored[t.number]["accuracy_std"],
-             "seeds": len(stored[t.number]["seeds"])} if t.number in stored else
-            {"accuracy_mean": None, "accuracy_std": None, "seeds": None} for t in trials]
+    empty = {"accuracy_mean": None, "accuracy_std": None, "seeds": None, "accuracy_95%": None}
+    return [empty | {k: v for k, v in summaries[t.number].items() if k != "interval"}
+            | {"accuracy_95%": interval_text(summaries[t.number].get("interval"))} if t.number in summaries else empty
+            for t in trials]
+
+
+def interval_text(interval: tuple[float, float] | None) -> str | None:
+    """``[0.9412, 0.9611]`` (None without an interval)."""
+    return None if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]"

@@ -203,6 +203,7 @@ def test_the_front_table_shows_the_mean_and_spread_over_seeds(spec, tiny_data):
     assert "accuracy_mean" in text and "accuracy_std" in text
     row = next(line for line in text.splitlines() if line.strip("│ ").startswith("1 "))
     assert "0.952" in row and "3" in row  # trial 1: mean of 0.972, 0.945, 0.940 over 3 seeds
+    assert "accuracy_95%" in text and "[0.9" in row
 
 
 def test_the_dashboard_note_names_the_accuracy_over_seeds(spec, tiny_data):
@@ -212,4 +213,23 @@ def test_the_dashboard_note_names_the_accuracy_over_seeds(spec, tiny_data):
     assert not any("Accuracy over seeds" in line for line in front_section(study, spec, "sqlite:///x.db"))
     select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
     (line,) = [line for line in front_section(study, spec, "sqlite:///x.db") if "Accuracy over seeds" in line]
-    assert "trial 1: 0.9523 ± 0.0172 (3 seeds); trial 3: 0.9800 ± 0.0010 (3 seeds)." in line
+    assert "trial 1: 0.9523 ± 0.0172 (3 seeds, 95 % interval [0.9" in line and "trial 3: 0.9800 ± 0.0010 (3 seeds" in line
+    assert line.startswith("Accuracy over seeds (deployed,")
+
+
+def test_the_html_report_shows_the_accuracy_over_seeds_with_its_interval(spec, tiny_data, tmp_path):
+    from scalesearch.search.results.html_report import write_report
+    from scalesearch.search.results.reeval import seed_summaries
+    from scalesearch.search.results.uncertainty import estimate
+
+    study = _study(spec)
+    text = write_report(study, tmp_path / "before", spec=spec, png=False).path.read_text()
+    assert "accuracy over seeds" not in text  # nothing re-evaluated: no empty column
+    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    text = write_report(study, tmp_path / "after", spec=spec, png=False).path.read_text()
+    low, high = estimate([0.972, 0.945, 0.940], 360, 360).validation
+    assert seed_summaries(study, [study.trials[1]])[1]["interval"] == (low, high)
+    assert "accuracy over seeds (mean ± std, 95 % interval)</th>" in text
+    assert f"0.9523 ± 0.0172 (3 seeds) [{low:.4f}, {high:.4f}]</td>" in text
+    # the stored-score front is trials 0, 1, 3 and 4 (1 dominates 2); 1 and 3 were re-evaluated
+    assert text.count("(3 seeds)") == 2 and text.count("<td class=r>-</td><td class=l><code>") == 2

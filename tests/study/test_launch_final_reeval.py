@@ -27,4 +27,4 @@ def test_final_reeval_trains_the_top_candidates_and_updates_the_study_note(tmp_p
     assert len(stored[number]["seeds"]) == 2 and stored[number]["accuracy_std"] is not None
     assert f"trial {number}, seed" in console.export_text()
     note = get_note(study)
-    assert f"trial {number}: " in note and "(2 seeds)" in note
+    assert f"trial {number}: " in note and "(2 seeds, 95 % interval [" in note
