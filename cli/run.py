@@ -57,6 +57,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as e:
         return common.interrupted(e, url, spec.study_name)
     refresh.finish(study)
+    if summary.stopped_by == "budget" and spec.measure.final_reeval.top:
+        from scalesearch.search.study.launch import ends_study, final_reeval
+
+        if ends_study(study, url):  # once per study, by the process that ends it
+            final_reeval(study, spec, console, url)
     reason = {"budget": "budget reached", "timeout": "timeout reached",
               "failures": "stopped after repeated failures"}[summary.stopped_by]
     console.print(f"worker done: study has {summary.finished}/{spec.budget.n_trials} trials finished ({reason}).")

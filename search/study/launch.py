@@ -221,9 +221,37 @@ def execute(launch: Launch, console: Any) -> RunOutcome:
                                 notice=lambda m: console.print(m, markup=False))
         refresh.finish(study)
         finished, stopped_by = summary.finished, summary.stopped_by
-    if stopped_by == "budget" and spec.measure.final_reeval.top:
-        final_reeval(study, spec, console, launch.url)
+    if stopped_by == "budget" and spec.measure.final_reeval.top and ends_study(study, launch.url):
+        final_reeval(study, spec, console, launch.url)  # with --workers N, done by the worker that ended it
     return RunOutcome(study, spec, launch.url, finished, stopped_by, time.monotonic() - started)
+
+
+FINAL_CLAIM = "ss.final_reeval.by"  # study attr: the process that runs the end-of-study re-evaluation
+
+
+def ends_study(study: Any, url: str, *, settle: float = 2.0) -> bool:
+    """Whether this process, its budget met, is the one that ends the study and so runs
+    ``measure.final_reeval``: once per study, whichever of ``run``, ``run --workers N`` and any
+    ``scalesearch worker`` finishes last. Not while another trial still runs (its worker ends the
+    study later). On one host the check-and-claim of ``ss.final_reeval.by`` is under the ask lock
+    (``search/runtime/budget.py``); across hosts two claims written within ``settle`` seconds
+    both read back the last one, so exactly one process goes on. A process that dies before the
+    end leaves it undone; ``export`` re-evaluates its candidates anyway."""
+    from scalesearch.search.runtime.budget import AskLock, snapshot
+    from scalesearch.search.runtime.loop import worker_id
+
+    if snapshot(study).running:
+        return False
+    me, lock = worker_id(), AskLock(url, study.study_name)
+    lock.acquire()
+    try:
+        if study.user_attrs.get(FINAL_CLAIM):
+            return False
+        study.set_user_attr(FINAL_CLAIM, me)
+    finally:
+        lock.release()
+    time.sleep(settle)
+    return study.user_attrs.get(FINAL_CLAIM) == me
 
 
 def final_reeval(study: Any, spec: StudySpec, console: Any, url: str) -> None:
