@@ -140,9 +140,11 @@ def tpe_study(study: Any, url: str) -> Any:
     """The same study, opened with a TPE sampler (for :func:`tpe_probe`)."""
     import optuna
 
+    from scalesearch.search.storage.storage import open_storage
     from scalesearch.search.study.samplers import make_sampler
 
-    return optuna.load_study(study_name=study.study_name, storage=url, sampler=make_sampler("tpe", 0, None, 100))
+    return optuna.load_study(study_name=study.study_name, storage=open_storage(url),
+                             sampler=make_sampler("tpe", 0, None, 100))
 
 
 def tpe_probe(probe: Any, spec: Any) -> float:
