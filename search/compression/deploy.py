@@ -29,7 +29,7 @@ How each deployed metric is measured:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from scalesearch.search.compression.compress import (
@@ -97,7 +97,7 @@ def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: Study
     measured while no other worker of this host trains on ``device`` (``latency_contended``:
     whether others still did after waiting, see ``search/runtime/device_share.py``)."""
     m, d = spec.measure, spec.deploy
-    kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats}
+    kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats, "seconds": m.latency_seconds}
     with device_share(device).exclusive() as contended, cpu_threads(d.threads, device):
         latency = measure_latency(model, shape, device, batch_size=m.latency_batch_size, **kw)
         if d.batch_size == 1:
@@ -110,10 +110,16 @@ def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: Study
             "latency_batch_size": latency.batch_size, "latency_contended": contended}
 
 
-def _costs(float_model: Any, deployed: Any, shape: tuple[int, ...]) -> dict[str, Any]:
-    size = serialized_size(deployed)
-    return {"params": count_params(float_model), "flops": count_flops(float_model, shape),
-            "size_bytes": size, "size_mb": size / 1e6, "nonzero_params": count_nonzero(float_model)}
+def _costs(float_model: Any, deployed: Any, shape: tuple[int, ...],
+           known: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Params, FLOPs and size depend on the architecture only: ``known`` ones (counted before
+    training on the same architecture) are not counted again; nonzero weights always are."""
+    if known is None:
+        size = serialized_size(deployed)
+        known = {"params": count_params(float_model), "flops": count_flops(float_model, shape),
+                 "size_bytes": size, "size_mb": size / 1e6}
+    costs = {k: known[k] for k in ("params", "flops", "size_bytes", "size_mb")}
+    return costs | {"nonzero_params": count_nonzero(float_model)}
 
 
 def _measured(float_model: Any, deployed: Any, quantization: str, shape: tuple[int, ...],
@@ -141,15 +147,19 @@ def deployed_accuracy(model: Any, result: TrainResult, data: Dataset, device: st
 
 def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: Dataset,
                  spec: StudySpec, device: str, train_cfg: TrainConfig,
-                 trainer: Trainer = train) -> dict[str, Any]:
-    """Metrics of the deployed model (objective values first), plus compression facts."""
+                 trainer: Trainer = train, planned: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Metrics of the deployed model (objective values first), plus compression facts.
+
+    ``planned``: the costs counted before training (``search/compression/estimate.py``); for a
+    trial that does not compress they are the trained model's own and are reused."""
     from scalesearch.search.compression.compress import accuracy
 
     deploy_device = resolve_deploy_device(spec.deploy.device, device)
     shape = (data.in_chans, data.input_size, data.input_size)
     cc = CompressionConfig.from_data(config.get("compression"))
+    known = None if cc.active else planned
     metrics: dict[str, Any] = {"accuracy": deployed_accuracy(model, result, data, device, deploy_device),
-                               **_costs(model, model, shape)}
+                               **_costs(model, model, shape, known)}
     metrics |= _measured(model, model, "none", shape, deploy_device, data, spec)
     metrics["deploy_device"] = deploy_device
     if not cc.active:

@@ -73,16 +73,27 @@ def input_format(model: Any) -> Any:
     return torch.contiguous_format
 
 
-def _wall_ms(model: Any, x: Any, warmup: int, repeats: int) -> list[float]:
-    """Wall-clock times of ``repeats`` forward passes after ``warmup`` (CPU: each call returns
-    when its work is done)."""
+#: Timed passes a time-bounded measurement keeps at least (the median of fewer is one outlier away).
+MIN_REPEATS = 3
+
+
+def wall_times_ms(model: Any, x: Any, warmup: int, repeats: int, seconds: float | None = None) -> list[float]:
+    """Wall-clock times of up to ``repeats`` forward passes after up to ``warmup`` (CPU: each call
+    returns when its work is done). With ``seconds``, passes stop once that much time has gone
+    (warm-up included) and at least one warm-up and :data:`MIN_REPEATS` timed passes ran, as
+    ``timeit``'s autorange does: a large model is timed fewer times, a small one all ``repeats``."""
+    deadline = None if seconds is None else time.perf_counter() + seconds
     for _ in range(warmup):
         model(x)
-    times = []
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+    times: list[float] = []
     for _ in range(repeats):
         started = time.perf_counter()
         model(x)
         times.append((time.perf_counter() - started) * 1e3)
+        if deadline is not None and len(times) >= MIN_REPEATS and time.perf_counter() >= deadline:
+            break
     return times
 
 
@@ -104,17 +115,22 @@ def _cuda_event_ms(model: Any, x: Any, warmup: int, repeats: int) -> list[float]
     return [start.elapsed_time(end) for start, end in events]
 
 
-def _median_ms(model: Any, x: Any, warmup: int, repeats: int) -> float:
+def _median_ms(model: Any, x: Any, warmup: int, repeats: int, seconds: float | None) -> float:
     import torch
 
-    timer = _cuda_event_ms if x.device.type == "cuda" else _wall_ms
     with torch.inference_mode():
-        return statistics.median(timer(model, x, warmup, repeats))
+        if x.device.type == "cuda":  # cheap to queue; one synchronisation at the end
+            return statistics.median(_cuda_event_ms(model, x, warmup, repeats))
+        return statistics.median(wall_times_ms(model, x, warmup, repeats, seconds))
 
 
 def measure_latency(model: Any, input_shape: tuple[int, ...], device: str, *,
-                    batch_size: int = 32, warmup: int = 3, repeats: int = 15) -> Latency:
+                    batch_size: int = 32, warmup: int = 3, repeats: int = 15,
+                    seconds: float | None = None) -> Latency:
     """Median forward latency on ``device`` after warm-up, at batch 1 and ``batch_size``.
+
+    ``seconds`` bounds the time spent per batch size on the CPU (:func:`wall_times_ms`), so timing a
+    large model at batch 32 costs about that much instead of ``warmup + repeats`` slow passes.
 
     Inputs are float32 (a half-precision deployment casts them itself, as in service) in the
     model's own memory format (:func:`input_format`). On CUDA the time comes from CUDA events.
@@ -127,6 +143,6 @@ def measure_latency(model: Any, input_shape: tuple[int, ...], device: str, *,
     def batch(n: int) -> Any:
         return torch.randn((n, *input_shape), device=device).contiguous(memory_format=fmt)
 
-    one = _median_ms(model, batch(1), warmup, repeats)
-    many = _median_ms(model, batch(batch_size), warmup, repeats)
+    one = _median_ms(model, batch(1), warmup, repeats, seconds)
+    many = _median_ms(model, batch(batch_size), warmup, repeats, seconds)
     return Latency(one, many, batch_size, device)

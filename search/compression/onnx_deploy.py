@@ -55,7 +55,7 @@ def onnx_metrics(float_model: Any, quantization: str, data: Dataset, spec: Study
             raise CompressionError(str(e)) from e
         session = open_session(path, deploy_device, threads)
         size = path.stat().st_size
-        kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats}
+        kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats, "seconds": m.latency_seconds}
         with device_share(deploy_device).exclusive() as contended:  # as the torch runtime measures
             batch = latency_ms(session, shape, m.latency_batch_size, **kw)
             at_deploy = batch if d.batch_size == m.latency_batch_size else latency_ms(session, shape, d.batch_size, **kw)

@@ -12,8 +12,8 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,22 +125,14 @@ def check_parity(session: Any, model: Any, split: Any, what: str = "model.onnx")
     return parity
 
 
-def _median_ms(session: Any, x: Any, warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        run_logits(session, x)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run_logits(session, x)
-        times.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(times)
-
-
 def latency_ms(session: Any, shape: tuple[int, ...], batch_size: int, *, warmup: int = 3,
-               repeats: int = 15, seed: int = 0) -> float:
+               repeats: int = 15, seconds: float | None = None, seed: int = 0) -> float:
     """Median wall-clock time of one ``session.run`` on ``batch_size`` random float32 inputs
-    of ``shape`` (C, H, W) after ``warmup`` runs (host-to-device copies included on CUDA)."""
+    of ``shape`` (C, H, W) after ``warmup`` runs (host-to-device copies included on CUDA),
+    bounded by ``seconds`` as torch's is (``search/compression/measure.py``)."""
     import numpy as np
 
+    from scalesearch.search.compression.measure import wall_times_ms
+
     x = np.random.default_rng(seed).standard_normal((batch_size, *shape), dtype=np.float32)
-    return _median_ms(session, x, warmup, repeats)
+    return statistics.median(wall_times_ms(functools.partial(run_logits, session), x, warmup, repeats, seconds))

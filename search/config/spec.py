@@ -76,6 +76,8 @@ class MeasureSpec:
     latency_batch_size: int = 32
     latency_warmup: int = 3
     latency_repeats: int = 15
+    # CPU: time spent per batch size, at most; the passes stop there (>= 1 warm-up, >= 3 timed).
+    latency_seconds: float = 0.25
     extra_metrics: tuple[str, ...] = ()  # measured and recorded, not optimised: see OPTIONAL_METRICS
     stability_runs: int = 3  # K trainings with different seeds behind accuracy_std
     final_reeval: FinalReevalSpec = field(default_factory=FinalReevalSpec)
@@ -259,6 +261,7 @@ def _validate(spec: StudySpec) -> None:
     positive(spec.threads, "threads")
     positive(spec.measure.latency_batch_size, "measure.latency_batch_size")
     positive(spec.measure.latency_repeats, "measure.latency_repeats")
+    positive(spec.measure.latency_seconds, "measure.latency_seconds")
     positive(spec.training.eval_batch_size, "training.eval_batch_size")
     positive(spec.workers.heartbeat_seconds, "workers.heartbeat_seconds")
     if spec.workers.grace_seconds <= spec.workers.heartbeat_seconds:

@@ -122,7 +122,8 @@ class Objective:
                                 rebuild=lambda seed: build_model(config | {"seed": seed}, self.data))
         try:
             # Compression (if configured) and measurement on the deploy device.
-            metrics |= deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, trainer)
+            metrics |= deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, trainer,
+                                    planned=planned)
         except Diverged as e:
             trial.set_user_attr(attrs.PRUNE_REASON, f"diverged while fine-tuning: {e}")
             raise optuna.TrialPruned(f"diverged while fine-tuning: {e}") from None

@@ -60,7 +60,7 @@ def test_a_compressed_model_records_before_and_after(monkeypatch) -> None:
 def test_latency_is_measured_at_the_deploy_batch_size_with_the_deploy_threads(monkeypatch) -> None:
     seen = []
 
-    def fake_latency(model, shape, device, *, batch_size, warmup, repeats):
+    def fake_latency(model, shape, device, *, batch_size, warmup, repeats, seconds):
         seen.append((batch_size, torch.get_num_threads()))
         return Latency(1.0, float(batch_size), batch_size, device)
 
@@ -114,3 +114,19 @@ def test_a_study_with_pruning_and_quantization_in_its_space_completes(tmp_path) 
         assert a["ss.latency_ms"] == pytest.approx(exact["latency_ms"], rel=1e-3)
     assert pruned_static.user_attrs["ss.quantization"] == "int8_static"
     assert study.best_trials
+
+
+def test_an_uncompressed_trial_reuses_the_costs_counted_before_training(monkeypatch) -> None:
+    """Params, FLOPs and size depend on the architecture: the objective counted them before
+    training (``planned``), so deploy does not trace the model again; a compressed trial does."""
+    model = trained("resnet")
+    calls = []
+    monkeypatch.setattr(deploy, "count_flops", lambda m, shape: calls.append(shape) or 123)
+    planned = {"params": count_params(model), "flops": 77, "size_bytes": 4000, "size_mb": 0.004}
+    m = deploy.deploy_trial(model, {"family": "resnet"}, TrainResult(0.8, [0.8], 1, 1.0), digits(), spec(), "cpu",
+                            TRAIN, planned=planned)
+    assert (m["flops"], m["size_mb"], calls) == (77, 0.004, [])
+    config = {"family": "resnet", "compression": {"pruning_ratio": 0.5, "quantization": "none"}}
+    m = deploy.deploy_trial(trained("resnet"), config, TrainResult(0.8, [0.8], 1, 1.0), digits(), spec(), "cpu",
+                            TRAIN, planned=planned)
+    assert len(calls) == 2 and m["flops"] == 123  # before and after pruning, both counted

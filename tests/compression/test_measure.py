@@ -64,3 +64,38 @@ def test_latency_inputs_come_in_the_models_memory_format():
     assert input_format(last) == torch.channels_last
     measure_latency(last, (3, 8, 8), "cpu", batch_size=4, warmup=1, repeats=2)
     assert seen and all(seen)
+
+
+class _Slow(nn.Module):
+    """A forward pass that takes ``seconds`` of wall time."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds, self.calls = seconds, 0
+
+    def forward(self, x):
+        import time
+
+        self.calls += 1
+        time.sleep(self.seconds)
+        return x
+
+
+def test_a_time_bound_cuts_the_passes_of_a_slow_model_but_keeps_three_timed():
+    from scalesearch.search.compression.measure import MIN_REPEATS, wall_times_ms
+
+    slow = _Slow(0.02)
+    times = wall_times_ms(slow, torch.zeros(1), warmup=3, repeats=15, seconds=0.05)
+    assert len(times) == MIN_REPEATS  # the bound ran out during warm-up; three passes still timed
+    assert slow.calls == 3 + MIN_REPEATS or slow.calls == 2 + MIN_REPEATS  # warm-up stops once past it
+    assert all(t >= 15 for t in times)
+
+
+def test_a_fast_model_gets_every_repeat_within_the_bound():
+    from scalesearch.search.compression.measure import wall_times_ms
+
+    fast = _Slow(0.0)
+    assert len(wall_times_ms(fast, torch.zeros(1), warmup=2, repeats=15, seconds=5.0)) == 15
+    assert fast.calls == 17
+    unbounded = _Slow(0.002)
+    assert len(wall_times_ms(unbounded, torch.zeros(1), warmup=1, repeats=7)) == 7  # no bound: all
