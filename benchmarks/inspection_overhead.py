@@ -2,7 +2,8 @@
 
 Runs the same study (same spec, same seed, a fresh SQLite file each) alternately without and
 with :class:`~scalesearch.search.results.refresh.Refresh` (trial notes, study note, figures),
-as ``scalesearch run`` and ``scalesearch worker`` use it, and prints per pair the wall times,
+as ``scalesearch run`` and ``scalesearch worker`` use it, each run in its own process (so each
+pays its own imports: optuna-dashboard's and plotly's are the hook's), and prints per pair the wall times,
 their ratio, and the hook's own time (measured inside it) as a share of the run. On a shared
 machine the wall-time ratio carries the machine's noise; the hook's own share does not.
 
@@ -14,7 +15,10 @@ machine the wall-time ratio carries the machine's noise; the hook's own share do
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +40,15 @@ def one_run(spec_path: str | None, overrides: list[str], folder: Path, hooked: b
     if refresh is not None:
         refresh.finish(study)
     return time.perf_counter() - started, refresh.spent if refresh is not None else 0.0
+
+
+def in_own_process(spec_path: str | None, overrides: list[str], folder: Path, hooked: bool) -> tuple[float, float]:
+    """:func:`one_run` in a fresh Python process; its wall time counts from process start."""
+    started = time.perf_counter()
+    cmd = [sys.executable, __file__, "--one", json.dumps([spec_path, overrides, str(folder), hooked])]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    _, hook = json.loads(out.strip().splitlines()[-1])
+    return time.perf_counter() - started, hook
 
 
 def part_costs(url: str, name: str) -> None:
@@ -70,8 +83,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="spec override")
     parser.add_argument("--costs", metavar="URL", help="instead: time each refresh part on this storage's study")
     parser.add_argument("--study-name", default="digits", help="with --costs (default digits)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # one run, in a process of its own
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.one:
+        spec_path, overrides, folder, hooked = json.loads(args.one)
+        print(json.dumps(one_run(spec_path, overrides, Path(folder), hooked)))
+        return
     if args.costs:
         part_costs(args.costs, args.study_name)
         return
@@ -84,7 +102,7 @@ def main() -> None:
             for hooked in order:
                 folder = Path(tmp) / f"pair{pair}"
                 folder.mkdir(exist_ok=True)
-                times[hooked] = one_run(args.spec, args.set, folder, hooked)
+                times[hooked] = in_own_process(args.spec, args.set, folder, hooked)
             (plain, _), (hooked_wall, hook) = times[False], times[True]
             ratios.append(hooked_wall / plain)
             shares.append(hook / hooked_wall)
