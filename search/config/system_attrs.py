@@ -95,6 +95,16 @@ def for_display(value: Any) -> Any:
     return value
 
 
+def set_shown(trial: Any, key: str, value: Any) -> None:
+    """``value`` under ``key`` on a running trial: the user attr people read, rounded
+    (:func:`for_display`), and the exact value as a system attr when rounding changed it;
+    programs read it back with :func:`trial_data` (``ss.rung.*``, ``ss.planned.*``)."""
+    shown = for_display(value)
+    if shown != value:
+        set_trial_data(trial, key, value)
+    trial.set_user_attr(key, shown)
+
+
 def store_metrics(trial: Any, metrics: dict[str, Any]) -> None:
     """``metrics`` as ``ss.<name>`` user attrs rounded for people, and exactly in ``ss.metrics``
     on a running trial; a user attr already showing the same value is not written again."""

@@ -53,10 +53,10 @@ def knee_scale(values: Sequence[float], direction: str) -> list[float]:
 
 def _by_metric(metric: str, sign: int) -> Callable[[list[Any], StudySpec], list[Any]]:
     def rank(front: list[Any], spec: StudySpec) -> list[Any]:
-        having = [t for t in front if metric in attrs.trial_metrics(t.user_attrs)]
+        having = [t for t in front if metric in exact_metrics(t)]
         if not having:
             raise ExportError(f"--pick: no Pareto-optimal trial has the metric {metric!r}")
-        return sorted(having, key=lambda t: (-sign * attrs.trial_metrics(t.user_attrs)[metric], t.number))
+        return sorted(having, key=lambda t: (-sign * exact_metrics(t)[metric], t.number))
 
     return rank
 
@@ -100,7 +100,7 @@ def passing_trials(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> li
     trials = complete_trials(study)
     if not trials:
         raise ExportError(f"study {study.study_name!r} has no complete trial yet; run it first (scalesearch run)")
-    passing = [t for t in trials if all(c.holds(attrs.trial_metrics(t.user_attrs)) for c in conditions)
+    passing = [t for t in trials if all(c.holds(exact_metrics(t)) for c in conditions)
                and t.values is not None and feasible(t, spec)]
     if not passing:
         shown = " and ".join(map(str, conditions)) or "the study's constraints"

@@ -8,13 +8,13 @@ from typing import Any
 
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import StudySpec
-from scalesearch.search.config.system_attrs import trial_config
+from scalesearch.search.config.system_attrs import exact_metrics, trial_config
 from scalesearch.search.results.pareto import pareto_indices
 
 
 def feasible(trial: Any, spec: StudySpec) -> bool:
-    """Complete, and every spec constraint holds on its measured metrics."""
-    metrics = attrs.trial_metrics(trial.user_attrs)
+    """Complete, and every spec constraint holds on its measured metrics (exact, not as shown)."""
+    metrics = exact_metrics(trial)
     return all(c.holds(metrics) for c in spec.conditions)
 
 

@@ -2,7 +2,10 @@
 
 A fault in one trial never stops a study: NaN/inf objective values end the trial as PRUNED,
 CUDA out-of-memory and any other exception as FAIL, each with a one-line reason stored on the
-trial (``ss.prune_reason`` / ``ss.fail_reason``). A storage failure is different: nothing can
+trial (``ss.prune_reason`` / ``ss.fail_reason``), short and breakable (:func:`readable`: a
+300-character reason with an error's unbroken 700-character token made a failed trial's dashboard
+page 5,639 px wide, and optuna-dashboard lists user attrs unwrapped); the whole error is kept in
+the trial's system attr ``ss.error``, which the dashboard does not draw. A storage failure is different: nothing can
 be recorded, so the worker stops with a :class:`~scalesearch.errors.StorageError` that says
 what happened and what to do, instead of Optuna's masking ``UnboundLocalError``/``AssertionError``.
 """
@@ -14,9 +17,20 @@ import gc
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from scalesearch.errors import StorageError
+
+REASON_CHARS = 110  # the longest reason stored: it fits a trial page's user attrs at 1600 px
+LONGEST_RUN = 40  # the longest run of characters without a space in a reason
+
+
+def readable(text: str, limit: int = REASON_CHARS, run: int = LONGEST_RUN) -> str:
+    """``text`` as one line that wraps in a browser: a run of more than ``run`` characters without
+    a space keeps its ends (``shape_xxxx…xxxx_end``), and the line at most ``limit`` characters."""
+    keep = (run - 1) // 2
+    words = [w if len(w) <= run else f"{w[:keep]}…{w[-keep:]}" for w in text.split()]
+    line = " ".join(words)
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 class TrialFailed(Exception):
@@ -45,16 +59,22 @@ def release_memory(error: BaseException) -> None:
             torch.cuda.empty_cache()
 
 
-def fail_reason(error: BaseException, config: dict[str, Any] | None, device: str) -> str:
-    """One line for ``ss.fail_reason``: what failed, on which config, and what to try."""
-    first = (str(error).strip().splitlines() or [""])[0][:300]
-    where = ""
-    if config:
-        where = f" ({config.get('family', '?')} {config.get('model', {})}, training {config.get('training', {})})"
-    if is_out_of_memory(error):
-        return (f"out of memory on {device}{where}: {first}; memory was released and the worker "
-                "continues (narrow the space or lower batch_size to avoid it)")
-    return f"{type(error).__name__}{where}: {first}"
+def fail_reason(error: BaseException, device: str) -> str:
+    """One short line for ``ss.fail_reason``: what failed and, for out-of-memory, what to try.
+
+    At most :data:`REASON_CHARS` and :func:`readable`: optuna-dashboard lists user attrs unwrapped,
+    so a longer reason widens a failed trial's page. The trial's config is in its note and
+    ``ss.config``; the error's text in full in ``ss.error`` (:func:`error_text`).
+    """
+    first = (str(error).strip().splitlines() or [""])[0]
+    head = (f"out of memory on {device} (lower batch_size or narrow the space)" if is_out_of_memory(error)
+            else type(error).__name__)
+    return readable(f"{head}: {first}" if first else head)
+
+
+def error_text(error: BaseException, limit: int = 2000) -> str:
+    """The error as ``Type: message`` (every line, at most ``limit`` characters) for ``ss.error``."""
+    return f"{type(error).__name__}: {error}"[:limit]
 
 
 def non_finite(values: Sequence[float], names: Sequence[str]) -> str | None:

@@ -29,6 +29,7 @@ from scalesearch.search.runtime.budget import AskLock, BudgetCovered, EpochTally
 from scalesearch.search.runtime.device import peak_memory_mb, reset_peak_memory
 from scalesearch.search.runtime.faults import (
     TrialFailed,
+    error_text,
     fail_reason,
     is_out_of_memory,
     non_finite,
@@ -93,8 +94,9 @@ class TrialGuard:
                 error = e
         if error is not None:
             # Raised outside the except block, so nothing keeps the failed trial's tensors alive.
-            reason = fail_reason(error, system_attrs.trial_config(trial), self.device)
+            reason = fail_reason(error, self.device)
             trial.set_user_attr(attrs.FAIL_REASON, reason)
+            system_attrs.set_trial_data(trial, attrs.ERROR, error_text(error))
             if is_out_of_memory(error):
                 release_memory(error)
             del error

@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from scalesearch.search.config import attrs
+from scalesearch.search.config import system_attrs
 from scalesearch.search.config.metrics import Condition
 
 
-def violations(conditions: Sequence[Condition], user_attrs: dict[str, Any]) -> dict[str, float]:
-    """``{condition as written: violation}`` for a trial's stored metrics."""
-    metrics = attrs.trial_metrics(user_attrs)
+def violations(conditions: Sequence[Condition], metrics: dict[str, Any]) -> dict[str, float]:
+    """``{condition as written: violation}`` for a trial's metrics (exact: ``exact_metrics``)."""
     return {str(c): float(c.violation(metrics)) if c.metric in metrics else 1.0 for c in conditions}
 
 
@@ -26,5 +25,5 @@ def store_constraints(trial: Any, conditions: Sequence[Condition]) -> None:
     """Set each condition's violation on ``trial`` (no-op on an Optuna without ``set_constraint``)."""
     if not conditions or not hasattr(trial, "set_constraint"):
         return
-    for name, value in violations(conditions, trial.user_attrs).items():
+    for name, value in violations(conditions, system_attrs.exact_metrics(trial)).items():
         trial.set_constraint(name, value)

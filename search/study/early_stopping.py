@@ -19,7 +19,7 @@ so it behaves the same with SQLite, a journal file or PostgreSQL and any number 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -131,7 +131,7 @@ class ParetoASHA:
         return self.rungs(training.epochs, warmup_epochs(training))
 
     def before_training(self, study: Any, trial: Any) -> Decision | None:
-        metrics = attrs.trial_metrics(trial.user_attrs)
+        metrics = system_attrs.exact_metrics(trial)  # the planned costs, not their rounded display
         for condition in self.conditions:
             if condition.metric in metrics and not condition.holds(metrics):
                 value = metrics[condition.metric]
@@ -141,8 +141,8 @@ class ParetoASHA:
     def should_stop(self, study: Any, trial: Any, epoch: int, value: float) -> Decision | None:
         if epoch not in self.trial_rungs(trial):
             return None
-        trial.set_user_attr(attrs.rung_key(epoch), float(value))  # shared with every worker
-        mine = self.point(value, trial.user_attrs)
+        system_attrs.set_shown(trial, attrs.rung_key(epoch), float(value))  # shared with every worker
+        mine = self.point(value, trial)
         peers = list(rung_points(study, epoch, self, exclude=trial.number))
         n = len(peers) + 1
         if mine is None or n <= self.min_trials_per_rung:
@@ -159,14 +159,16 @@ class ParetoASHA:
     def directions(self) -> list[str]:
         return ["maximize"] + ["minimize"] * len(self.costs)
 
-    def point(self, accuracy: float, user_attrs: Mapping[str, Any]) -> list[float] | None:
-        """The ranking point ``[accuracy, log10(cost), ...]``; None if a cost is missing.
+    def point(self, accuracy: float, trial: Any) -> list[float] | None:
+        """``trial``'s ranking point ``[accuracy, log10(cost), ...]``; None if a cost is missing.
 
         Costs are the planned ones (before training), else (a study from before they were
-        stored) the measured ones."""
+        stored) the measured ones; exact, not the rounded user attrs people read."""
         point = [float(accuracy)]
         for name in self.costs:
-            cost = user_attrs.get(attrs.planned_key(name), user_attrs.get(attrs.metric_key(name)))
+            cost = system_attrs.trial_data(trial, attrs.planned_key(name))
+            if cost is None:
+                cost = system_attrs.exact_metrics(trial).get(name)
             if not isinstance(cost, int | float) or cost <= 0:
                 return None
             point.append(math.log10(cost))
@@ -190,7 +192,7 @@ def rung_points(study: Any, epoch: int, rule: ParetoASHA, exclude: int | None = 
     yield from (point for number, point in cache.update(study, key, rule) if number != exclude)
     for other in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         if other.number != exclude and key in other.user_attrs:
-            point = rule.point(other.user_attrs[key], other.user_attrs)
+            point = rule.point(system_attrs.trial_data(other, key), other)
             if point is not None:
                 yield point
 
@@ -211,7 +213,7 @@ class FinishedPoints:
             for t in finished:
                 if t.number not in self.seen:
                     self.seen.add(t.number)
-                    point = rule.point(t.user_attrs[key], t.user_attrs) if key in t.user_attrs else None
+                    point = rule.point(system_attrs.trial_data(t, key), t) if key in t.user_attrs else None
                     if point is not None:
                         self.points.append((t.number, point))
         return self.points

@@ -18,6 +18,7 @@ from scalesearch.search.compression.estimate import costs_before_training
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.datasets import Dataset
+from scalesearch.search.runtime.faults import error_text, fail_reason, readable
 from scalesearch.search.study.constraints import store_constraints
 from scalesearch.search.study.epochs import CountingTrainer
 from scalesearch.search.study.samplers import SEED_ATTR
@@ -90,15 +91,17 @@ class Objective:
         self.events.trial_started(trial.number, config)
         try:
             model = build_model(config, self.data)
-        except ModelBuildError as e:
-            trial.set_user_attr(attrs.FAIL_REASON, str(e))
+        except ModelBuildError as e:  # short for the dashboard; whole in ss.error (search/runtime/faults.py)
+            trial.set_user_attr(attrs.FAIL_REASON, readable(f"{config['family']} could not be built: "
+                                                            f"{fail_reason(e.__cause__ or e, self.device)}"))
+            system_attrs.set_trial_data(trial, attrs.ERROR, error_text(e))
             raise
         # Deployed costs (compressed as configured) before training: what constraints and early
         # stopping judge every trial on; the measured ones replace the metrics at the end.
         planned = costs_before_training(model, self.data, config.get("compression"))
         self._store(trial, planned)
         for name, value in planned.items():
-            trial.set_user_attr(attrs.planned_key(name), value)
+            system_attrs.set_shown(trial, attrs.planned_key(name), value)
         if self.before_training is not None:
             self.before_training(trial)
         cfg = train_config(self.spec, config["training"], config["seed"])
@@ -150,7 +153,7 @@ def constraints_func(spec: StudySpec) -> Callable[[Any], list[float]] | None:
         return None
 
     def evaluate(frozen: Any) -> list[float]:
-        metrics = attrs.trial_metrics(frozen.user_attrs)
+        metrics = system_attrs.exact_metrics(frozen)  # not the rounded user attrs
         return [c.violation(metrics) if c.metric in metrics else 1.0 for c in conditions]
 
     return evaluate

@@ -3,12 +3,15 @@ so constraints and early stopping judge every trial like with like."""
 
 from __future__ import annotations
 
+import math
+from types import SimpleNamespace
+
 import optuna
 import pytest
 
 from scalesearch.search.compression.compress import CompressionConfig
 from scalesearch.search.compression.estimate import planned_costs
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import load_spec
 from scalesearch.search.study.early_stopping import ParetoASHA
 from scalesearch.search.study.objective import Objective
@@ -64,9 +67,27 @@ def test_quantization_shows_in_the_planned_size(tiny_data):
     assert static["size_mb"] < 0.5 * plain["size_mb"]  # int8 weights
 
 
+def _frozen(user_attrs, system_attrs=None):
+    return SimpleNamespace(user_attrs=user_attrs, system_attrs=system_attrs or {})
+
+
 def test_rungs_rank_on_planned_costs_for_running_and_finished_trials_alike():
     rule = ParetoASHA(["accuracy", "size_mb"])
     finished = {attrs.planned_key("size_mb"): 1.0, attrs.metric_key("size_mb"): 0.25}  # measured after int8
     running = {attrs.planned_key("size_mb"): 1.0, attrs.metric_key("size_mb"): 1.0}
-    assert rule.point(0.9, finished) == rule.point(0.9, running) == pytest.approx([0.9, 0.0])
-    assert rule.point(0.9, {attrs.metric_key("size_mb"): 10.0}) == pytest.approx([0.9, 1.0])  # older studies
+    assert rule.point(0.9, _frozen(finished)) == rule.point(0.9, _frozen(running)) == pytest.approx([0.9, 0.0])
+    assert rule.point(0.9, _frozen({attrs.metric_key("size_mb"): 10.0})) == pytest.approx([0.9, 1.0])  # older
+    # The exact planned cost (a system attr) wins over the rounded one people read.
+    exact = _frozen({attrs.planned_key("size_mb"): 0.1235}, {attrs.planned_key("size_mb"): 0.12345678})
+    assert rule.point(0.9, exact)[1] == math.log10(0.12345678)
+
+
+def test_planned_costs_are_shown_rounded_and_kept_exact(tiny_data, fake_trainer):
+    spec = load_spec(None, PRUNED)
+    study = optuna.create_study(directions=spec.directions)
+    study.optimize(Objective(spec, tiny_data, "cpu", trainer=fake_trainer), n_trials=1)
+    (trial,) = study.trials
+    key = attrs.planned_key("size_mb")
+    exact, shown = system_attrs.trial_data(trial, key), trial.user_attrs[key]
+    assert shown == system_attrs.for_display(exact) and len(repr(shown)) <= 7  # e.g. 0.02871
+    assert exact != shown  # the planned size in MB is not a round number

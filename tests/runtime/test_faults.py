@@ -14,9 +14,16 @@ import optuna
 import pytest
 import torch
 
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import spec_from_data
-from scalesearch.search.runtime.faults import fail_reason, is_out_of_memory, non_finite
+from scalesearch.search.runtime.faults import (
+    REASON_CHARS,
+    error_text,
+    fail_reason,
+    is_out_of_memory,
+    non_finite,
+    readable,
+)
 from scalesearch.search.study.study import load_data, open_study, run_study
 from scalesearch.search.training.train import Diverged, TrainResult
 from scalesearch.spaces import registry
@@ -93,7 +100,8 @@ def test_cuda_out_of_memory_fails_the_trial_releases_it_and_the_worker_continues
     study, summary = _run(tmp_path, data, trainer)
     reason = _reason(study, 0)
     assert study.trials[0].state == State.FAIL
-    assert reason.startswith("out of memory on cpu (resnet {") and "Tried to allocate 2.00 GiB" in reason
+    assert reason.startswith("out of memory on cpu (lower batch_size") and "Tried to allocate 2.00 GiB" in reason
+    assert system_attrs.trial_data(study.trials[0], attrs.ERROR) == "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
     assert alive_at_next_trial == [False]  # the failed trial's model was freed before the next one
     assert summary.finished == 4 and summary.stopped_by == "budget"
 
@@ -113,7 +121,8 @@ def test_a_model_that_cannot_be_built_fails_with_family_and_config(tmp_path, dat
     study, summary = _run(tmp_path, data, _ok)
     reason = _reason(study, 1)
     assert study.trials[1].state == State.FAIL
-    assert reason.startswith("resnet could not build {'width_multiplier'") and "kernel size" in reason
+    assert reason == "resnet could not be built: RuntimeError: kernel size can't be greater than actual input size"
+    assert system_attrs.trial_data(study.trials[1], attrs.ERROR).startswith("ModelBuildError: resnet could not build {")
     assert summary.finished == 4
 
 
@@ -123,7 +132,7 @@ def test_any_other_trainer_error_fails_only_its_trial(tmp_path, data):
 
     study, summary = _run(tmp_path, data, _on_trial(2, boom))
     assert study.trials[2].state == State.FAIL
-    assert _reason(study, 2).startswith("RuntimeError (resnet {") and "CUDNN_STATUS" in _reason(study, 2)
+    assert _reason(study, 2) == "RuntimeError: cuDNN error: CUDNN_STATUS_EXECUTION_FAILED"
     assert summary.finished == 4
 
 
@@ -143,6 +152,9 @@ def test_fault_helpers():
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     assert non_finite([0.5, 10.0], ["accuracy", "params"]) is None
     assert non_finite([math.nan, math.inf], ["accuracy", "params"]) == "non-finite objective value (accuracy=nan, params=inf)"
-    reason = fail_reason(RuntimeError("bad lr\nmore"), {"family": "convnext", "model": {"width_multiplier": 0.5}}, "cuda:1")
-    assert reason == "RuntimeError (convnext {'width_multiplier': 0.5}, training {}): bad lr"
+    assert fail_reason(RuntimeError("bad lr\nmore"), "cuda:1") == "RuntimeError: bad lr"
+    assert error_text(RuntimeError("bad lr\nmore")) == "RuntimeError: bad lr\nmore"
+    assert readable("a " + "x" * 700 + " b") == "a " + "x" * 19 + "…" + "x" * 19 + " b"  # every run breakable
+    long = fail_reason(RuntimeError(" ".join(["mismatch"] * 100)), "cuda:1")
+    assert len(long) == REASON_CHARS and long.endswith("…")  # one short line for the dashboard's attr list
     gc.collect()

@@ -111,6 +111,20 @@ def test_a_trial_is_only_compared_at_its_rungs():
     assert trial.user_attrs[attrs.rung_key(3)] == 0.1
 
 
+def test_rung_values_are_shown_rounded_and_ranked_exact():
+    study = new_study(n_objectives=1)
+    rule = ParetoASHA(["accuracy"], min_epochs=3, eta=2, min_trials_per_rung=1)
+    assert at_rung(rule, study, [0.12344], 3) == [None]
+    trial = ask(study)
+    # 0.12341 and its peer's 0.12344 both show as 0.1234: ranked on the shown values they would
+    # tie and both continue; ranked exactly, the peer is better and this trial stops.
+    assert rule.should_stop(study, trial, 3, 0.12341) is not None
+    assert trial.user_attrs[attrs.rung_key(3)] == 0.1234
+    assert system_attrs.trial_data(trial, attrs.rung_key(3)) == 0.12341
+    peer = study.trials[0]
+    assert peer.user_attrs[attrs.rung_key(3)] == 0.1234 and peer.system_attrs[attrs.rung_key(3)] == 0.12344
+
+
 def test_the_budget_comes_from_the_sampled_config():
     study = new_study(n_objectives=1)
     assert trial_budget(ask(study, epochs=12)) == 12
@@ -375,7 +389,7 @@ def test_run_study_prunes_and_records_rung_values(tmp_path, tiny_data):
         rung = t.user_attrs[attrs.RUNG_REACHED]
         assert rung in (1, 3)
         assert t.user_attrs["ss.epochs_run"] == rung
-        assert t.user_attrs[attrs.rung_key(rung)] == pytest.approx(system_attrs.val_curve(t)[-1], abs=1e-5)
+        assert system_attrs.trial_data(t, attrs.rung_key(rung)) == pytest.approx(system_attrs.val_curve(t)[-1], abs=1e-5)
         assert len(system_attrs.val_curve(t)) == rung
         assert t.user_attrs[attrs.PRUNE_REASON].startswith(f"asha: at rung {rung} epochs")
         assert "ss.accuracy" not in t.user_attrs

@@ -67,8 +67,8 @@ def test_build_failure_fails_the_trial_naming_family_and_config(spec, tiny_data,
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.FAIL
     family_name = system_attrs.trial_config(trial)["family"]
-    assert f"{family_name} could not build" in trial.user_attrs[attrs.FAIL_REASON]
-    assert "width_multiplier" in trial.user_attrs[attrs.FAIL_REASON]
+    assert trial.user_attrs[attrs.FAIL_REASON] == f"{family_name} could not be built: ZeroDivisionError: division by zero"
+    assert "width_multiplier" in system_attrs.trial_data(trial, attrs.ERROR)  # the whole error, config too
 
 
 def test_constraints_become_optuna_violations(tiny_data, fake_trainer):
