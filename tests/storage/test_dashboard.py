@@ -55,3 +55,27 @@ def test_port_in_use_is_a_clear_error(storage_url):
         port = taken.getsockname()[1]
         with pytest.raises(ScalesearchError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
             make_server(storage_url, "127.0.0.1", port)
+
+
+def test_the_served_study_page_carries_the_figures_first_style_and_never_a_stale_copy(storage_url):
+    from scalesearch.search.results.figures import FIGURES
+    from scalesearch.search.storage.dashboard import FIGURE_ORDER, figures_first_css
+
+    assert FIGURE_ORDER == tuple(FIGURES)  # the storage layer's copy of the display order
+    open_study(load_spec(None, TINY_OVERRIDES), storage_url)
+    server = make_server(storage_url, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/dashboard/studies/1"
+        request = urllib.request.Request(url, headers={"If-Modified-Since": "Thu, 01 Jan 2099 00:00:00 GMT"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # a 304 would raise here
+            body = response.read()
+            assert response.status == 200 and int(response.headers["Content-Length"]) == len(body)
+        page = body.decode()
+        assert figures_first_css() in page and page.index(figures_first_css()) < page.index("</head>")
+        for earlier, later in zip(FIGURE_ORDER, FIGURE_ORDER[1:], strict=False):
+            assert page.index(f"user-defined-plot:{earlier}") < page.index(f"user-defined-plot:{later}")
+        assert _get(server.server_port, "/api/studies")["study_summaries"]  # the API passes untouched
+    finally:
+        server.shutdown()
+        server.server_close()

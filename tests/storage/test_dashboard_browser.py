@@ -2,8 +2,8 @@
 
 A module fixture runs a tiny real study with the refresh hook (notes and figures), serves the
 dashboard on a free port, and each test loads a page at 1600x1000 and checks what a reader
-sees: no sideways scrolling, the objective names, the note, the study's own figures drawn, and
-no console errors. With ``SCALESEARCH_SCREENSHOTS=DIR`` the pages are also saved as small PNGs
+sees: no sideways scrolling (on a failed trial's page too), the objective names, the note, the
+study's own figures drawn, the Pareto figure whole in the first view, and no console errors. With ``SCALESEARCH_SCREENSHOTS=DIR`` the pages are also saved as small PNGs
 there (docs/img/ holds the ones in the README).
 """
 
@@ -16,8 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import load_spec
+from scalesearch.search.runtime.faults import REASON_CHARS
+from scalesearch.search.storage.dashboard import FIGURE_ORDER
 from tests.browser_helpers import (
+    VIEWPORT,
     assert_no_horizontal_overflow,
     browser_page,
     console_errors,
@@ -44,6 +48,11 @@ def dashboard(tmp_path_factory):
     refresh.start(study)
     run_study(study, spec, device="cpu", storage_url=url, on_trial_end=refresh)
     refresh.finish(study)
+    # One more trial whose error is one long unbreakable line (the worker stops after 3 such).
+    study, spec = open_study(None, url, spec.study_name, budget={"n_trials": spec.budget.n_trials + 1})
+    refresh = Refresh(spec, url, share=1.0, warn=warnings.append)
+    run_study(study, spec, device="cpu", storage_url=url, on_trial_end=refresh, trainer=_unbreakable_error)
+    refresh.finish(study)
     assert not warnings
     from scalesearch.search.results.figures import build_figures
 
@@ -59,6 +68,10 @@ def dashboard(tmp_path_factory):
         server.shutdown()
         server.server_close()
         thread.join(timeout=30)
+
+
+def _unbreakable_error(model, data, cfg, device, on_epoch=None):
+    raise RuntimeError("shape mismatch: " + "x" * 700 + "\nsecond line")
 
 
 def study_id(study) -> int:
@@ -88,6 +101,16 @@ def test_the_study_page_fits_names_its_objectives_and_draws_the_studys_figures(d
         assert "accuracy" in body and "params" in body
         page.wait_for_timeout(500)  # let the last relayout settle before measuring widths
         assert_no_horizontal_overflow(page)
+        # The first view (1600x1000, not scrolled) shows the whole Pareto figure, and the figures
+        # come in their display order (search/storage/dashboard.py moves them above the built-ins).
+        assert page.evaluate("window.scrollY") == 0
+        boxes = {key: page.locator(f"[id='user-defined-plot:{key}']").bounding_box() for key in FIGURE_ORDER}
+        front = boxes["pareto_front"]
+        assert front["y"] >= 0 and front["y"] + front["height"] <= VIEWPORT["height"], f"Pareto figure at {front}"
+        builtin = page.locator("#graph-pareto-front").bounding_box()  # optuna-dashboard's own, linear axes
+        assert builtin["y"] > front["y"] + front["height"]
+        shown = sorted(FIGURE_ORDER, key=lambda key: (round(boxes[key]["y"]), boxes[key]["x"]))
+        assert shown == list(FIGURE_ORDER), shown
         shot(page, "dashboard_study")
         assert not errors, errors
 
@@ -104,6 +127,22 @@ def test_the_note_page_answers_which_model_and_how_to_export_it(dashboard):
         assert page.locator("table").count() >= 3  # families, objectives, Pareto front
         assert_no_horizontal_overflow(page)
         shot(page, "dashboard_note")
+        assert not errors, errors
+
+
+def test_a_failed_trial_page_fits_and_says_why_in_short(dashboard):
+    base, study, _ = dashboard
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL")
+    assert len(trial.user_attrs[attrs.FAIL_REASON]) <= REASON_CHARS
+    with browser_page() as page:
+        errors = console_errors(page)
+        page.goto(f"{base}/studies/{study_id(study)}/trials?numbers={trial.number}", wait_until="networkidle")
+        page.get_by_text(f"Trial {trial.number}: fail").wait_for(timeout=120_000)
+        text = page.inner_text("body")
+        assert "Failed: RuntimeError: shape mismatch" in text and "ss.fail_reason" in text
+        page.wait_for_timeout(500)
+        assert_no_horizontal_overflow(page)  # a 300-character reason with the token made it 5,639 px
+        shot(page, "dashboard_failed_trial")
         assert not errors, errors
 
 
