@@ -33,7 +33,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from scalesearch.errors import SpecError
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results.export import (
     candidate_front,
@@ -124,10 +124,12 @@ def plausibly_optimal(study: Any, spec: StudySpec, trials: Sequence[Any], data: 
 
 
 def _adjusted(trial: Any, spec: StudySpec, accuracy: float) -> Any:
-    """A stand-in for ``trial`` whose accuracy (objective value and metric) is ``accuracy``."""
+    """A stand-in for ``trial`` whose accuracy (objective value and metric, shown and exact) is ``accuracy``."""
     values = [accuracy if name == "accuracy" else v for name, v in zip(spec.objectives, trial.values, strict=True)]
+    exact = system_attrs.exact_metrics(trial) | {"accuracy": accuracy}
     return SimpleNamespace(number=trial.number, values=values, trial=trial,
-                           user_attrs=trial.user_attrs | {attrs.metric_key("accuracy"): accuracy})
+                           user_attrs=trial.user_attrs | {attrs.metric_key("accuracy"): accuracy},
+                           system_attrs=trial.system_attrs | {system_attrs.METRICS: exact})
 
 
 def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str] = (), *, rule: str = "lcb",
