@@ -67,18 +67,18 @@ def test_run_shows_progress_and_the_front(finished_study):
 
 
 def test_run_leaves_notes_and_figures_for_the_dashboard(finished_study):
-    import optuna
     from optuna_dashboard import get_note
 
     from scalesearch.search.results.notes import live_trial
+    from scalesearch.search.storage.storage import open_storage, stored_study
 
     url, _ = finished_study
-    study = optuna.load_study(study_name="d1", storage=url)
+    study = stored_study("d1", open_storage(url))
     note = get_note(study)
     assert "3 / 3 trials finished" in note and "## Pareto front" in note and "--trial" in note
     for trial in study.trials:
         assert get_note(live_trial(study, trial)).startswith(f"**Trial {trial.number}: ")
-    stored = study._storage.get_study_system_attrs(study._study_id)
+    stored = study.storage.get_study_system_attrs(study.storage.get_study_id_from_name("d1"))
     assert any(key.startswith("dashboard:plot_data:") for key in stored)  # the study's figures
 
 

@@ -8,9 +8,12 @@ render, under the same ``ss.*`` names (search/config/attrs.py); user attributes 
 read, rounded (:func:`for_display`).
 
 Optuna 5 removed ``Study.set_system_attr`` and ``Trial.set_system_attr``; the storage's
-``set_study_system_attr`` / ``set_trial_system_attr`` are public, and this module reaches them the
-way optuna-dashboard's own ``save_note`` does. Readers fall back to the user attribute, so studies
-made before this change still load, resume and export.
+``set_study_system_attr`` / ``set_trial_system_attr`` are public. Only public routes lead there: a
+running ``optuna.Trial``'s ``storage``, ``study`` and ``number``, and for a study the storage it
+was opened with (``search/storage/storage.stored_study``: every study scalesearch opens); ids come
+from ``get_study_id_from_name`` / ``get_trial_id_from_study_id_trial_number`` (:func:`trial_id`).
+Readers fall back to the user attribute, so studies made before this change still load, resume
+and export.
 
     set_trial_data(trial, attrs.CONFIG, config)
     trial_config(frozen_trial)["family"]
@@ -36,21 +39,49 @@ VAL_CURVE = "ss.val_curve"  # trial, system: validation accuracy after each epoc
 SIGNIFICANT = 4  # digits of a float metric as shown in the dashboard
 #: Running ``optuna.Trial`` -> the system attrs this process set on it (see the module docstring).
 _WRITTEN: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+#: Running ``optuna.Trial`` -> its storage id (:func:`_running_id`).
+_IDS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def storage_of(study: Any) -> Any:
+    """The storage ``study`` was opened with; TypeError for a study not opened by scalesearch."""
+    storage = getattr(study, "storage", None)
+    if storage is None:
+        raise TypeError(f"study {study.study_name!r} was not opened by scalesearch, and optuna.Study keeps its storage "
+                        "private; open it with scalesearch.search.study.study.load_study(open_storage(url), name) "
+                        "or use the study scalesearch.run returns")
+    return storage
+
+
+def _study_id(study: Any) -> int:
+    return storage_of(study).get_study_id_from_name(study.study_name)
 
 
 def set_study_data(study: Any, key: str, value: Any) -> None:
-    study._storage.set_study_system_attr(study._study_id, key, value)
+    storage_of(study).set_study_system_attr(_study_id(study), key, value)
 
 
 def study_data(study: Any, key: str, default: Any = None) -> Any:
     """The study's system attr ``key``; else its user attr ``key`` (older studies); else ``default``."""
-    value = study._storage.get_study_system_attrs(study._study_id).get(key)
+    value = storage_of(study).get_study_system_attrs(_study_id(study)).get(key)
     return value if value is not None else study.user_attrs.get(key, default)
+
+
+def trial_id(storage: Any, study_name: str, number: int) -> int:
+    """The storage's id of trial ``number`` of study ``study_name`` (public storage methods)."""
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study_name), number)
+
+
+def _running_id(trial: Any) -> int:
+    """A running ``optuna.Trial``'s id, looked up once per trial object."""
+    if trial not in _IDS:
+        _IDS[trial] = trial_id(trial.storage, trial.study.study_name, trial.number)
+    return _IDS[trial]
 
 
 def set_trial_data(trial: Any, key: str, value: Any) -> None:
     """Store ``value`` on a running ``optuna.Trial`` (not shown by the dashboard)."""
-    trial.storage.set_trial_system_attr(trial._trial_id, key, value)
+    trial.storage.set_trial_system_attr(_running_id(trial), key, value)
     _WRITTEN.setdefault(trial, {})[key] = value
 
 
@@ -63,7 +94,7 @@ def _running_data(trial: Any, key: str) -> Any:
 def _system_attrs(trial: Any) -> dict[str, Any]:
     """A frozen trial's system attrs, or a running one's (Optuna 5's ``Trial`` has no property)."""
     storage = getattr(trial, "storage", None)
-    return storage.get_trial_system_attrs(trial._trial_id) if storage is not None else trial.system_attrs
+    return storage.get_trial_system_attrs(_running_id(trial)) if storage is not None else trial.system_attrs
 
 
 def trial_data(trial: Any, key: str, default: Any = None) -> Any:

@@ -174,7 +174,8 @@ def cell(value: Any, key: str) -> str:
 
 
 def live_trial(study: Any, frozen: Any) -> Any:
-    """The ``optuna.Trial`` that ``save_note`` takes, for a finished (frozen) trial."""
+    """The ``optuna.Trial`` that ``save_note`` takes, for a finished (frozen) trial of ``study``
+    (opened by scalesearch, so its storage is public)."""
     import optuna
 
-    return optuna.Trial(study, frozen._trial_id)
+    return optuna.Trial(study, system_attrs.trial_id(system_attrs.storage_of(study), study.study_name, frozen.number))

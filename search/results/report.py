@@ -10,6 +10,7 @@ from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.config.system_attrs import exact_metrics, trial_config
 from scalesearch.search.results.pareto import pareto_indices
+from scalesearch.search.storage.storage import stored_study
 
 
 def feasible(trial: Any, spec: StudySpec) -> bool:
@@ -70,7 +71,7 @@ def study_rows(storage: Any) -> list[dict[str, Any]]:
 
     rows = []
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        study = stored_study(summary.study_name, storage)
         counts: dict[str, int] = {}
         for t in study.get_trials(deepcopy=False):
             counts[t.state.name] = counts.get(t.state.name, 0) + 1

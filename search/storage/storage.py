@@ -15,6 +15,7 @@ it. The journal file has no heartbeat table: ``search/runtime/liveness.py`` give
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sqlite3
@@ -132,6 +133,30 @@ BACKENDS: dict[str, Callable[[str, Heartbeat, bool], Any]] = {
 
 def scheme_of(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0]
+
+
+def stored_study(study_name: str, storage: Any, sampler: Any = None) -> Any:
+    """``optuna.load_study(study_name, storage)``, with the storage public as ``study.storage``.
+
+    ``optuna.Study`` keeps its storage private (``_storage``); scalesearch reaches study and trial
+    system attrs (search/config/system_attrs.py) and trial ids only through the public
+    ``BaseStorage`` methods of the storage it opened itself. KeyError when there is no such study.
+    """
+    return _stored_study_class()(study_name, storage, sampler)
+
+
+@functools.cache
+def _stored_study_class() -> type:
+    import optuna  # not at import time: the CLI's light commands never load it
+
+    class StoredStudy(optuna.Study):
+        """An ``optuna.Study`` whose storage is public: ``study.storage``."""
+
+        def __init__(self, study_name: str, storage: Any, sampler: Any = None) -> None:
+            super().__init__(study_name, storage, sampler)
+            self.storage = storage
+
+    return StoredStudy
 
 
 def open_storage(url: str | None = None, *, heartbeat: Heartbeat = Heartbeat(), create: bool = True) -> Any:

@@ -26,7 +26,13 @@ from scalesearch.search.config.spec import (
 )
 from scalesearch.search.runtime.budget import FINISHED, epochs_spent
 from scalesearch.search.runtime.liveness import Retry
-from scalesearch.search.storage.storage import Heartbeat, open_storage, redact, resolve_url
+from scalesearch.search.storage.storage import (
+    Heartbeat,
+    open_storage,
+    redact,
+    resolve_url,
+    stored_study,
+)
 from scalesearch.search.study.early_stopping import Hook, make_early_stopping
 from scalesearch.search.study.objective import Events, Objective, constraints_func
 from scalesearch.search.study.samplers import make_sampler
@@ -68,7 +74,7 @@ def load_study(storage: Any, study_name: str) -> Any:
     import optuna
 
     try:
-        return optuna.load_study(study_name=study_name, storage=storage)
+        return stored_study(study_name, storage)
     except KeyError:
         names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False))
         hint = f"studies here: {', '.join(names)}" if names else "this storage holds no study yet"
@@ -141,7 +147,7 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     # Re-open with the spec's heartbeat settings, so every worker of this study uses the same ones.
     heartbeat = Heartbeat(spec.workers.heartbeat_seconds, spec.workers.grace_seconds,
                           on_stale=Retry(spec.workers.max_retries))
-    study = optuna.load_study(study_name=name, storage=open_storage(storage_url, heartbeat=heartbeat))
+    study = stored_study(name, open_storage(storage_url, heartbeat=heartbeat))
     # Seeded from the study's state, so a resumed study never re-proposes its first configs.
     seed = study_seed(spec.sampler.seed, study)
     study.sampler = make_sampler(spec.sampler.name, seed, constraints_func(spec), spec.budget.n_trials)

@@ -6,6 +6,8 @@ import optuna
 import pytest
 
 from scalesearch.search.config import attrs, system_attrs
+from scalesearch.search.results.notes import live_trial
+from scalesearch.search.storage.storage import stored_study
 
 
 @pytest.mark.parametrize(("value", "shown"), [
@@ -43,7 +45,9 @@ def test_config_and_curve_are_system_attrs_readable_from_running_and_frozen_tria
 
 def test_studies_made_before_the_move_still_read():
     """Older studies kept the config, curve and split record as user attrs."""
-    study = optuna.create_study()
+    storage = optuna.storages.InMemoryStorage()
+    optuna.create_study(storage=storage, study_name="old")
+    study = stored_study("old", storage)
     record = {"version": 1, "assignment": "eJz", "sizes": {"train": 1}}
     study.set_user_attr(attrs.SPLIT, record)
     study.add_trial(optuna.trial.create_trial(value=0.0, user_attrs={
@@ -56,3 +60,22 @@ def test_studies_made_before_the_move_still_read():
     system_attrs.set_study_data(study, attrs.SPLIT, record | {"assignment": "new"})
     assert system_attrs.study_data(study, attrs.SPLIT)["assignment"] == "new"  # the system attr wins
     assert system_attrs.trial_config(optuna.trial.create_trial(value=0.0)) == {}
+
+
+def test_trial_ids_come_from_the_storage_by_study_name_and_number():
+    """Two studies in one storage: trial 0 of the second has storage id 1, found through public lookups."""
+    storage = optuna.storages.InMemoryStorage()
+    optuna.create_study(storage=storage, study_name="a").ask()
+    optuna.create_study(storage=storage, study_name="b")
+    study = stored_study("b", storage)
+    trial = study.ask()
+    assert system_attrs.trial_id(storage, "b", trial.number) == 1
+    system_attrs.set_trial_data(trial, attrs.CONFIG, {"family": "resnet"})
+    assert study.trials[0].system_attrs[attrs.CONFIG] == {"family": "resnet"}
+    assert stored_study("a", storage).trials[0].system_attrs == {}
+    assert live_trial(study, study.trials[0]).number == 0
+
+
+def test_a_study_not_opened_by_scalesearch_is_refused_with_the_way_to_open_it():
+    with pytest.raises(TypeError, match="not opened by scalesearch.*load_study"):
+        system_attrs.study_data(optuna.create_study(study_name="plain"), attrs.SPLIT)

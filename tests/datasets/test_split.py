@@ -65,8 +65,12 @@ def test_record_round_trip_and_refusal_on_changed_labels():
 def study_for(tmp_path, root):
     import optuna
 
+    from scalesearch.search.storage.storage import open_storage, stored_study
+
     spec = spec_from_data({"dataset": {"kind": "imagefolder", "root": str(root)}})
-    return optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s"), spec
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    optuna.create_study(storage=storage, study_name="s")
+    return stored_study("s", storage), spec
 
 
 def test_the_study_records_the_split_and_later_loads_reuse_it(tmp_path):

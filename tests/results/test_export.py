@@ -10,6 +10,7 @@ from scalesearch.errors import ExportError, SpecError
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import load_spec
 from scalesearch.search.results.export import export_data, select_trial, write_yaml
+from scalesearch.search.storage.storage import stored_study
 
 # (accuracy, params, latency_ms): trial 3 is dominated by trial 1.
 POINTS = [(0.90, 1_000, 0.1), (0.96, 10_000, 0.3), (0.975, 100_000, 1.0), (0.95, 20_000, 0.5), (0.98, 1_000_000, 4.0)]
@@ -18,7 +19,7 @@ POINTS = [(0.90, 1_000, 0.1), (0.96, 10_000, 0.3), (0.975, 100_000, 1.0), (0.95,
 @pytest.fixture
 def study_and_spec():
     spec = load_spec()
-    study = optuna.create_study(directions=spec.directions)
+    study = stored_study(optuna.create_study(storage=(memory := optuna.storages.InMemoryStorage()), directions=spec.directions).study_name, memory)
     for i, (acc, params, latency) in enumerate(POINTS):
         config = {"family": "resnet", "model": {"width_multiplier": 0.1 * (i + 1), "depth_multiplier": 1.0},
                   "training": {"lr": 0.01, "epochs": 3}, "seed": i}
@@ -66,7 +67,7 @@ def test_bad_requests_are_one_line_errors(study_and_spec, pick, where, error, ne
 
 def test_no_complete_trial():
     spec = load_spec()
-    study = optuna.create_study(directions=spec.directions)
+    study = stored_study(optuna.create_study(storage=(memory := optuna.storages.InMemoryStorage()), directions=spec.directions).study_name, memory)
     with pytest.raises(ExportError, match="has no complete trial yet"):
         select_trial(study, spec)
 

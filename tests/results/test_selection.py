@@ -16,6 +16,7 @@ from scalesearch.search.config.spec import load_spec
 from scalesearch.search.results.export import export_data
 from scalesearch.search.results.reeval import PREFIX, stored_stability
 from scalesearch.search.results.selection import check_rule, estimates, final_reeval, select
+from scalesearch.search.storage.storage import stored_study
 from scalesearch.search.training.train import TrainResult
 
 # trial -> (params, {seed index: validation accuracy}); index 0 is the trial's own (stored) training.
@@ -43,7 +44,7 @@ class SeedTable:
 
 
 def _study(spec, compressed: dict[int, float] | None = None):
-    study = optuna.create_study(directions=spec.directions)
+    study = stored_study(optuna.create_study(storage=(memory := optuna.storages.InMemoryStorage()), directions=spec.directions).study_name, memory)
     study.set_user_attr(attrs.SPLIT, {"sizes": {"train": 1077, "val": 360, "test": 360}, "assignment": "-"})
     for i, (params, accs) in TRIALS.items():
         config = {"family": "resnet", "model": {"width_multiplier": 0.0625, "depth_multiplier": 0.5},
