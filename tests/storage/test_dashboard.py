@@ -61,7 +61,7 @@ def test_the_served_study_page_carries_the_figures_first_style_and_never_a_stale
     from scalesearch.search.results.figures import FIGURES
     from scalesearch.search.storage.dashboard import FIGURE_ORDER, figures_first_css
 
-    assert FIGURE_ORDER == tuple(FIGURES)  # the storage layer's copy of the display order
+    assert tuple(FIGURES) == FIGURE_ORDER  # the storage layer's copy of the display order
     open_study(load_spec(None, TINY_OVERRIDES), storage_url)
     server = make_server(storage_url, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
