@@ -163,6 +163,19 @@ def _same_data(export: dict[str, Any], data: Any) -> None:
                         f"{expected[:12]}); pass the same x, y or Dataset")
 
 
+def load_study(study_name: str, storage: str | None = None) -> Any:
+    """An existing study (``storage``: a URL; default ``sqlite:///scalesearch.db``), opened as
+    scalesearch opens it, for :func:`export` and :func:`report` in a later session.
+    ``StorageError`` (one line, naming the studies there) when there is no such study."""
+    from scalesearch.search.storage.storage import open_storage, resolve_url
+    from scalesearch.search.study.study import load_study as load
+
+    url = resolve_url(storage)
+    study = load(open_storage(url, create=False), study_name)
+    _URLS[study] = url
+    return study
+
+
 def load_model(model_dir: str | Path) -> Any:
     """The ``torch.nn.Module`` that :func:`train` saved in ``model_dir`` (in eval mode), rebuilt
     from ``model.yaml`` with weights from ``model.safetensors``; nothing is unpickled."""

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import scalesearch
-from scalesearch.errors import DataError, FamilyError, ScalesearchError, SpecError
+from scalesearch.errors import DataError, FamilyError, ScalesearchError, SpecError, StorageError
 from scalesearch.search.config import attrs
 from scalesearch.search.study.study import count_finished
 from scalesearch.spaces import ModelInput, register_family, unregister_family
@@ -69,7 +69,7 @@ def test_import_is_light_and_exports_only_the_api():
     code = "import sys, scalesearch; print(sorted(scalesearch.__all__), any(m in sys.modules for m in ('torch', 'optuna', 'rich')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("] ")[1].strip() == "False"
-    assert out.startswith("['__version__', 'export', 'load_model', 'report', 'run', 'train']")
+    assert out.startswith("['__version__', 'export', 'load_model', 'load_study', 'report', 'run', 'train']")
 
 
 def test_run_returns_the_study_and_records_where_the_data_came_from(ran):
@@ -111,6 +111,18 @@ def test_export_train_load_model_and_report(ran, tmp_path):
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 3)
     report = scalesearch.report(study, tmp_path / "report", png=False)
     assert report.path.exists() and "api_mlp" in report.path.read_text()
+
+
+def test_a_study_run_earlier_loads_for_export_and_report(ran, tmp_path):
+    """A later session opens the study by name; a plain optuna.load_study is refused in one line."""
+    study, url, _ = ran
+    again = scalesearch.load_study(study.study_name, url)
+    assert len(again.trials) == len(study.trials)
+    assert scalesearch.export(again, pick="max:accuracy", rule="single")["provenance"]["storage"] == url
+    with pytest.raises(StorageError, match="studies here: " + study.study_name):
+        scalesearch.load_study("nope", url)
+    with pytest.raises(TypeError, match="scalesearch.load_study"):
+        scalesearch.export(optuna.load_study(study_name=study.study_name, storage=url), rule="single")
 
 
 def test_train_refuses_other_data(ran, tmp_path):

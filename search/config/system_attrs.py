@@ -48,7 +48,7 @@ def storage_of(study: Any) -> Any:
     storage = getattr(study, "storage", None)
     if storage is None:
         raise TypeError(f"study {study.study_name!r} was not opened by scalesearch, and optuna.Study keeps its storage "
-                        "private; open it with scalesearch.search.study.study.load_study(open_storage(url), name) "
+                        "private; open it with scalesearch.load_study(name, storage_url) "
                         "or use the study scalesearch.run returns")
     return storage
 
