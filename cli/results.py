@@ -63,8 +63,9 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from scalesearch.search.results.onnx_model import describe
-    from scalesearch.search.results.retrain import read_export, retrain
+    from scalesearch.search.results.retrain import check_fit, read_export, retrain
 
+    check_fit(args.fit)
     export = read_export(args.export)
     epochs = args.epochs or export["training"]["epochs"]
     console = common.console()

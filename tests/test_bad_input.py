@@ -188,6 +188,7 @@ CASES = [
     Case("final-reeval-negative", [*RUN, "--set", "measure.final_reeval.top=-1"],
          "measure.final_reeval: top must be 0 (off) or more and seeds 1 or more, got top -1, seeds 2"),
     Case("train-missing-export", ["train", "nosuch.yaml"], "export: file not found: nosuch.yaml"),
+    Case("train-unknown-fit", ["train", "nosuch.yaml", "--fit", "val"], "--fit 'val': choose train (the search's"),
     Case("report-study-not-found", ["report", "--storage", DB, "--study-name", "nosuch"],
          "study 'nosuch' not found; studies here: empty, tiny"),
     Case("report-storage-not-found", ["report", "--storage", "sqlite:///other.db", "--study-name", "tiny"],

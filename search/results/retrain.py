@@ -60,6 +60,13 @@ def check_export(data: Any, where: str) -> dict[str, Any]:
     return data
 
 
+def check_fit(fit: str) -> None:
+    """A one-line SpecError unless ``fit`` names the splits a retrain may train on."""
+    if fit not in FITS:
+        raise SpecError(f"--fit {fit!r}: choose train (the search's protocol, which the export's interval states) "
+                        "or train+val (more data; the interval does not cover it)")
+
+
 def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto", threads: int | None = None,
             epochs: int | None = None, on_epoch: Callable[[Any], None] | None = None,
             fit: str = "train") -> RetrainResult:
@@ -74,9 +81,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     from scalesearch.search.training.models import build_model
     from scalesearch.search.training.train import TrainConfig, train
 
-    if fit not in FITS:
-        raise SpecError(f"--fit {fit!r}: choose train (the search's protocol, which the export's interval states) "
-                        "or train+val (more data; the interval does not cover it)")
+    check_fit(fit)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
