@@ -34,7 +34,7 @@ SPEC = {
     "space": {
         "name": "tiny", "input_size": 8,
         "families": {"resnet": small_knobs("resnet")},
-        "training": {"epochs": 3, "batch_size": 64, "lr": 1e-2},
+        "training": {"epochs": 6, "batch_size": 64, "lr": 1e-2},  # the train split alone: 96 steps
         "compression": {"quantization": "int8_static"},
     },
 }
@@ -84,10 +84,15 @@ def test_predict_classifies_a_folder_of_pngs_as_the_model_sees_the_test_split(tr
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == 3 * N_IMAGES and [r["rank"] for r in rows[:3]] == ["1", "2", "3"]
     top1 = [r["class"] for r in rows if r["rank"] == "1"]
-    # The same images straight from the test split's tensors give the same classes.
+    # The same images straight from the test split's tensors give the same classes, except where
+    # the int8 model's top two logits nearly tie (a PNG holds grey levels to 1/255, not exactly).
     session = open_session(folder / "model.int8.onnx")
-    direct = run_logits(session, digits().test.x[:N_IMAGES].numpy()).argmax(axis=1)
-    assert top1 == [str(c) for c in direct]
+    logits = run_logits(session, digits().test.x[:N_IMAGES].numpy())
+    top2 = np.sort(logits, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 0.1
+    direct = [str(c) for c in logits.argmax(axis=1)]
+    assert clear.sum() >= N_IMAGES // 2  # the comparison below is not vacuous
+    assert [t for t, c in zip(top1, clear, strict=True) if c] == [d for d, c in zip(direct, clear, strict=True) if c]
     assert sum(t == str(label) for t, (_, label) in zip(top1, images, strict=True)) >= N_IMAGES // 2
     probs = [float(r["probability"]) for r in rows[:3]]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
