@@ -163,12 +163,21 @@ def run_arm(arm: str, work: Path, index: int, n_trials: int, epochs: int, space:
     # Its own lock folder: arm (a) waits for no other scalesearch process on a shared host
     # (search/runtime/device_share.py); alone on a machine, it would not either.
     env = dict(os.environ, SCALESEARCH_LOCK_DIR=str(work))
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-    wall = time.monotonic() - started
+    wall, cpu = time.monotonic() - started, _children_cpu() - cpu
     if proc.returncode != 0:
         raise RuntimeError(f"arm {arm} exited {proc.returncode}: {(proc.stdout + proc.stderr)[-1500:]}")
-    return {"wall": wall, **_trials(url, name)}
+    return {"wall": wall, "cpu": cpu, **_trials(url, name)}
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (less moved by other
+    people's load on the machine than wall time is)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _trials(url: str, name: str) -> dict[str, Any]:
@@ -198,13 +207,16 @@ def side_by_side(n_trials: int, repeats: int, epochs: int, out: Path | None = No
                     f"{result['in_trial']:.1f} s in trials, {result['n']} trials")
     same = all(a["configs"] == b["configs"] for a, b in zip(runs["a"], runs["b"], strict=True))
     per = {arm: {"wall_per_trial": statistics.median(r["wall"] / r["n"] for r in rs),
+                 "cpu_per_trial": statistics.median(r.get("cpu", 0.0) / r["n"] for r in rs),
                  "in_trial_per_trial": statistics.median(r["in_trial"] / r["n"] for r in rs)}
            for arm, rs in runs.items()}
     paired = [a["wall"] / b["wall"] for a, b in zip(runs["a"], runs["b"], strict=True)]
+    cpu_b = per["b"]["cpu_per_trial"]
     summary = {"trials": n_trials, "repeats": repeats, "epochs": epochs, "same_configs": same, "per_arm": per,
                "ratio_wall": per["a"]["wall_per_trial"] / per["b"]["wall_per_trial"],
                "ratio_in_trial": per["a"]["in_trial_per_trial"] / per["b"]["in_trial_per_trial"],
-               "paired_wall_ratios": paired,
+               "ratio_cpu": per["a"]["cpu_per_trial"] / cpu_b if cpu_b else float("nan"),
+               "paired_wall_ratios": paired, "median_paired_wall_ratio": statistics.median(paired),
                "runs": {arm: [{k: v for k, v in r.items() if k != "configs"} for r in rs] for arm, rs in runs.items()}}
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +234,9 @@ def table(s: dict[str, Any]) -> str:
         f"| wall time, s | {a['wall_per_trial']:.2f} | {b['wall_per_trial']:.2f} | {s['ratio_wall']:.3f} |",
         f"| in-trial time, s | {a['in_trial_per_trial']:.2f} | {b['in_trial_per_trial']:.2f} | "
         f"{s['ratio_in_trial']:.3f} |",
-        f"paired wall ratios: {', '.join(f'{r:.3f}' for r in s['paired_wall_ratios'])}",
+        f"| CPU time (user + system), s | {a['cpu_per_trial']:.2f} | {b['cpu_per_trial']:.2f} | {s['ratio_cpu']:.3f} |",
+        f"paired wall ratios: {', '.join(f'{r:.3f}' for r in s['paired_wall_ratios'])} "
+        f"(median {s['median_paired_wall_ratio']:.3f})",
     ])
 
 

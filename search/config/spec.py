@@ -77,7 +77,7 @@ class MeasureSpec:
     latency_warmup: int = 3
     latency_repeats: int = 15
     # CPU: time spent per batch size, at most; the passes stop there (>= 1 warm-up, >= 3 timed).
-    latency_seconds: float = 0.25
+    latency_seconds: float = 0.1
     extra_metrics: tuple[str, ...] = ()  # measured and recorded, not optimised: see OPTIONAL_METRICS
     stability_runs: int = 3  # K trainings with different seeds behind accuracy_std
     final_reeval: FinalReevalSpec = field(default_factory=FinalReevalSpec)

@@ -30,9 +30,20 @@ def test_the_bare_data_has_the_default_splits_sizes():
 
 def test_the_summary_flags_different_configs_and_computes_ratios(monkeypatch):
     overhead = load_benchmark("overhead")
-    fake = {"a": [{"wall": 12.0, "n": 2, "in_trial": 10.0, "configs": [1]}],
-            "b": [{"wall": 10.0, "n": 2, "in_trial": 8.0, "configs": [2]}]}
+    fake = {"a": [{"wall": 12.0, "cpu": 22.0, "n": 2, "in_trial": 10.0, "configs": [1]}],
+            "b": [{"wall": 10.0, "cpu": 20.0, "n": 2, "in_trial": 8.0, "configs": [2]}]}
     monkeypatch.setattr(overhead, "run_arm", lambda arm, *a: fake[arm][0])
     s = overhead.side_by_side(2, 1, 1, say=lambda _: None)
     assert s["ratio_wall"] == pytest.approx(1.2) and s["ratio_in_trial"] == pytest.approx(1.25)
-    assert s["same_configs"] is False and "NO" in overhead.table(s)
+    assert s["ratio_cpu"] == pytest.approx(1.1) and s["median_paired_wall_ratio"] == pytest.approx(1.2)
+    assert s["same_configs"] is False and "NO" in overhead.table(s) and "CPU time" in overhead.table(s)
+
+
+def test_children_cpu_counts_a_finished_child():
+    import subprocess
+    import sys
+
+    overhead = load_benchmark("overhead")
+    before = overhead._children_cpu()
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
+    assert overhead._children_cpu() - before > 0.05
