@@ -94,14 +94,15 @@ def _last_failure(study: Any) -> str:
 
 def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, rule: str = "lcb",
            seeds: int | None = None, top: int | None = None, trial: int | None = None, device: str | None = None,
-           path: str | Path | None = None, storage: str | None = None) -> dict[str, Any]:
+           path: str | Path | None = None, storage: str | None = None, same_split: bool = False) -> dict[str, Any]:
     """One Pareto-optimal trial, as everything needed to rebuild and retrain it: the dict
     ``scalesearch export`` writes as YAML (also written to ``path`` when given).
 
     ``pick``: ``knee`` (default), ``max:<metric>`` or ``min:<metric>``; ``where``: filters such
     as ``"latency_ms<=2"`` that must all hold; ``rule``: ``lcb`` (default: the top ``top``
     candidates are re-trained with ``seeds`` more seeds and ranked by their accuracy's lower
-    confidence bound), ``mean`` or ``single`` (the one stored score, nothing trained);
+    confidence bound), ``mean`` or ``single`` (the one stored score, nothing trained); each extra
+    seed trains on a fresh train/validation partition unless ``same_split``;
     ``trial``: export that trial number as it is. The same choices as the CLI's flags.
     """
     from scalesearch.search.results.export import check_writable, export_data, write_yaml
@@ -109,13 +110,13 @@ def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, r
     from scalesearch.search.study.study import stored_spec
 
     where = [where] if isinstance(where, str) else list(where)
-    budget = check_rule(rule, seeds, top)
+    budget = check_rule(rule, seeds, top, same_split)
     if path is not None:
         check_writable(path)  # before any training is spent
     spec = stored_spec(study)
     console = _console()
     chosen = select(study, spec, pick, where, rule=rule, seeds=seeds, top=top, device=device, trial=trial,
-                    on_training=lambda t, seed: console.print(f"re-evaluating trial {t} with seed {seed}"))
+                    resplit=not same_split, on_training=lambda t, seed: console.print(f"re-evaluating trial {t} with seed {seed}"))
     data = export_data(study, spec, chosen.trial, storage_url=storage or _URLS.get(study) or "python", pick=pick,
                        where=where, uncertainty=chosen.estimate.to_data(), selection=chosen.provenance(*budget))
     if path is not None:

@@ -12,6 +12,11 @@ inside count use it) and with ``--fit train+val`` (more data; reported beside it
   lower confidence bound; its promise is the mean over seeds, with the interval export states;
 - ``mean``: as ``lcb`` but the knee is taken on the mean over seeds (the stored seeds are reused).
 
+``lcb`` and ``mean`` re-evaluate as ``export`` does by default: each extra seed on a fresh
+stratified train/validation partition of the study's train + validation images, the promise
+read from those (``search/results/reeval.py``); ``--same-split`` re-evaluates on the study's own
+split and reads the trial's own score too, as before re-splitting existed (use another workdir).
+
 Per rule: the gap (promise - test accuracy), its mean and mean absolute value, and how many test
 accuracies fall inside the stated 95 % test interval. ``single`` is exported before any
 re-evaluation, so its promise is the one score a user saw before this change.
@@ -22,7 +27,7 @@ chosen trial (the rules often agree). Seeds may run as parallel processes on one
 writes only its own files); ``--report`` prints the tables of every ``seed*.json`` there.
 
     PYTHONPATH=.. nice python benchmarks/selection_noise.py --workdir /tmp/sn [--seeds 0 1 2 3 4]
-        [--reeval-seeds 2] [--reeval-top 3] [--set budget.n_trials=24 ...]
+        [--reeval-seeds 2] [--reeval-top 3] [--same-split] [--set budget.n_trials=24 ...]
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ def run_seed(seed: int, args: argparse.Namespace, state: dict[str, Any]) -> dict
             continue
         started = time.monotonic()
         chosen = select(study, spec, "knee", rule=rule, seeds=None if rule == "single" else args.reeval_seeds,
-                        top=None if rule == "single" else args.reeval_top)
+                        top=None if rule == "single" else args.reeval_top, resplit=not args.same_split)
         data = export_data(study, spec, chosen.trial, storage_url=url, uncertainty=chosen.estimate.to_data(),
                            selection=chosen.provenance(args.reeval_seeds, args.reeval_top))
         run["picks"][rule] = {"trial": chosen.trial.number, "export": data, "trainings": chosen.trainings,
@@ -155,19 +160,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="study (sampler) seeds")
     parser.add_argument("--reeval-seeds", type=int, default=2, help="extra seeds per re-evaluated candidate")
     parser.add_argument("--reeval-top", type=int, default=3, help="candidates re-evaluated")
+    parser.add_argument("--same-split", action="store_true",
+                        help="re-evaluate on the study's own split (the old behaviour), not on fresh partitions")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="spec override")
     parser.add_argument("--report", action="store_true", help="print the tables from the JSON; run nothing")
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     state = _load(workdir)
-    state["settings"] = {"reeval_seeds": args.reeval_seeds, "reeval_top": args.reeval_top, "set": args.set}
+    state["settings"] = {"reeval_seeds": args.reeval_seeds, "reeval_top": args.reeval_top, "set": args.set,
+                         "resplit": not args.same_split}
     if not args.report:
         for seed in args.seeds:
             run_seed(seed, args, state)
             print(f"seed {seed} done", flush=True)
         state = _load(workdir)
     table = rows(state)
+    where = {bool(p["export"].get("provenance", {}).get("resplit")) for run in state["runs"].values()
+             for rule, p in run.get("picks", {}).items() if rule != "single"}
+    print("lcb and mean re-evaluated on " + " and ".join(["the study's split", "fresh partitions"][w] for w in sorted(where)))
     print(markdown(table, summary(table)))
     return 0
 

@@ -15,7 +15,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from scalesearch.search.study.study import load_study, stored_spec
 
     common.quiet_optuna()
-    seeds, top = check_rule(args.rule, args.reeval_seeds, args.reeval_top)
+    seeds, top = check_rule(args.rule, args.reeval_seeds, args.reeval_top, args.same_split)
     check_writable(args.output)  # before any training is spent
     url = resolve_url(args.storage)
     storage = open_storage(url, create=False)
@@ -27,7 +27,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.print(f"re-evaluating trial {trial} with seed {seed}", highlight=False)
 
     chosen = select(study, spec, args.pick, args.where, rule=args.rule, seeds=args.reeval_seeds,
-                    top=args.reeval_top, device=args.device, on_training=on_training, trial=args.trial)
+                    top=args.reeval_top, device=args.device, on_training=on_training, trial=args.trial,
+                    resplit=not args.same_split)
     trial, est = chosen.trial, chosen.estimate
     pick = args.pick if args.trial is None else f"trial:{args.trial}"
     data = export_data(study, spec, trial, storage_url=url, pick=pick, where=args.where,
@@ -35,7 +36,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     path = write_yaml(data, args.output)
     shown = ", ".join(f"{k}={v:.4g}" for k, v in data["metrics"].items() if k in spec.objectives)
     print(f"exported trial {trial.number} ({data['family']}; {shown}) to {path}")
-    how = (f"rule {args.rule}: top {len(chosen.reevaluated)} re-evaluated with {seeds} more seeds, "
+    where = "the study's split" if args.same_split else "fresh train/validation partitions"
+    how = (f"rule {args.rule}: top {len(chosen.reevaluated)} re-evaluated with {seeds} more seeds on {where}, "
            f"{chosen.trainings} trainings run" if chosen.rule != "single" else "rule single: its one stored score")
     low, high = est.test
     print(f"accuracy {est.accuracy:.4f} over {len(est.accuracies)} seed{'s' if len(est.accuracies) != 1 else ''}; "
@@ -95,8 +97,9 @@ def cmd_stability(args: argparse.Namespace) -> int:
     study = load_study(storage, common.pick_study_name(storage, args.study_name))
     spec = stored_spec(study)
     measure_stability(study, spec, runs=args.runs, device=args.device, remeasure=args.remeasure)
-    rows = [{"trial": n, "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
-             "runs": len(r["accuracies"])} for n, r in sorted(stored_stability(study).items())]
+    rows = [{"trial": n, "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],  # the study's split
+             "runs": sum(p is None for p in r.get("partitions") or [None] * len(r["accuracies"]))}
+            for n, r in sorted(stored_stability(study).items())]
     common.console().print(common.table(rows, f"Stability of the Pareto front of {study.study_name} (accuracy over seeds)",
                             {"accuracy_mean": "{:.4f}".format, "accuracy_std": "{:.4f}".format}))
     return 0
@@ -118,6 +121,9 @@ def add_parsers(sub: Any) -> None:
                    help="extra trainings (seeds) per re-evaluated candidate (default 2; stored, reused)")
     p.add_argument("--reeval-top", type=int, metavar="M",
                    help="candidates re-evaluated: the pick rule's top M on single scores (default 3)")
+    p.add_argument("--same-split", action="store_true",
+                   help="re-evaluate on the study's own train/validation split (the one the front was chosen on) "
+                        "instead of a fresh stratified partition of train + validation per extra seed")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N for re-evaluation (default: the spec's device)")
     p.add_argument("-o", "--output", default="best.yaml", help="file to write (default best.yaml)")
     p.set_defaults(func=cmd_export)

@@ -183,6 +183,8 @@ CASES = [
          "--reeval-top: must be 1 or more, got -1"),
     Case("export-single-with-reeval", ["export", "--storage", DB, "--study-name", "tiny", "--rule", "single",
                                        "--reeval-top", "2"], "--rule single trains nothing"),
+    Case("export-single-same-split", ["export", "--storage", DB, "--study-name", "tiny", "--rule", "single",
+                                      "--same-split"], "--same-split re-evaluate for --rule lcb or mean"),
     Case("export-reeval-not-a-number", ["export", "--storage", DB, "--study-name", "tiny", "--reeval-seeds", "two"],
          "argument --reeval-seeds: invalid int value: 'two'"),
     Case("final-reeval-negative", [*RUN, "--set", "measure.final_reeval.top=-1"],

@@ -109,8 +109,10 @@ def test_export_then_train_then_load(finished_study, tmp_path, capsys):
     assert main(["export", "--storage", url, "--study-name", "d1", "--pick", "max:accuracy", "-o", str(best)]) == 0
     exported = yaml.safe_load(best.read_text())
     assert exported["provenance"]["study"] == "d1"
-    # The default rule re-evaluated the top candidates with 2 more seeds and states the interval.
-    assert exported["provenance"]["rule"] == "lcb" and exported["uncertainty"]["seeds"] == 3
+    # The default rule re-evaluated the top candidates with 2 more seeds, each on a fresh train/validation
+    # partition, and states the interval over those two.
+    assert exported["provenance"]["rule"] == "lcb" and exported["provenance"]["resplit"] is True
+    assert exported["uncertainty"]["seeds"] == 2
     assert "train should report a test accuracy in [" in capsys.readouterr().out
     out_dir = tmp_path / "model"
     assert main(["train", str(best), "-o", str(out_dir), "--device", "cpu", "--epochs", "1"]) == 0

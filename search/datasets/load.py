@@ -39,12 +39,15 @@ def _as_spec(dataset: DatasetSpec | str, overrides: dict[str, Any]) -> DatasetSp
 
 def load_dataset(dataset: DatasetSpec | str = "digits", *, val_fraction: float | None = None,
                  test_fraction: float | None = None, split_seed: int | None = None,
-                 input_size: int | None = None, record: dict[str, Any] | None = None) -> Dataset:
+                 input_size: int | None = None, record: dict[str, Any] | None = None,
+                 resplit: int | None = None) -> Dataset:
     """Load a dataset and split it (stratified, seeded) into train/val/test.
 
     ``dataset`` is the spec's ``dataset`` section (or a kind name, ``"digits"``); keyword
     arguments override its fields. ``record`` is a split stored by a study
     (:func:`split.split_record`): the same split is used, after checking the data still matches.
+    ``resplit`` (a seed) redraws that split's train and validation parts (:func:`split.repartition`,
+    same sizes, the test part untouched); the normalisation is then measured on the new train part.
 
     >>> data = load_dataset("digits")  # doctest: +SKIP
     >>> len(data.train), data.input_size, data.num_classes
@@ -64,6 +67,9 @@ def load_dataset(dataset: DatasetSpec | str = "digits", *, val_fraction: float |
         assignment = splits.assign(source.labels, source.parts, spec.val_fraction, spec.test_fraction, spec.split_seed)
     settings = {"val_fraction": spec.val_fraction, "test_fraction": spec.test_fraction, "seed": spec.split_seed}
     split_record = record or splits.split_record(source.labels, assignment, **settings)
+    if resplit is not None:
+        assignment = splits.repartition(assignment, source.labels, resplit)
+        split_record = splits.split_record(source.labels, assignment, **settings, resplit=resplit)
     build = _in_memory if isinstance(source, ImageSource) else _streaming
     data = build(source, spec, assignment, class_names)
     return dataclasses.replace(data, split_record=split_record, load_seconds=time.perf_counter() - started)

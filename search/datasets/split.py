@@ -5,6 +5,9 @@ the data (an explicit ``val/`` or ``test/`` folder, a torchvision test set) keep
 the rest is carved from the pool, stratified by class. :func:`split_record` packs the
 assignment (zlib + base64) with a hash of the labels it was made for; a study stores that
 record, and :func:`assignment_from_record` refuses data whose labels no longer match.
+:func:`repartition` draws a fresh train/validation partition of a split's train + validation
+pool (same sizes, test untouched): re-evaluation scores a trial on one, not on the validation
+images its front was chosen on (``search/results/reeval.py``).
 """
 
 from __future__ import annotations
@@ -67,6 +70,25 @@ def assign(labels: Any, parts: Any, val_fraction: float, test_fraction: float, s
     if missing:
         raise DataError(f"dataset: class index {missing[0]} has no training image after the split; "
                         "add images of it to the training data")
+    return out
+
+
+def repartition(assignment: Any, labels: Any, seed: int) -> Any:
+    """A fresh assignment: the samples of ``assignment``'s train and validation parts redrawn
+    into a train and a validation part of the same sizes, stratified by class, with ``seed``
+    (repeated random sub-sampling); test samples keep their part."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    out = np.asarray(assignment, dtype=np.int8).copy()
+    labels = np.asarray(labels)
+    pool, n_val = np.flatnonzero(out != TEST), int((out == VAL).sum())
+    try:
+        _, val = train_test_split(pool, test_size=n_val, stratify=labels[pool], random_state=seed)
+    except ValueError as e:
+        raise DataError(f"dataset: cannot redraw a stratified validation split of {n_val} image(s) from the "
+                        f"{len(pool)} train + validation images ({e}); re-evaluate on the study's own split") from None
+    out[pool], out[val] = TRAIN, VAL
     return out
 
 

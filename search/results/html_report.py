@@ -77,7 +77,8 @@ def _header(column: str) -> str:
 
 
 SEEDS_NOTE = ("; accuracy over seeds: the deployed accuracy of trials trained again with more seeds "
-              "(export, stability or measure.final_reeval) and its 95 % validation interval")
+              "(export, stability or measure.final_reeval; re-split: each on a fresh train/validation partition) "
+              "and its 95 % validation interval")
 
 
 def _over_seeds(summary: dict[str, Any] | None) -> str:
@@ -87,7 +88,8 @@ def _over_seeds(summary: dict[str, Any] | None) -> str:
     if summary is None:
         return "-"
     interval = f" {interval_text(summary['interval'])}" if "interval" in summary else ""
-    return f"{summary['accuracy_mean']:.4f} ± {summary['accuracy_std']:.4f} ({summary['seeds']} seeds){interval}"
+    resplit = ", re-split" if summary.get("resplit") else ""
+    return f"{summary['accuracy_mean']:.4f} ± {summary['accuracy_std']:.4f} ({summary['seeds']} seeds{resplit}){interval}"
 
 
 def front_table(view: StudyView, storage_url: str | None, knee: int | None,

@@ -111,9 +111,11 @@ def seeds_line(study: Any, front: list[Any]) -> list[str]:
 
     summaries = seed_summaries(study, front)
     shown = [f"trial {n}: {r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f} ({r['seeds']} seeds"
+             + (", re-split" if r.get("resplit") else "")
              + (f", 95 % interval {interval_text(r['interval'])})" if "interval" in r else ")")
              for n, r in ((t.number, summaries[t.number]) for t in front if t.number in summaries)]
-    return ["", "Accuracy over seeds (deployed, re-evaluated by export, stability or measure.final_reeval): "
+    return ["", "Accuracy over seeds (deployed, re-evaluated by export, stability or measure.final_reeval; "
+            "re-split: each seed on a fresh train/validation partition): "
             + "; ".join(shown) + "."] if shown else []
 
 

@@ -7,12 +7,23 @@ config's compression (pruning, fine-tuning, quantization) on the deploy device a
 the deployed model's validation accuracy -- the number the trial stored as ``accuracy``. So a
 pruned trial's spread over seeds includes its compression loss, which is itself noisy.
 
+Where it trains (``resplit``): on the study's own split, or (``resplit=True``, ``export``'s
+default) on a fresh partition per training: training ``i`` trains on and is scored on a
+stratified redraw of the study's train + validation images with the same sizes
+(``search/datasets/split.py``, ``repartition``; the test split is never touched), seeded by
+:func:`partition_seed` from the study's seed and ``i``, so every trial's training ``i`` sees the
+same partition. The search chose its front on the study's validation images, so a score there is
+biased upward for the trials it kept; a fresh partition's is not. A promise read from re-split
+trainings (:func:`accuracies`) leaves the trial's own score out for that reason.
+
 Results live in the study attribute ``ss.stability.<trial>`` (finished trials take no new
-attributes): ``{"seeds", "accuracies", "accuracy_mean", "accuracy_std", "float_accuracies",
-"deployed": true}``, ``accuracies`` being deployed ones and ``float_accuracies`` the trained
-models' before compression. A record written before deployed re-evaluation existed (no
-``deployed`` key) holds float accuracies: it is read for an uncompressed trial (they are its
-deployed ones) and ignored, then trained again, for a compressed one.
+attributes): aligned lists ``seeds``, ``partitions`` (the partition's seed, or null for the
+study's split), ``accuracies`` (deployed) and ``float_accuracies`` (the trained models' before
+compression); ``accuracy_mean``/``accuracy_std`` over those on the study's split, and
+``resplit_mean``/``resplit_std`` over the re-split ones when there are any; ``"deployed": true``.
+A record without ``partitions`` (written before re-splitting existed) is of the study's split.
+A record without ``deployed`` holds float accuracies: it is read for an uncompressed trial (they
+are its deployed ones) and ignored, then trained again, for a compressed one.
 ``scalesearch stability``, ``export`` and a study's ``measure.final_reeval`` all read and extend
 the same records.
 """
@@ -23,6 +34,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from scalesearch.errors import StorageError
 from scalesearch.search.config import system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.training.train import Trainer, train
@@ -58,70 +70,123 @@ def _usable(trial: Any, record: dict[str, Any] | None) -> bool:
     return bool(record) and (bool(record.get("deployed")) or not compressed(trial))
 
 
-def seed_accuracies(trial: Any, stored: dict[int, dict[str, Any]] | None = None) -> dict[int, float]:
-    """``{seed: deployed validation accuracy}`` known for ``trial``: its own plus stored ones."""
-    known = {int(system_attrs.trial_config(trial)["seed"]): deployed_accuracy(trial)}
+Key = tuple[int, int | None]  # (training seed, partition seed; None: the study's split)
+
+
+def _order(key: Key) -> tuple[int, int, int]:
+    return key[0], key[1] is not None, key[1] or 0
+
+
+def entries(trial: Any, stored: dict[int, dict[str, Any]] | None = None) -> dict[Key, tuple[float, float]]:
+    """``{(seed, partition): (deployed, float) validation accuracy}`` known for ``trial``: its own
+    training (on the study's split) plus the stored ones."""
+    known = {(int(system_attrs.trial_config(trial)["seed"]), None): (deployed_accuracy(trial), float_accuracy(trial))}
     record = (stored or {}).get(trial.number)
     if _usable(trial, record):
-        known |= {int(s): float(a) for s, a in zip(record["seeds"], record["accuracies"], strict=True)}
-    return known
-
-
-def _float_accuracies(trial: Any, stored: dict[int, dict[str, Any]]) -> dict[int, float]:
-    known = {int(system_attrs.trial_config(trial)["seed"]): float_accuracy(trial)}
-    record = stored.get(trial.number)
-    if _usable(trial, record):
         floats = record.get("float_accuracies", record["accuracies"])
-        known |= {int(s): float(a) for s, a in zip(record["seeds"], floats, strict=True)}
-    return known
+        partitions = record.get("partitions") or [None] * len(record["seeds"])
+        for s, p, a, f in zip(record["seeds"], partitions, record["accuracies"], floats, strict=True):
+            known[(int(s), None if p is None else int(p))] = (float(a), float(f))
+    return dict(sorted(known.items(), key=lambda kv: _order(kv[0])))
 
 
-def record(known: dict[int, float], floats: dict[int, float] | None = None) -> dict[str, Any]:
-    """The stored form of ``{seed: deployed accuracy}`` (std needs two trainings; null before),
-    with ``{seed: float accuracy}`` beside it."""
-    seeds = sorted(known)
-    accuracies = [known[s] for s in seeds]
-    floats = floats or known
-    return {"seeds": seeds, "accuracies": accuracies, "accuracy_mean": statistics.fmean(accuracies),
-            "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else None,
-            "float_accuracies": [floats[s] for s in seeds], "deployed": True}
+def _split_lists(accs: Sequence[float], partitions: Sequence[int | None]) -> tuple[list[float], list[float]]:
+    """``(on the study's split, on fresh partitions)``."""
+    return ([a for a, p in zip(accs, partitions, strict=True) if p is None],
+            [a for a, p in zip(accs, partitions, strict=True) if p is not None])
+
+
+def accuracies(trial: Any, stored: dict[int, dict[str, Any]] | None = None, *, resplit: bool = False) -> list[float]:
+    """The deployed accuracies a promise about ``trial`` reads: with ``resplit``, those on fresh
+    partitions when it has any; else (or without any) those on the study's split, its own first."""
+    known = entries(trial, stored)
+    same, fresh = _split_lists([a for a, _ in known.values()], [p for _, p in known])
+    return fresh if resplit and fresh else same
+
+
+def spreads(stored: dict[int, dict[str, Any]], *, resplit: bool = False) -> list[tuple[float, int]]:
+    """``(std, trainings)`` of every stored record with 2 or more accuracies of the kind a promise
+    reads (as :func:`accuracies`), for the pooled seed std."""
+    out = []
+    for r in stored.values():
+        same, fresh = _split_lists(r["accuracies"], r.get("partitions") or [None] * len(r["accuracies"]))
+        accs = fresh if resplit and fresh else same
+        if len(accs) > 1:
+            out.append((statistics.stdev(accs), len(accs)))
+    return out
+
+
+def record(known: dict[Key, tuple[float, float]]) -> dict[str, Any]:
+    """The stored form of ``{(seed, partition): (deployed, float) accuracy}`` (a std needs two
+    trainings; null before)."""
+    keys = sorted(known, key=_order)
+    accs = [known[k][0] for k in keys]
+    same, fresh = _split_lists(accs, [k[1] for k in keys])
+    std = lambda xs: statistics.stdev(xs) if len(xs) > 1 else None  # noqa: E731
+    out = {"seeds": [k[0] for k in keys], "partitions": [k[1] for k in keys], "accuracies": accs,
+           "accuracy_mean": statistics.fmean(same), "accuracy_std": std(same),
+           "float_accuracies": [known[k][1] for k in keys], "deployed": True}
+    return out | ({"resplit_mean": statistics.fmean(fresh), "resplit_std": std(fresh)} if fresh else {})
+
+
+def partition_seed(spec: StudySpec, index: int) -> int:
+    """The seed of the fresh partition for training ``index``: drawn from the study's seed
+    (``sampler.seed``, 0 when unset) and ``index``, so a study's trainings ``index`` share one
+    partition and studies with other seeds draw other ones."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([(spec.sampler.seed or 0) % 2**32, index]).generate_state(1)[0])
 
 
 def reevaluate(study: Any, spec: StudySpec, trials: Sequence[Any], runs: int, *, data: Any = None,
-               device: str | None = None, trainer: Trainer = train, fresh: bool = False,
+               device: str | None = None, trainer: Trainer = train, fresh: bool = False, resplit: bool = False,
                on_training: Callable[[int, int], None] | None = None) -> dict[int, dict[str, Any]]:
-    """Make sure each of ``trials`` has ``runs`` trainings (its own + ``runs - 1`` seeds); train
-    only what is missing and store the merged record. ``fresh`` ignores stored results (but never
-    the trial's own training). Returns ``{trial: record}`` for the trials that were trained.
-    ``on_training(trial, seed)`` is called before each training.
+    """Make sure each of ``trials`` has ``runs`` trainings (its own + ``runs - 1`` seeds, each on a
+    fresh partition with ``resplit``); train only what is missing and store the merged record.
+    ``fresh`` ignores stored results (but never the trial's own training). Returns
+    ``{trial: record}`` for the trials that were trained. ``on_training(trial, seed)`` is called
+    before each training.
     """
     from scalesearch.search.training.robustness import SEED_STRIDE
 
     stored = {} if fresh else stored_stability(study)
-    out = {}
+    out: dict[int, dict[str, Any]] = {}
+    datasets: dict[int | None, Any] = {} if data is None else {None: data}
+    device = device or ("cpu" if data is not None else None)
     for trial in trials:
         config = system_attrs.trial_config(trial)
-        known, floats = seed_accuracies(trial, stored), _float_accuracies(trial, stored)
-        missing = [s for s in (config["seed"] + i * SEED_STRIDE for i in range(runs)) if s not in known]
+        known = entries(trial, stored)
+        wanted = [(config["seed"] + i * SEED_STRIDE, partition_seed(spec, i) if resplit else None) for i in range(1, runs)]
+        missing = [key for key in wanted if key not in known]
         if not missing:
             continue
-        if data is None:
-            data, device = _load(study, spec, device)
-        for seed in missing:
+        for seed, partition in missing:
+            if partition not in datasets:
+                datasets[partition], device = _load(study, spec, device, partition)
             if on_training is not None:
                 on_training(trial.number, seed)
-            known[seed], floats[seed] = deploy_once(spec, config, seed, data, device or "cpu", trainer)
-        out[trial.number] = record(known, floats)
+            known[(seed, partition)] = deploy_once(spec, config, seed, datasets[partition], device or "cpu", trainer)
+        out[trial.number] = record(known)
         study.set_user_attr(f"{PREFIX}{trial.number}", out[trial.number])
     return out
 
 
-def _load(study: Any, spec: StudySpec, device: str | None) -> tuple[Any, str]:
+def _load(study: Any, spec: StudySpec, device: str | None, partition: int | None) -> tuple[Any, str]:
+    """The study's data (``partition`` None) or a fresh partition of it, on ``device``."""
+    from scalesearch.search.datasets import load_dataset
+    from scalesearch.search.datasets.recorded import split_record
     from scalesearch.search.runtime.device import resolve_device
     from scalesearch.search.study.study import load_data
 
     device = resolve_device(device or spec.device)
-    return load_data(spec.dataset, None, device, study=study), device
+    if partition is None:
+        return load_data(spec.dataset, None, device, study=study), device
+    record = split_record(study)
+    if record is None:
+        raise StorageError(f"study {study.study_name!r} has recorded no split to redraw; "
+                           "re-evaluate on its own split (export --same-split)")
+    data = load_dataset(spec.dataset, record=record, resplit=partition)
+    return (data.to(device) if device.startswith("cuda") else data), device
 
 
 def deploy_once(spec: StudySpec, config: dict[str, Any], seed: int, data: Any, device: str,
@@ -152,9 +217,11 @@ def deploy_once(spec: StudySpec, config: dict[str, Any], seed: int, data: Any, d
 
 
 def seed_summaries(study: Any, trials: Sequence[Any]) -> dict[int, dict[str, Any]]:
-    """Per trial of ``trials`` with at least 2 known deployed accuracies (its own + stored ones):
-    ``accuracy_mean``, ``accuracy_std``, ``seeds`` and, when the study recorded its split sizes,
-    ``interval``: the 95 % validation interval of :mod:`.uncertainty` (the one ``export`` states)."""
+    """Per trial of ``trials`` with at least 2 known deployed accuracies, those on fresh partitions
+    when there are 2 or more (``resplit`` true; what ``export`` promises by default), else its own
+    + stored ones on the study's split: ``accuracy_mean``, ``accuracy_std``, ``seeds``, ``resplit``
+    and, when the study recorded its split sizes, ``interval``: the 95 % validation interval of
+    :mod:`.uncertainty` (the one ``export`` states)."""
     from scalesearch.search.config import attrs
     from scalesearch.search.results.uncertainty import estimate
 
@@ -162,13 +229,15 @@ def seed_summaries(study: Any, trials: Sequence[Any]) -> dict[int, dict[str, Any
     sizes = (study.user_attrs.get(attrs.SPLIT) or {}).get("sizes") or {}
     out = {}
     for trial in trials:
-        accuracies = list(seed_accuracies(trial, stored).values())
-        if len(accuracies) < 2:
+        known = entries(trial, stored)
+        same, fresh = _split_lists([a for a, _ in known.values()], [p for _, p in known])
+        accs = fresh if len(fresh) > 1 else same
+        if len(accs) < 2:
             continue
-        out[trial.number] = {"accuracy_mean": statistics.fmean(accuracies), "accuracy_std": statistics.stdev(accuracies),
-                             "seeds": len(accuracies)}
+        out[trial.number] = {"accuracy_mean": statistics.fmean(accs), "accuracy_std": statistics.stdev(accs),
+                             "seeds": len(accs), "resplit": accs is fresh}
         if "val" in sizes and "test" in sizes:
-            out[trial.number]["interval"] = estimate(accuracies, int(sizes["val"]), int(sizes["test"])).validation
+            out[trial.number]["interval"] = estimate(accs, int(sizes["val"]), int(sizes["test"])).validation
     return out
 
 

@@ -23,6 +23,13 @@ For ``lcb`` and ``mean``:
    their seeds, the others' from their single score with the pooled seed std of all stored
    re-evaluations (so one lucky seed cannot win on its luck);
 4. the pick rule ranks the candidates again on those values; the best re-evaluated trial wins.
+
+By default (``resplit``) each extra training trains on and is scored on a fresh stratified
+train/validation partition of the study's train + validation images (``search/results/reeval.py``),
+and a re-evaluated trial's accuracy is read from those trainings alone: its own score is on the
+validation images the search chose the front on, which favour the trials it kept (selection
+bias). ``export --same-split`` re-evaluates on the study's split and reads every training, the
+trial's own included, as before re-splitting existed.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from scalesearch.search.results.export import (
     passing_trials,
 )
 from scalesearch.search.results.pareto import dominates
-from scalesearch.search.results.reeval import reevaluate, seed_accuracies, stored_stability
+from scalesearch.search.results.reeval import accuracies, reevaluate, spreads, stored_stability
 from scalesearch.search.results.report import complete_trials, feasible, pareto_trials
 from scalesearch.search.results.uncertainty import Estimate, estimate, pooled_std
 from scalesearch.search.training.train import Trainer, train
@@ -62,19 +69,21 @@ class Selection:
     rule: str
     reevaluated: tuple[int, ...]  # trials given extra seeds (the top candidates)
     trainings: int  # trainings run by this selection (stored ones are reused)
+    resplit: bool = False  # re-evaluated on fresh train/validation partitions
 
     def provenance(self, seeds: int, top: int) -> dict[str, Any]:
-        budget = {"reeval_seeds": seeds, "reeval_top": top} if self.rule != "single" else {}
+        budget = {"reeval_seeds": seeds, "reeval_top": top, "resplit": self.resplit} if self.rule != "single" else {}
         return {"rule": self.rule, **budget, "reevaluated": list(self.reevaluated), "trainings": self.trainings}
 
 
-def check_rule(rule: str, seeds: int | None, top: int | None) -> tuple[int, int]:
+def check_rule(rule: str, seeds: int | None, top: int | None, same_split: bool = False) -> tuple[int, int]:
     """The re-evaluation budget ``(seeds, top)`` after checking the request (one-line SpecError)."""
     if rule not in RULES:
         raise SpecError(f"--rule {rule!r}: choose from {', '.join(RULES)} (lcb: lower confidence bound, "
                         "mean: mean over seeds, single: the one stored score)")
-    if rule == "single" and (seeds is not None or top is not None):
-        raise SpecError("--reeval-seeds/--reeval-top re-evaluate for --rule lcb or mean; --rule single trains nothing")
+    if rule == "single" and (seeds is not None or top is not None or same_split):
+        raise SpecError("--reeval-seeds/--reeval-top/--same-split re-evaluate for --rule lcb or mean; "
+                        "--rule single trains nothing")
     for flag, value in (("--reeval-seeds", seeds), ("--reeval-top", top)):
         if value is not None and value < 1:
             raise SpecError(f"{flag}: must be 1 or more, got {value}")
@@ -95,21 +104,22 @@ def split_sizes(study: Any, spec: StudySpec, data: Any = None) -> tuple[int, int
     return len(data.val), len(data.test)
 
 
-def estimates(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None) -> dict[int, Estimate]:
-    """Each trial's accuracy :class:`Estimate` from its own and stored trainings."""
+def estimates(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None, *,
+              resplit: bool = False) -> dict[int, Estimate]:
+    """Each trial's accuracy :class:`Estimate` from its own and stored trainings (with
+    ``resplit``, from its trainings on fresh partitions where it has any: ``reeval.accuracies``)."""
     n_val, n_test = split_sizes(study, spec, data)
     stored = stored_stability(study)
-    pooled = pooled_std([(r["accuracy_std"], len(r["accuracies"])) for r in stored.values()
-                         if r.get("accuracy_std") is not None])
-    return {t.number: estimate(list(seed_accuracies(t, stored).values()), n_val, n_test, pooled=pooled)
-            for t in trials}
+    pooled = pooled_std(spreads(stored, resplit=resplit))
+    return {t.number: estimate(accuracies(t, stored, resplit=resplit), n_val, n_test, pooled=pooled) for t in trials}
 
 
-def plausibly_optimal(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None) -> list[Any]:
+def plausibly_optimal(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None, *,
+                      resplit: bool = False) -> list[Any]:
     """The trials no other dominates even when their own accuracy is read at its upper bound."""
     if "accuracy" not in spec.objectives:
         return pareto_trials(trials, spec)
-    est = estimates(study, spec, trials, data)
+    est = estimates(study, spec, trials, data, resplit=resplit)
     signs = [-1.0 if d == "maximize" else 1.0 for d in spec.directions]
     points = {t.number: [s * v for s, v in zip(signs, _adjusted(t, spec, est[t.number].accuracy).values, strict=True)]
               for t in trials}
@@ -135,19 +145,20 @@ def _adjusted(trial: Any, spec: StudySpec, accuracy: float) -> Any:
 def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str] = (), *, rule: str = "lcb",
            seeds: int | None = None, top: int | None = None, data: Any = None, device: str | None = None,
            trainer: Trainer = train, on_training: Callable[[int, int], None] | None = None,
-           trial: int | None = None) -> Selection:
+           trial: int | None = None, resplit: bool = True) -> Selection:
     """The trial ``pick`` chooses under ``rule`` (see the module docstring), with its estimate;
-    with ``trial``, that trial as it is (``export --trial N``: no pick, no re-evaluation)."""
+    with ``trial``, that trial as it is (``export --trial N``: no pick, no re-evaluation; its
+    stored re-split trainings are read unless ``resplit`` is false)."""
     if trial is not None:
         chosen = numbered_trial(study, trial)
-        return Selection(chosen, estimates(study, spec, [chosen], data)[chosen.number], "single", (), 0)
+        return Selection(chosen, estimates(study, spec, [chosen], data, resplit=resplit)[chosen.number], "single", (), 0)
     seeds, top = check_rule(rule, seeds, top)
     rank = parse_pick(pick)
     value = RULES[rule]
     if value is None:
         chosen = rank(candidate_front(study, spec, where), spec)[0]
         return Selection(chosen, estimates(study, spec, [chosen], data)[chosen.number], rule, (), 0)
-    plausible = plausibly_optimal(study, spec, passing_trials(study, spec, where), data)
+    plausible = plausibly_optimal(study, spec, passing_trials(study, spec, where), data, resplit=resplit)
     ranked = rank(plausible, spec)
     candidates = ranked[:top]
     trainings: list[tuple[int, int]] = []
@@ -157,19 +168,21 @@ def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str]
         if on_training is not None:
             on_training(trial, seed)
 
-    reevaluate(study, spec, candidates, seeds + 1, data=data, device=device, trainer=trainer, on_training=count)
-    est = estimates(study, spec, plausible, data)
+    reevaluate(study, spec, candidates, seeds + 1, data=data, device=device, trainer=trainer, resplit=resplit,
+               on_training=count)
+    est = estimates(study, spec, plausible, data, resplit=resplit)
     numbers = {t.number for t in candidates}
     reranked = rank([_adjusted(t, spec, value(est[t.number])) for t in plausible], spec)
     chosen = next(p.trial for p in reranked if p.number in numbers)
-    return Selection(chosen, est[chosen.number], rule, tuple(t.number for t in candidates), len(trainings))
+    return Selection(chosen, est[chosen.number], rule, tuple(t.number for t in candidates), len(trainings), resplit)
 
 
 def final_reeval(study: Any, spec: StudySpec, *, data: Any = None, device: str | None = None,
                  trainer: Trainer = train, on_training: Callable[[int, int], None] | None = None) -> dict[int, dict[str, Any]]:
     """The spec's ``measure.final_reeval``: the ``top`` trials nearest the knee among those that
     could be Pareto-optimal (as ``export --rule lcb`` picks its candidates) get ``seeds`` more
-    trainings each, stored as ``ss.stability.<trial>`` (what is stored is reused).
+    trainings each on the study's split, stored as ``ss.stability.<trial>`` (what is stored is
+    reused; ``export --same-split`` reuses them, a default export re-splits and trains its own).
     Returns the records trained now (``{}`` when it is off or all were stored)."""
     wanted = spec.measure.final_reeval
     trials = [t for t in complete_trials(study) if t.values is not None and feasible(t, spec)]

@@ -6,8 +6,11 @@ sit in it, and a third in what ``scalesearch train`` later reports:
 - the seed spread: another seed trains another model; its variance ``s²`` is estimated from the
   trial's trainings with different seeds (``ss.stability.<trial>``, at least 2 of them), or
   pooled from other trials' when a trial has one training (see :func:`pooled_std`);
-- the validation split's sampling noise: ``p(1 - p) / n_val``, shared by every seed (they all
-  score the same images, so averaging seeds does not shrink it);
+- the validation split's sampling noise: ``p(1 - p) / n_val``, shared by every seed when they
+  all score the same images (averaging seeds does not shrink it). ``export`` re-evaluates each
+  extra seed on a fresh train/validation partition by default (``search/results/reeval.py``):
+  the spread ``s²`` then holds the partitions' sampling noise too, and the term is kept as it is
+  (a conservative interval, never a narrower one);
 - the test split's own sampling noise: ``p(1 - p) / n_test``, in the test accuracy of the one
   model ``train`` delivers.
 

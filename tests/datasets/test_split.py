@@ -95,3 +95,29 @@ def test_changed_data_is_refused_on_resume(tmp_path):
     clear_memory_cache()
     with pytest.raises(DataError, match="the data changed since the study recorded its split"):
         load_for_study(study, spec.dataset)
+
+
+def test_repartition_redraws_train_and_val_stratified_and_never_touches_test():
+    from scalesearch.search.datasets.split import repartition
+
+    a = assign(LABELS, None, 0.2, 0.2, seed=0)
+    one, two = repartition(a, LABELS, seed=1), repartition(a, LABELS, seed=2)
+    for b in (one, two):
+        assert ((b == TEST) == (a == TEST)).all()  # the test part as it was, nothing moved in or out
+        assert np.bincount(b, minlength=3).tolist() == [60, 20, 20]  # the study's sizes
+        assert np.bincount(LABELS[b == VAL], minlength=4).tolist() == [5, 5, 5, 5]  # stratified
+        assert ((b == VAL) != (a == VAL)).any()  # not the validation images the study scored on
+    assert ((one == VAL) != (two == VAL)).any()
+    assert (repartition(a, LABELS, seed=1) == one).all()  # reproducible from its seed
+    with pytest.raises(DataError, match="cannot redraw a stratified validation split"):
+        repartition(np.array([0, 0, 1, 0, 0, 2], np.int8), np.array([0, 0, 0, 0, 1, 2]), seed=0)  # one 1 in the pool
+
+
+def test_a_resplit_load_keeps_the_recorded_test_split():
+    from sklearn.datasets import load_digits
+
+    labels, record = load_digits().target, load_dataset().split_record
+    data = load_dataset(record=record, resplit=7)
+    a, b = assignment_from_record(record, labels), assignment_from_record(data.split_record, labels)
+    assert data.split_record["resplit"] == 7 and ((b == TEST) == (a == TEST)).all() and ((b == VAL) != (a == VAL)).any()
+    assert (len(data.train), len(data.val), len(data.test)) == (1077, 360, 360)

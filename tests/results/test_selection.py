@@ -43,9 +43,16 @@ class SeedTable:
         return TrainResult(acc, [acc], 1, 0.01, 0.1)
 
 
-def _study(spec, compressed: dict[int, float] | None = None):
+def _study(spec, compressed: dict[int, float] | None = None, real_split: bool = False):
+    """The hand-made study; ``real_split`` records the digits split (re-splitting redraws it),
+    else only its sizes (enough for re-evaluation on the study's split with ``data`` given)."""
     study = stored_study(optuna.create_study(storage=(memory := optuna.storages.InMemoryStorage()), directions=spec.directions).study_name, memory)
-    study.set_user_attr(attrs.SPLIT, {"sizes": {"train": 1077, "val": 360, "test": 360}, "assignment": "-"})
+    if real_split:
+        from scalesearch.search.datasets.recorded import load_for_study
+
+        load_for_study(study, spec.dataset)
+    else:
+        study.set_user_attr(attrs.SPLIT, {"sizes": {"train": 1077, "val": 360, "test": 360}, "assignment": "-"})
     for i, (params, accs) in TRIALS.items():
         config = {"family": "resnet", "model": {"width_multiplier": 0.0625, "depth_multiplier": 0.5},
                   "training": {"lr": 0.001 * (i + 1), "epochs": 1, "batch_size": 32}, "seed": i}
@@ -73,7 +80,7 @@ def test_single_rule_reads_the_one_stored_score_and_trains_nothing(spec, tiny_da
 
 def test_lcb_reevaluates_the_top_candidates_and_avoids_the_lucky_seed(spec, tiny_data):
     study, trainer = _study(spec), SeedTable()
-    chosen = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=trainer)
+    chosen = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=trainer, resplit=False)
     assert chosen.trial.number == 2
     assert chosen.reevaluated == (1, 2, 3) and chosen.trainings == 6
     assert sorted(trainer.calls) == [(t, i) for t in (1, 2, 3) for i in (1, 2)]  # own training reused
@@ -82,12 +89,12 @@ def test_lcb_reevaluates_the_top_candidates_and_avoids_the_lucky_seed(spec, tiny
     assert stored[1]["accuracy_mean"] == pytest.approx((0.972 + 0.945 + 0.940) / 3)
     assert chosen.estimate.accuracy == pytest.approx(0.965) and chosen.estimate.seed_std_source == "measured"
     # A second export reuses the stored trainings.
-    again = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=trainer)
+    again = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=trainer, resplit=False)
     assert again.trial.number == 2 and again.trainings == 0 and len(trainer.calls) == 6
     # A larger budget later trains only the missing seeds.
     TRIALS[1][1][3] = 0.950
     try:
-        select(study, spec, "knee", rule="lcb", seeds=3, top=1, data=tiny_data, trainer=trainer)
+        select(study, spec, "knee", rule="lcb", seeds=3, top=1, data=tiny_data, trainer=trainer, resplit=False)
     finally:
         del TRIALS[1][1][3]
     assert trainer.calls[6:] == [(1, 3)] and stored_stability(study)[1]["seeds"] == [1, 1001, 2001, 3001]
@@ -95,7 +102,7 @@ def test_lcb_reevaluates_the_top_candidates_and_avoids_the_lucky_seed(spec, tiny
 
 def test_trials_not_reevaluated_borrow_the_pooled_seed_spread(spec, tiny_data):
     study = _study(spec)
-    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(), resplit=False)
     est = estimates(study, spec, study.get_trials(), tiny_data)
     assert est[4].seed_std_source == "pooled" and est[4].seed_std == pytest.approx(
         ((0.0175**2 + 0.001**2 + 0.001**2) / 3) ** 0.5, rel=0.05)
@@ -103,7 +110,7 @@ def test_trials_not_reevaluated_borrow_the_pooled_seed_spread(spec, tiny_data):
 
 
 def test_max_accuracy_on_the_mean_and_the_re_evaluation_budget(spec, tiny_data):
-    study, trainer = _study(spec), SeedTable()
+    study, trainer = _study(spec, real_split=True), SeedTable()  # re-split, the default
     chosen = select(study, spec, "max:accuracy", rule="mean", seeds=1, top=2, data=tiny_data, trainer=trainer)
     assert chosen.reevaluated == (4, 3) and chosen.trainings == 2 and chosen.trial.number == 4
 
@@ -132,7 +139,7 @@ class FakeCompression:
 def test_compressed_trials_are_re_evaluated_through_their_compression(spec, tiny_data, monkeypatch):
     study, trainer = _study(spec, compressed={2: 0.01}), SeedTable()
     fake = FakeCompression(monkeypatch, trainer)
-    select(study, spec, "knee", rule="mean", seeds=2, top=3, data=tiny_data, trainer=trainer)
+    select(study, spec, "knee", rule="mean", seeds=2, top=3, data=tiny_data, trainer=trainer, resplit=False)
     assert fake.calls == [(1002, 0.5, 1), (2002, 0.5, 1)]  # only trial 2 compresses, as its config says
     record = stored_stability(study)[2]
     assert record["deployed"] and record["float_accuracies"] == pytest.approx([0.965, 0.966, 0.964])
@@ -151,32 +158,34 @@ def test_a_float_only_record_counts_for_an_uncompressed_trial_and_is_retrained_f
                                                  "accuracy_mean": sum(accs) / 2, "accuracy_std": 0.01})
     est = estimates(study, spec, [study.trials[1], study.trials[2]], tiny_data)
     assert est[1].accuracies == pytest.approx((0.972, 0.945)) and est[2].accuracies == pytest.approx((0.955,))
-    select(study, spec, "knee", rule="mean", seeds=1, top=3, data=tiny_data, trainer=trainer)
+    select(study, spec, "knee", rule="mean", seeds=1, top=3, data=tiny_data, trainer=trainer, resplit=False)
     assert (2, 1) in trainer.calls and (1, 1) not in trainer.calls
     assert stored_stability(study)[2]["accuracies"] == pytest.approx([0.955, 0.936])
 
 
 def test_export_states_the_uncertainty_and_the_rule(spec, tiny_data):
-    study = _study(spec)
+    study = _study(spec, real_split=True)
     chosen = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
     data = export_data(study, spec, chosen.trial, storage_url="sqlite:///x.db", uncertainty=chosen.estimate.to_data(),
                        selection=chosen.provenance(2, 3))
     u = data["uncertainty"]
-    assert u["seeds"] == 3 and u["val_samples"] == 360 and u["test_samples"] == 360 and u["confidence"] == 0.95
+    assert u["seeds"] == 2 and u["val_samples"] == 360 and u["test_samples"] == 360 and u["confidence"] == 0.95
     assert u["test_interval"][0] < u["validation_interval"][0] < u["accuracy"] < u["validation_interval"][1]
-    assert {k: data["provenance"][k] for k in ("rule", "reeval_seeds", "reeval_top", "reevaluated", "trainings")} == {
-        "rule": "lcb", "reeval_seeds": 2, "reeval_top": 3, "reevaluated": [1, 2, 3], "trainings": 6}
+    assert {k: data["provenance"][k] for k in ("rule", "reeval_seeds", "reeval_top", "resplit", "reevaluated",
+                                               "trainings")} == {
+        "rule": "lcb", "reeval_seeds": 2, "reeval_top": 3, "resplit": True, "reevaluated": [1, 2, 3], "trainings": 6}
 
 
-@pytest.mark.parametrize(("rule", "seeds", "top", "needle"), [
-    ("best", None, None, "--rule 'best': choose from lcb, mean, single"),
-    ("lcb", 0, None, "--reeval-seeds: must be 1 or more, got 0"),
-    ("mean", None, -2, "--reeval-top: must be 1 or more, got -2"),
-    ("single", 2, None, "--rule single trains nothing"),
+@pytest.mark.parametrize(("rule", "seeds", "top", "same_split", "needle"), [
+    ("best", None, None, False, "--rule 'best': choose from lcb, mean, single"),
+    ("lcb", 0, None, False, "--reeval-seeds: must be 1 or more, got 0"),
+    ("mean", None, -2, False, "--reeval-top: must be 1 or more, got -2"),
+    ("single", 2, None, False, "--rule single trains nothing"),
+    ("single", None, None, True, "--same-split re-evaluate for --rule lcb or mean"),
 ])
-def test_bad_rule_requests_are_one_line_spec_errors(rule, seeds, top, needle):
+def test_bad_rule_requests_are_one_line_spec_errors(rule, seeds, top, same_split, needle):
     with pytest.raises(SpecError, match=needle.replace("(", r"\(")):
-        check_rule(rule, seeds, top)
+        check_rule(rule, seeds, top, same_split)
 
 
 def test_final_reeval_trains_the_knee_candidates_once(tiny_data):
@@ -198,7 +207,7 @@ def test_the_front_table_shows_the_mean_and_spread_over_seeds(spec, tiny_data):
     console = Console(width=200, record=True)
     console.print(front_table(study, spec))
     assert "accuracy_mean" not in console.export_text()  # nothing re-evaluated yet: no empty columns
-    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(), resplit=False)
     console.print(front_table(study, spec))
     text = console.export_text()
     assert "accuracy_mean" in text and "accuracy_std" in text
@@ -212,7 +221,7 @@ def test_the_dashboard_note_names_the_accuracy_over_seeds(spec, tiny_data):
 
     study = _study(spec)
     assert not any("Accuracy over seeds" in line for line in front_section(study, spec, "sqlite:///x.db"))
-    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(), resplit=False)
     (line,) = [line for line in front_section(study, spec, "sqlite:///x.db") if "Accuracy over seeds" in line]
     assert "trial 1: 0.9523 ± 0.0172 (3 seeds, 95 % interval [0.9" in line and "trial 3: 0.9800 ± 0.0010 (3 seeds" in line
     assert line.startswith("Accuracy over seeds (deployed,")
@@ -226,7 +235,7 @@ def test_the_html_report_shows_the_accuracy_over_seeds_with_its_interval(spec, t
     study = _study(spec)
     text = write_report(study, tmp_path / "before", spec=spec, png=False).path.read_text()
     assert "accuracy over seeds" not in text  # nothing re-evaluated: no empty column
-    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable())
+    select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(), resplit=False)
     text = write_report(study, tmp_path / "after", spec=spec, png=False).path.read_text()
     low, high = estimate([0.972, 0.945, 0.940], 360, 360).validation
     assert seed_summaries(study, [study.trials[1]])[1]["interval"] == (low, high)
