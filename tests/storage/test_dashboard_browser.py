@@ -9,6 +9,7 @@ there (docs/img/ holds the ones in the README).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import urllib.request
@@ -130,15 +131,21 @@ def test_the_note_page_answers_which_model_and_how_to_export_it(dashboard):
         assert not errors, errors
 
 
+@contextlib.contextmanager
+def trial_page(base: str, study, trial, state: str):
+    """A trial's dashboard page, loaded: (page, its text, the console errors so far)."""
+    with browser_page() as page:
+        errors = console_errors(page)
+        page.goto(f"{base}/studies/{study_id(study)}/trials?numbers={trial.number}", wait_until="networkidle")
+        page.get_by_text(f"Trial {trial.number}: {state}").wait_for(timeout=120_000)
+        yield page, page.inner_text("body"), errors
+
+
 def test_a_failed_trial_page_fits_and_says_why_in_short(dashboard):
     base, study, _ = dashboard
     trial = next(t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL")
     assert len(trial.user_attrs[attrs.FAIL_REASON]) <= REASON_CHARS
-    with browser_page() as page:
-        errors = console_errors(page)
-        page.goto(f"{base}/studies/{study_id(study)}/trials?numbers={trial.number}", wait_until="networkidle")
-        page.get_by_text(f"Trial {trial.number}: fail").wait_for(timeout=120_000)
-        text = page.inner_text("body")
+    with trial_page(base, study, trial, "fail") as (page, text, errors):
         assert "Failed: RuntimeError: shape mismatch" in text and "ss.fail_reason" in text
         page.wait_for_timeout(500)
         assert_no_horizontal_overflow(page)  # a 300-character reason with the token made it 5,639 px
@@ -149,11 +156,7 @@ def test_a_failed_trial_page_fits_and_says_why_in_short(dashboard):
 def test_a_trial_page_fits_and_shows_its_note(dashboard):
     base, study, _ = dashboard
     trial = next(t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
-    with browser_page() as page:
-        errors = console_errors(page)
-        page.goto(f"{base}/studies/{study_id(study)}/trials?numbers={trial.number}", wait_until="networkidle")
-        page.get_by_text(f"Trial {trial.number}: complete").wait_for(timeout=120_000)
-        text = page.inner_text("body")
+    with trial_page(base, study, trial, "complete") as (page, text, errors):
         assert "Config:" in text and "Measured: accuracy" in text
         assert "ss.accuracy" in text  # the rounded measurements still list as attributes
         assert_no_horizontal_overflow(page)
