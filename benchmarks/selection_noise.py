@@ -63,6 +63,7 @@ def run_seed(seed: int, args: argparse.Namespace, state: dict[str, Any]) -> dict
     from scalesearch.search.results.export import export_data
     from scalesearch.search.results.retrain import retrain
     from scalesearch.search.results.selection import select
+    from scalesearch.search.runtime.device import set_threads
     from scalesearch.search.study.study import open_study, run_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -73,6 +74,9 @@ def run_seed(seed: int, args: argparse.Namespace, state: dict[str, Any]) -> dict
     url = f"sqlite:///{workdir / f'seed{seed}.db'}"
     spec = load_spec(None, [f"sampler.seed={seed}", f"study_name=noise{seed}", *args.set])
     study, spec = open_study(spec, url)
+    # The study's threads for the re-evaluations too (run_study sets them, but a finished study is not run
+    # again): two spinning OpenMP threads per process on a busy machine crawl.
+    set_threads(spec.threads)
     if "study_seconds" not in run:
         started = time.monotonic()
         summary = run_study(study, spec, storage_url=url)
