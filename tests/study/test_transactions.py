@@ -15,7 +15,7 @@ from scalesearch.search.study.study import open_study, run_study
 from tests.conftest import TINY_OVERRIDES
 
 #: Commits for 2 trials of 4 epochs (fake trainer, SQLite, random sampler): 132 before issue 17.
-MAX_COMMITS_2_TRIALS = 106
+MAX_COMMITS_2_TRIALS = 111  # 106, + the public trial-id lookups (search/config/system_attrs.py)
 
 
 class Commits:
@@ -63,6 +63,12 @@ class Storage:
         self.writes += 1
         self.system[key] = value
 
+    def get_study_id_from_name(self, name):
+        return 1
+
+    def get_trial_id_from_study_id_trial_number(self, study_id, number):
+        return 7
+
     def get_trial_system_attrs(self, trial_id):
         self.reads += 1
         return dict(self.system)
@@ -70,7 +76,8 @@ class Storage:
 
 class RunningTrial:
     def __init__(self):
-        self.storage, self._trial_id, self.user_attrs, self.user_writes = Storage(), 7, {}, []
+        self.storage, self.number, self.user_attrs, self.user_writes = Storage(), 0, {}, []
+        self.study = type("Study", (), {"study_name": "s"})()
 
     def set_user_attr(self, key, value):
         self.user_writes.append(key)
