@@ -134,27 +134,40 @@ def epochs_spent(study: Any) -> int:
     return EpochTally()(study)
 
 
-class EpochTally:
-    """:func:`epochs_spent`, asked again and again as a study grows (a worker's budget check
-    before each trial): a finished trial's count never changes, so it is added once; each call
-    reads the live counts of the running trials and looks only at finished trials it has not
-    seen (none, when the number of finished trials is unchanged). Waiting trials never trained."""
+class NewlyFinished:
+    """The study's ended trials (complete, pruned, failed), each handed out once: an ended trial
+    never changes, so readers that are asked again and again as a study grows (budget checks,
+    rung decisions) add it once instead of re-reading every trial."""
 
     def __init__(self) -> None:
         self._seen: set[int] = set()
+
+    def __call__(self, study: Any) -> list[Any]:
+        import optuna
+
+        state = optuna.trial.TrialState
+        ended = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.FAIL))
+        if len(ended) == len(self._seen):  # none ended since the last call
+            return []
+        new = [t for t in ended if t.number not in self._seen]
+        self._seen.update(t.number for t in new)
+        return new
+
+
+class EpochTally:
+    """:func:`epochs_spent`, asked again and again as a study grows (a worker's budget check
+    before each trial): an ended trial's count is added once (:class:`NewlyFinished`); each call
+    reads the live counts of the running trials. Waiting trials never trained."""
+
+    def __init__(self) -> None:
+        self._new = NewlyFinished()
         self._finished_epochs = 0
 
     def __call__(self, study: Any) -> int:
         import optuna
 
-        state = optuna.trial.TrialState
-        finished = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.FAIL))
-        if len(finished) != len(self._seen):
-            for t in finished:
-                if t.number not in self._seen:
-                    self._seen.add(t.number)
-                    self._finished_epochs += trial_epochs(t.user_attrs)
-        running = study.get_trials(deepcopy=False, states=(state.RUNNING,))
+        self._finished_epochs += sum(trial_epochs(t.user_attrs) for t in self._new(study))
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         return self._finished_epochs + sum(trial_epochs(t.user_attrs) for t in running)
 
 

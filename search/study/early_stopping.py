@@ -27,6 +27,7 @@ from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.metrics import Condition
 from scalesearch.search.results.pareto import rank_and_crowding
+from scalesearch.search.runtime.budget import NewlyFinished
 from scalesearch.search.training.train import EpochReport, TrainConfig, warmup_epochs
 
 #: Cost metrics the objective stores before training starts, so rungs can compare on them. They
@@ -198,24 +199,17 @@ def rung_points(study: Any, epoch: int, rule: ParetoASHA, exclude: int | None = 
 
 
 class FinishedPoints:
-    """The ranking points at one rung of the study's finished trials, each computed once."""
+    """The ranking points at one rung of the study's ended trials, each computed once."""
 
     def __init__(self) -> None:
-        self.seen: set[int] = set()
+        self._new = NewlyFinished()
         self.points: list[tuple[int, list[float]]] = []
 
     def update(self, study: Any, key: str, rule: ParetoASHA) -> list[tuple[int, list[float]]]:
-        import optuna
-
-        state = optuna.trial.TrialState
-        finished = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.FAIL))
-        if len(finished) != len(self.seen):  # else no trial finished since the last decision
-            for t in finished:
-                if t.number not in self.seen:
-                    self.seen.add(t.number)
-                    point = rule.point(system_attrs.trial_data(t, key), t) if key in t.user_attrs else None
-                    if point is not None:
-                        self.points.append((t.number, point))
+        for t in self._new(study):
+            point = rule.point(system_attrs.trial_data(t, key), t) if key in t.user_attrs else None
+            if point is not None:
+                self.points.append((t.number, point))
         return self.points
 
 
