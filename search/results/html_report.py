@@ -83,13 +83,9 @@ SEEDS_NOTE = ("; accuracy over seeds: the deployed accuracy of trials trained ag
 
 def _over_seeds(summary: dict[str, Any] | None) -> str:
     """``0.9523 ± 0.0172 (3 seeds) [0.9301, 0.9702]``, or ``-`` for a trial not re-evaluated."""
-    from scalesearch.search.results.reeval import interval_text
+    from scalesearch.search.results.reeval import over_seeds_text
 
-    if summary is None:
-        return "-"
-    interval = f" {interval_text(summary['interval'])}" if "interval" in summary else ""
-    resplit = ", re-split" if summary.get("resplit") else ""
-    return f"{summary['accuracy_mean']:.4f} ± {summary['accuracy_std']:.4f} ({summary['seeds']} seeds{resplit}){interval}"
+    return "-" if summary is None else over_seeds_text(summary)
 
 
 def front_table(view: StudyView, storage_url: str | None, knee: int | None,

@@ -107,13 +107,11 @@ def _split_sizes(study: Any) -> str:
 def seeds_line(study: Any, front: list[Any]) -> list[str]:
     """One line naming the front trials re-evaluated over seeds: deployed accuracy mean ± std
     (seeds, 95 % validation interval)."""
-    from scalesearch.search.results.reeval import interval_text, seed_summaries
+    from scalesearch.search.results.reeval import over_seeds_text, seed_summaries
 
     summaries = seed_summaries(study, front)
-    shown = [f"trial {n}: {r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f} ({r['seeds']} seeds"
-             + (", re-split" if r.get("resplit") else "")
-             + (f", 95 % interval {interval_text(r['interval'])})" if "interval" in r else ")")
-             for n, r in ((t.number, summaries[t.number]) for t in front if t.number in summaries)]
+    shown = [f"trial {t.number}: {over_seeds_text(summaries[t.number], interval_inside=True)}"
+             for t in front if t.number in summaries]
     return ["", "Accuracy over seeds (deployed, re-evaluated by export, stability or measure.final_reeval; "
             "re-split: each seed on a fresh train/validation partition): "
             + "; ".join(shown) + "."] if shown else []

@@ -254,6 +254,17 @@ def stability_columns(study: Any, trials: Sequence[Any]) -> list[dict[str, Any]]
             for t in trials]
 
 
+def over_seeds_text(summary: dict[str, Any], *, interval_inside: bool = False) -> str:
+    """A :func:`seed_summaries` entry for people: ``0.9523 ± 0.0172 (3 seeds, re-split) [0.9301,
+    0.9702]``, or with ``interval_inside`` ``... (3 seeds, re-split, 95 % interval [0.9301, 0.9702])``."""
+    head = (f"{summary['accuracy_mean']:.4f} ± {summary['accuracy_std']:.4f} ({summary['seeds']} seeds"
+            + (", re-split" if summary.get("resplit") else ""))
+    if "interval" not in summary:
+        return head + ")"
+    interval = interval_text(summary["interval"])
+    return f"{head}, 95 % interval {interval})" if interval_inside else f"{head}) {interval}"
+
+
 def interval_text(interval: tuple[float, float] | None) -> str | None:
     """``[0.9412, 0.9611]`` (None without an interval)."""
     return None if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]"
