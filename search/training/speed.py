@@ -9,7 +9,9 @@ queues the next step. So on CUDA:
   per epoch (on the CPU there is nothing to overlap, so it checks every step and stops at once);
 - :func:`speed_settings` turns on TF32 for float32 matmuls and convolutions (bf16 autocast
   covers most of the model; TF32 covers what autocast leaves in float32) and cuDNN autotuning
-  (training batches have one shape: the trainer drops the ragged last batch);
+  (training batches have one shape: the trainer drops the ragged last batch). TF32 is set
+  through the ``fp32_precision`` API where torch has it (2.9 on, where ``allow_tf32`` is
+  deprecated) and through ``allow_tf32`` on the older torches ``pyproject.toml`` admits (2.4 on);
 - :func:`make_optimizer` uses AdamW's fused CUDA kernel (one launch for every parameter).
 """
 
@@ -28,9 +30,19 @@ def speed_settings(device: str) -> None:
 
     if not is_cuda(device):
         return
-    torch.backends.cuda.matmul.fp32_precision = "tf32"
-    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    _allow_tf32(torch.backends)
     torch.backends.cudnn.benchmark = True
+
+
+def _allow_tf32(backends: Any) -> None:
+    """TF32 for float32 matmuls (cuBLAS) and convolutions (cuDNN), on the API ``backends`` has."""
+    matmul, conv = backends.cuda.matmul, getattr(backends.cudnn, "conv", None)
+    if hasattr(matmul, "fp32_precision") and hasattr(conv, "fp32_precision"):  # torch >= 2.9
+        matmul.fp32_precision = "tf32"
+        conv.fp32_precision = "tf32"
+    else:  # torch < 2.9: the flags the new API replaced
+        matmul.allow_tf32 = True
+        backends.cudnn.allow_tf32 = True
 
 
 def make_optimizer(params: Any, lr: float, weight_decay: float, device: str) -> Any:

@@ -47,11 +47,62 @@ def test_deferred_watch_never_reads_the_device_inside_the_loop(monkeypatch):
 
 
 def test_cpu_settings_are_left_alone_and_the_optimizer_is_not_fused():
-    before = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.fp32_precision)
+    def settings():
+        return (torch.backends.cudnn.benchmark, getattr(torch.backends.cuda.matmul, "fp32_precision", None),
+                torch.backends.cuda.matmul.allow_tf32)
+
+    before = settings()
     speed_settings("cpu")
-    assert (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.fp32_precision) == before
+    assert settings() == before
     opt = make_optimizer([torch.nn.Parameter(torch.zeros(2))], 1e-3, 0.0, "cpu")
     assert isinstance(opt, torch.optim.AdamW) and not opt.defaults["fused"]
+
+
+class _Strict:
+    """A torch backend flag module that knows only ``names`` (as torch's do: an unknown name,
+    read or set, raises AttributeError)."""
+
+    def __init__(self, **names):
+        object.__setattr__(self, "_names", dict(names))
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_names"][name]
+        except KeyError:
+            raise AttributeError(f"Unknown attribute {name}") from None
+
+    def __setattr__(self, name, value):
+        if name not in self._names:
+            raise AttributeError(f"Unknown attribute {name}")
+        self._names[name] = value
+
+
+def _fake_backends(monkeypatch, new_api: bool):
+    """``torch.backends.cuda``/``cudnn`` as torch >= 2.9 (``fp32_precision``) or torch 2.4 to
+    2.8 (``allow_tf32`` only, no ``cudnn.conv``) has them."""
+    if new_api:
+        matmul = _Strict(fp32_precision="ieee", allow_tf32=False)
+        cudnn = _Strict(conv=_Strict(fp32_precision="ieee"), allow_tf32=False, benchmark=False)
+    else:
+        matmul = _Strict(allow_tf32=False)
+        cudnn = _Strict(allow_tf32=False, benchmark=False)
+    monkeypatch.setattr(torch.backends, "cuda", _Strict(matmul=matmul))
+    monkeypatch.setattr(torch.backends, "cudnn", cudnn)
+    return matmul, cudnn
+
+
+def test_cuda_settings_use_the_fp32_precision_api_where_torch_has_it(monkeypatch):
+    matmul, cudnn = _fake_backends(monkeypatch, new_api=True)
+    speed_settings("cuda:0")
+    assert (matmul.fp32_precision, cudnn.conv.fp32_precision, cudnn.benchmark) == ("tf32", "tf32", True)
+    assert (matmul.allow_tf32, cudnn.allow_tf32) == (False, False)  # deprecated there: left alone
+
+
+def test_cuda_settings_fall_back_to_allow_tf32_on_older_torch(monkeypatch):
+    """torch 2.4 to 2.8 (admitted by pyproject.toml) have no ``fp32_precision``: setting it raised."""
+    matmul, cudnn = _fake_backends(monkeypatch, new_api=False)
+    speed_settings("cuda")
+    assert (matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark) == (True, True, True)
 
 
 def test_a_diverging_epoch_is_reported_with_its_first_bad_step_when_deferred(tiny_data, monkeypatch):
