@@ -11,6 +11,7 @@ import sys
 import optuna
 import pytest
 import torch
+import yaml
 from torch import nn
 
 import scalesearch
@@ -106,7 +107,9 @@ def test_export_train_load_model_and_report(ran, tmp_path):
     single = scalesearch.export(study, pick="max:accuracy", rule="single")
     assert single["provenance"]["rule"] == "single" and single["provenance"]["trainings"] == 0
     result = scalesearch.train(best, tmp_path / "model")
-    assert 0 <= result.test_accuracy <= 1 and len(result.curve) == 1
+    card = yaml.safe_load((tmp_path / "model" / "model.yaml").read_text())["retrain"]
+    assert result.curve == [result.test_accuracy] == [card["test_accuracy"]]  # no compression: the epoch's
+    assert card["test_samples"] == 24 and round(result.test_accuracy * 24) / 24 == result.test_accuracy
     model = scalesearch.load_model(tmp_path / "model")
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 3)
     report = scalesearch.report(study, tmp_path / "report", png=False)

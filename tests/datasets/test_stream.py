@@ -59,8 +59,12 @@ def test_the_trainer_runs_on_a_streamed_dataset(tmp_path):
     torch.manual_seed(0)
     model = get_family("resnet").build(ModelInput(3, 1, 8), width_multiplier=0.0625, depth_multiplier=0.5)
     result = train(model, data, TrainConfig(epochs=2, batch_size=8), "cpu")
-    assert result.epochs_run == 2 and 0 <= result.val_accuracy <= 1
-    assert evaluate(model, data.test, "cpu") >= 0
+    assert result.epochs_run == 2 and len(result.curve) == 2
+    assert result.val_accuracy == result.curve[-1] == evaluate(model, data.val, "cpu")  # the last epoch's
+    with torch.inference_mode():
+        model.eval()
+        correct = sum(int((model(x).argmax(1) == y).sum()) for x, y in data.test.batches(4, device="cpu"))
+    assert evaluate(model, data.test, "cpu") == correct / len(data.test)  # every test image, counted once
 
 
 def test_a_file_that_breaks_after_loading_is_named_or_skipped(tmp_path):

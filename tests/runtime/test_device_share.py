@@ -13,8 +13,9 @@ from scalesearch.search.runtime.device_share import DeviceShare, shared_trainer
 CTX = multiprocessing.get_context("fork")
 
 
-def _trainer(directory: str, started, stop, log, between: bool) -> None:
-    """A fake worker: 'epochs' of 30 ms holding the device shared; logs (start, end) of each."""
+def _trainer(directory: str, started, stop, log, count, between: bool) -> None:
+    """A fake worker: 'epochs' of 30 ms holding the device shared; logs (start, end) of each
+    and counts them in ``count``."""
     share = DeviceShare("cpu", directory)
     with share.training():
         started.set()
@@ -22,25 +23,32 @@ def _trainer(directory: str, started, stop, log, between: bool) -> None:
             begun = time.monotonic()
             time.sleep(0.03)
             log.put((begun, time.monotonic()))
+            with count.get_lock():
+                count.value += 1
             if between:
                 share.between_epochs()
 
 
 def _start(tmp_path, between: bool):
-    started, stop, log = CTX.Event(), CTX.Event(), CTX.Queue()
-    proc = CTX.Process(target=_trainer, args=(str(tmp_path), started, stop, log, between), daemon=True)
+    started, stop, log, count = CTX.Event(), CTX.Event(), CTX.Queue(), CTX.Value("i", 0)
+    proc = CTX.Process(target=_trainer, args=(str(tmp_path), started, stop, log, count, between), daemon=True)
     proc.start()
     assert started.wait(60), "the fake trainer did not start"
-    return proc, stop, log
+    return proc, stop, log, count
 
 
-def _stop(proc, stop, log) -> list[tuple[float, float]]:
+def _wait_for_epochs(count, at_least: int) -> None:
+    """Wait (on the trainer's epoch count, not on a clock) until it has run ``at_least`` epochs."""
+    deadline = time.monotonic() + 60
+    while count.value < at_least:
+        assert time.monotonic() < deadline, f"the fake trainer ran {count.value} epochs, not {at_least}"
+        time.sleep(0.005)
+
+
+def _stop(proc, stop, log, count) -> list[tuple[float, float]]:
     stop.set()
     proc.join(60)
-    epochs = []
-    while not log.empty():
-        epochs.append(log.get())
-    return epochs
+    return [log.get(timeout=60) for _ in range(count.value)]
 
 
 def test_alone_when_nobody_trains(tmp_path):
@@ -49,18 +57,20 @@ def test_alone_when_nobody_trains(tmp_path):
 
 
 def test_a_measurement_runs_between_other_workers_epochs_and_no_epoch_overlaps_it(tmp_path):
-    proc, stop, log = _start(tmp_path, between=True)
+    proc, stop, log, count = _start(tmp_path, between=True)
     try:
-        time.sleep(0.1)  # a few epochs in
+        _wait_for_epochs(count, 2)  # a few epochs in
         asked = time.monotonic()
         with DeviceShare("cpu", str(tmp_path)).exclusive(wait_seconds=60) as contended:
             began = time.monotonic()
             time.sleep(0.2)  # "measuring"
             ended = time.monotonic()
+        _wait_for_epochs(count, count.value + 1)  # the trainer goes on after the measurement
     finally:
-        epochs = _stop(proc, stop, log)
+        epochs = _stop(proc, stop, log, count)
     assert contended is False
-    assert len(epochs) >= 3  # the trainer went on after the measurement
+    assert len([e for e in epochs if e[0] < asked]) >= 2
+    assert [e for e in epochs if e[0] >= ended] != []  # it resumed once the measurement was done
     overlapping = [e for e in epochs if e[0] < ended and e[1] > began]
     assert overlapping == []
     # The gate: once a measurement asks, at most the epoch already starting runs before it.
@@ -68,12 +78,12 @@ def test_a_measurement_runs_between_other_workers_epochs_and_no_epoch_overlaps_i
 
 
 def test_a_trainer_that_never_pauses_makes_the_measurement_contended(tmp_path):
-    proc, stop, log = _start(tmp_path, between=False)
+    proc, stop, log, count = _start(tmp_path, between=False)
     try:
         with DeviceShare("cpu", str(tmp_path)).exclusive(wait_seconds=0.2) as contended:
             pass
     finally:
-        _stop(proc, stop, log)
+        _stop(proc, stop, log, count)
     assert contended is True
 
 
