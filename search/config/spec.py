@@ -31,9 +31,9 @@ from scalesearch.search.datasets.registry import check_dataset
 from scalesearch.search.datasets.spec import DatasetSpec
 from scalesearch.search.runtime.device import is_device_name
 from scalesearch.search.storage.storage import GRACE_SECONDS, HEARTBEAT_SECONDS
-from scalesearch.search.study.early_stopping import EarlyStoppingSpec, validate_early_stopping
-from scalesearch.search.study.samplers import SAMPLERS
-from scalesearch.search.training.train import check_schedules
+from scalesearch.search.study.early_stopping_spec import EarlyStoppingSpec, validate_early_stopping
+from scalesearch.search.study.sampler_spec import SamplerSpec, validate_sampler
+from scalesearch.search.training.schedules import check_schedules
 from scalesearch.spaces.space import SearchSpace, load_space, param_values, read_yaml, space_data
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "studies" / "digits.yaml"
@@ -44,12 +44,6 @@ class BudgetSpec:
     n_trials: int = 24  # study-wide: finished (complete + pruned) trials
     timeout: float | None = None  # seconds, per `run` invocation
     max_epochs: int | None = None  # study-wide: training epochs spent by all trials (any state)
-
-
-@dataclass(frozen=True)
-class SamplerSpec:
-    name: str = "auto"  # auto = Optuna's default for the number of objectives
-    seed: int | None = 0
 
 
 @dataclass(frozen=True)
@@ -280,8 +274,7 @@ def _validate(spec: StudySpec) -> None:
         raise SpecError(f"measure.stability_runs: accuracy_std needs at least 2 trainings, got {spec.measure.stability_runs}")
     if not spec.study_name.strip():
         raise SpecError("study_name: must not be empty")
-    if spec.sampler.name not in SAMPLERS:
-        raise UnknownNameError(f"sampler.name: unknown sampler {spec.sampler.name!r}; choose from {', '.join(SAMPLERS)}")
+    validate_sampler(spec.sampler)
     if not spec.objectives:
         raise SpecError(f"objectives: list at least one of {', '.join(METRICS)}")
     for i, name in enumerate(spec.objectives):

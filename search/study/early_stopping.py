@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scalesearch.errors import SpecError, UnknownNameError
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.metrics import Condition
 from scalesearch.search.results.pareto import rank_and_crowding
@@ -37,21 +36,6 @@ from scalesearch.search.training.train import EpochReport, TrainConfig, warmup_e
 KNOWN_BEFORE_TRAINING = ("params", "flops", "size_mb")
 #: Optuna constraint set on a trial stopped early in a multi-objective study (see :class:`Hook`).
 EARLY_STOPPED = "ss.early_stopped"
-
-
-@dataclass(frozen=True)
-class EarlyStoppingSpec:
-    """Successive halving on epochs (``asha``) or ``none``; see ``search/study/early_stopping.py``.
-
-    Rungs at ``min_epochs * eta**k`` epochs; at each, the top ``1/eta`` of the trials that reached
-    it continue. The first ``min_trials_per_rung`` trials at a rung always continue (1: only the
-    first; later ones are ranked, and an undominated one continues anyway).
-    """
-
-    name: str = "asha"
-    min_epochs: int = 3
-    eta: float = 3.0
-    min_trials_per_rung: int = 1
 
 
 @dataclass(frozen=True)
@@ -224,6 +208,7 @@ def _asha(objectives: Sequence[str], conditions: Sequence[Condition], **options:
     return ParetoASHA(objectives, conditions, **options)
 
 
+#: The rules by name: the names of ``early_stopping_spec.RULES``, which the spec checks against.
 EARLY_STOPPING: dict[str, Callable[..., EarlyStopping]] = {"none": _none, "asha": _asha}
 
 
@@ -284,15 +269,3 @@ class Hook:
         if not self.report and hasattr(trial, "set_constraint"):  # Optuna >= 5
             trial.set_constraint(EARLY_STOPPED, 1 - decision.epoch / max(1, trial_budget(trial)))
         raise optuna.TrialPruned(decision.reason)
-
-
-def validate_early_stopping(es: EarlyStoppingSpec) -> None:
-    """Check the ``early_stopping`` section of a spec."""
-    if es.name not in EARLY_STOPPING:
-        raise UnknownNameError(f"early_stopping.name: unknown rule {es.name!r}; choose from {', '.join(EARLY_STOPPING)}")
-    if es.min_epochs < 1:
-        raise SpecError(f"early_stopping.min_epochs: must be at least 1, got {es.min_epochs}")
-    if es.eta <= 1:
-        raise SpecError(f"early_stopping.eta: must be greater than 1 (e.g. 3: a third of the trials continue), got {es.eta}")
-    if es.min_trials_per_rung < 1:
-        raise SpecError(f"early_stopping.min_trials_per_rung: must be at least 1, got {es.min_trials_per_rung}")

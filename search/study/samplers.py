@@ -51,6 +51,7 @@ def _random(seed: int | None, constraints: ConstraintsFunc, n_trials: int) -> An
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+#: The samplers by name: the names of ``sampler_spec.SAMPLER_NAMES``, which the spec checks against.
 SAMPLERS: dict[str, Callable[[int | None, ConstraintsFunc, int], Any]] = {
     "auto": _auto, "tpe": _tpe, "nsga2": _nsga2, "random": _random,
 }

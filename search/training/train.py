@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scalesearch.search.datasets import Dataset, Split
+from scalesearch.search.training.schedules import SCHEDULES
 from scalesearch.search.training.speed import FiniteWatch, make_optimizer, speed_settings
 
-SCHEDULES = ("cosine", "onecycle")
-
-
-def check_schedules(names: Iterable[str]) -> None:
-    """Refuse a schedule the trainer does not have (at spec load, so that no trial fails on it)."""
-    from scalesearch.errors import SpecError
-
-    for name in names:
-        if name not in SCHEDULES:
-            raise SpecError(f"space.training.schedule: unknown schedule {name!r}; choose from {', '.join(SCHEDULES)}")
 ONECYCLE_WARMUP = 0.3  # fraction of training before one-cycle's learning rate peaks (torch's default)
 
 

@@ -84,3 +84,22 @@ def test_missing_file_is_a_spec_error(tmp_path):
 def test_unknown_names_have_their_own_type():
     with pytest.raises(UnknownNameError):
         spec_from_data({"objectives": ["joy"]})
+
+
+def test_reading_a_spec_imports_no_implementation():
+    """Each concept checks its own section through a light registry (sampler_spec,
+    early_stopping_spec, training/schedules), so loading a spec imports neither torch nor Optuna
+    nor the modules that sample or stop trials. (The compression section is still checked by
+    ``compression/compress.py``, which imports the trainer module, not torch.)"""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from scalesearch.search.config.spec import load_spec; load_spec(); "
+            "print(json.dumps(sorted(sys.modules)))")
+    loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                           check=True, cwd=ROOT.parent).stdout))
+    heavy = {"torch", "optuna", "timm", "sqlalchemy",
+             "scalesearch.search.study.early_stopping", "scalesearch.search.study.samplers",
+             "scalesearch.search.runtime.budget", "scalesearch.search.results.pareto"}
+    assert sorted(heavy & loaded) == []

@@ -22,13 +22,13 @@ from scalesearch.search.config.spec import load_spec, spec_from_data
 from scalesearch.search.study.early_stopping import (
     EARLY_STOPPED,
     EARLY_STOPPING,
-    EarlyStoppingSpec,
     Hook,
     NoEarlyStopping,
     ParetoASHA,
     make_early_stopping,
     trial_budget,
 )
+from scalesearch.search.study.early_stopping_spec import RULES, EarlyStoppingSpec
 from scalesearch.search.study.objective import constraints_func
 from scalesearch.search.study.study import epochs_spent, open_study, run_study
 from scalesearch.search.training.train import Diverged, EpochReport, TrainResult
@@ -506,3 +506,7 @@ def test_bad_early_stopping_settings_are_refused(override, error, match):
 def test_overrides_reach_the_rule():
     spec = load_spec(None, ["early_stopping.name=none", "budget.max_epochs=100"])
     assert spec.early_stopping.name == "none" and spec.budget.max_epochs == 100
+
+
+def test_the_rules_registry_has_exactly_the_names_the_spec_checks():
+    assert list(EARLY_STOPPING) == list(RULES)

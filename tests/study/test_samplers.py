@@ -5,6 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
+from scalesearch.search.study.sampler_spec import SAMPLER_NAMES
 from scalesearch.search.study.samplers import SAMPLERS, make_sampler
 
 
@@ -32,3 +33,7 @@ def test_seeded_samplers_repeat_their_suggestions(name):
         study.optimize(objective, n_trials=15)
         runs.append([t.params for t in study.trials])
     assert runs[0] == runs[1]
+
+
+def test_the_samplers_registry_has_exactly_the_names_the_spec_checks():
+    assert list(SAMPLERS) == list(SAMPLER_NAMES)

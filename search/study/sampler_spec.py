@@ -1,0 +1,32 @@
+"""The ``sampler`` section of a spec and the names of the samplers, without Optuna.
+
+The spec (``search/config/spec.py``) checks its section here; the samplers themselves are
+built by name in ``search/study/samplers.py``, whose registry has exactly the names listed
+here (``tests/study/test_samplers.py`` checks that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scalesearch.errors import UnknownNameError
+
+#: Every sampler by name, with what it is.
+SAMPLER_NAMES: dict[str, str] = {
+    "auto": "Optuna's default for the number of objectives",
+    "tpe": "multivariate, grouped TPE",
+    "nsga2": "NSGA-II, a population sized from the trial budget",
+    "random": "uniform random sampling",
+}
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    name: str = "auto"  # auto = Optuna's default for the number of objectives
+    seed: int | None = 0
+
+
+def validate_sampler(sampler: SamplerSpec) -> None:
+    """Check the ``sampler`` section of a spec."""
+    if sampler.name not in SAMPLER_NAMES:
+        raise UnknownNameError(f"sampler.name: unknown sampler {sampler.name!r}; choose from {', '.join(SAMPLER_NAMES)}")
