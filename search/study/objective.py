@@ -20,7 +20,7 @@ from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.datasets import Dataset
 from scalesearch.search.runtime.faults import error_text, fail_reason, readable
 from scalesearch.search.study.constraints import store_constraints
-from scalesearch.search.study.epochs import CountingTrainer
+from scalesearch.search.study.epochs import BudgetSpent, CountingTrainer
 from scalesearch.search.study.samplers import SEED_ATTR
 from scalesearch.search.training.models import build_model
 from scalesearch.search.training.robustness import extra_metrics
@@ -61,16 +61,23 @@ class Objective:
         self.events = events or _NoEvents()
         self.on_epoch = on_epoch  # e.g. early stopping; may raise optuna.TrialPruned
         self._first_trial = True
+        self._epochs_run = 0  # epochs of the trial in flight's own training so far
         self.before_training = before_training  # sees the stored costs; may raise TrialPruned
 
     def __call__(self, trial: Any) -> list[float]:
         import optuna
 
+        self._epochs_run = 0
         try:
             values = self._run(trial)
         except optuna.TrialPruned:
             store_constraints(trial, self.spec.conditions)
             raise
+        except BudgetSpent as e:  # the study's epoch budget ran out before this trial's next epoch
+            trial.set_user_attr(attrs.PRUNE_REASON, str(e))
+            self._store(trial, {"epochs_run": self._epochs_run})
+            store_constraints(trial, self.spec.conditions)
+            raise optuna.TrialPruned(str(e)) from None
         store_constraints(trial, self.spec.conditions)
         return values
 
@@ -105,10 +112,12 @@ class Objective:
         if self.before_training is not None:
             self.before_training(trial)
         cfg = train_config(self.spec, config["training"], config["seed"])
-        # Every epoch counts (search/study/epochs.py); stored live only where a budget reads it.
-        trainer = CountingTrainer(self.trainer, trial, every_epoch=self.spec.budget.max_epochs is not None)
+        # Every epoch counts (search/study/epochs.py); stored live, and the budget checked before
+        # each epoch, only where there is an epoch budget.
+        trainer = CountingTrainer(self.trainer, trial, every_epoch=False, max_epochs=self.spec.budget.max_epochs)
 
         def on_epoch(report: EpochReport) -> None:
+            self._epochs_run = report.epoch
             self.events.epoch(trial.number, report, cfg.epochs)
             if self.on_epoch is not None:
                 self.on_epoch(trial, report)

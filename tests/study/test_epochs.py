@@ -103,10 +103,54 @@ def test_an_epoch_budget_counts_everything_and_is_reported_as_the_budget(tmp_pat
     trainer = CountingFake()
     summary = run_study(study, spec, data=tiny_data, device="cpu", trainer=trainer)
     # Each trial trains 4 + 1 retraining of 4 (+ 2 fine-tuning when pruned): 8 or 10 epochs, so
-    # the study stops after its third trial; the old count (ss.epochs_run: 4 a trial) ran six.
+    # the third trial is stopped before the epoch that would pass the budget: one worker spends
+    # exactly max_epochs (the check before each epoch; it used to finish the trial, 24 to 30).
     assert summary.stopped_by == "budget" and len(study.trials) == 3
-    assert epochs_spent(study) == trainer.epochs >= 20
+    assert epochs_spent(study) == trainer.epochs == 20
+    last = study.trials[-1]
+    assert last.state.name == "PRUNED" and last.user_attrs[attrs.PRUNE_REASON].startswith("budget: ")
+    assert [t.state.name for t in study.trials[:2]] == ["COMPLETE", "COMPLETE"]
     # Several workers: the run's summary reads the study, and says "budget", not "timeout".
     assert stop_reason(study, 1000, 20, failed=False) == "budget"
     assert stop_reason(study, 1000, None, failed=False) == "timeout"
     assert stop_reason(study, 3, None, failed=True) == "budget"
+
+
+def _budget_worker(url: str, name: str, epoch_seconds: float) -> None:
+    """One worker process on the study: made-up 4-epoch trials, each epoch ``epoch_seconds``."""
+    import time
+
+    import torch
+
+    from scalesearch.search.datasets import Dataset, Split
+
+    g = torch.Generator().manual_seed(0)
+    split = lambda n: Split(torch.randn(n, 1, 8, 8, generator=g), torch.arange(n) % 10)  # noqa: E731
+    data = Dataset("tiny", split(20), split(10), split(10), 10, 1, 8, tuple(str(i) for i in range(10)))
+    study, spec = open_study(None, url, name)
+    run_study(study, spec, data=data, device="cpu",
+              trainer=CountingFake(during=lambda: time.sleep(epoch_seconds)))
+
+
+def test_an_epoch_budget_stops_running_trials_across_processes(tmp_path):
+    """Three worker processes share max_epochs through the storage: each trial checks it before
+    every epoch, so the study overshoots by at most the epochs other workers had already begun
+    when it ran out (one each: 2 here), never by whole trials (4 to 10 epochs each)."""
+    import multiprocessing
+
+    url, workers, max_epochs = f"sqlite:///{tmp_path / 'p.db'}", 3, 30
+    spec = _spec(budget={"n_trials": 1000, "max_epochs": max_epochs})
+    open_study(spec, url)
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_budget_worker, args=(url, spec.study_name, 0.05)) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(600)
+    assert [proc.exitcode for proc in procs] == [0] * workers
+    study = optuna.load_study(study_name=spec.study_name, storage=url)
+    assert max_epochs <= epochs_spent(study) <= max_epochs + workers - 1
+    states = [t.state.name for t in study.trials]
+    assert "FAIL" not in states and "RUNNING" not in states, states
+    stopped = [t for t in study.trials if t.user_attrs.get(attrs.PRUNE_REASON, "").startswith("budget: ")]
+    assert stopped and all(t.state.name == "PRUNED" for t in stopped)  # stopped for budget, not failed
