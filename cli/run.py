@@ -55,6 +55,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             summary = run_study(study, spec, events=progress, on_trial_end=both(progress, refresh), storage_url=url,
                                 graceful=args.graceful, notice=lambda m: console.print(m, markup=False))
     except KeyboardInterrupt as e:
+        refresh.interrupted(study)  # the interrupted trial's note and the study note's counts
         return common.interrupted(e, url, spec.study_name)
     refresh.finish(study)
     if summary.stopped_by == "budget" and spec.measure.final_reeval.top:

@@ -14,6 +14,8 @@ A space file::
       lr: {low: 1.0e-3, high: 1.0e-2, log: true}
       epochs: 12
       batch_size: {choices: [32, 64]}
+      augment: {low: 0.0, high: 0.6}   # random rotation/scale/shift strength, 0..1
+      ema: 0.99                        # EMA of the weights, per-step decay (0 = off)
     compression:                       # optional; absent = models are deployed as trained
       pruning_ratio: {choices: [0.0, 0.3, 0.5]}
       finetune_epochs: 2
@@ -45,7 +47,14 @@ PRESET_DIR = Path(__file__).parent
 #: Training knobs a space may set; the trainer's ``TrainConfig`` has exactly these fields.
 TRAINING_KNOBS = (
     "lr", "weight_decay", "label_smoothing", "epochs", "batch_size", "schedule", "warmup_epochs",
+    "augment", "ema",
 )
+
+#: Training knobs whose values have bounds, checked when a space is read: knob -> (low, high).
+TRAINING_BOUNDS: dict[str, tuple[float, float]] = {
+    "augment": (0.0, 1.0),  # strength of random rotation/scale/shift (search/datasets/augment.py)
+    "ema": (0.0, 0.9999),  # per-step decay of the weights' average; 0 = off (search/training/ema.py)
+}
 
 #: Compression knobs a space may set -> knobs of which one must be non-zero for it to matter.
 #: Sampled in this order into ``config["compression"]``; ``search/compression/compress.py`` applies them.
@@ -57,6 +66,7 @@ COMPRESSION_KNOBS: dict[str, tuple[str, ...]] = {
     "pruning_profile": ("pruning_ratio",),
     "finetune_epochs": ("pruning_ratio", "sparsity"),
     "finetune_lr_factor": ("pruning_ratio", "sparsity"),
+    "finetune_fraction": ("pruning_ratio", "sparsity"),
 }
 
 Scalar = int | float | str | bool
@@ -233,7 +243,7 @@ def parse_param(data: Any, where: str) -> Param:
     return FloatRange(float(low), float(high), log, step)
 
 
-def _within(param: Param, bound: Param, where: str) -> None:
+def _within(param: Param, bound: Param, where: str, what: str = "the family's range") -> None:
     """Refuse space ranges outside what the family declares it can build."""
     values = param_values(param)
     match bound:
@@ -244,7 +254,7 @@ def _within(param: Param, bound: Param, where: str) -> None:
         case FloatRange(low=lo, high=hi) | IntRange(low=lo, high=hi):
             for v in values:
                 if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-                    raise SpecError(f"{where}: {v!r} is outside the family's range [{lo}, {hi}]")
+                    raise SpecError(f"{where}: {v!r} is outside {what} [{lo}, {hi}]")
 
 
 def parse_space(data: Any, where: str = "space") -> SearchSpace:
@@ -282,6 +292,9 @@ def parse_space(data: Any, where: str = "space") -> SearchSpace:
         if knob not in TRAINING_KNOBS:
             raise SpecError(f"{where}.training.{knob}: unknown training knob; known: {', '.join(TRAINING_KNOBS)}")
         training[knob] = parse_param(value, f"{where}.training.{knob}")
+        if knob in TRAINING_BOUNDS:
+            low, high = TRAINING_BOUNDS[knob]
+            _within(training[knob], FloatRange(low, high), f"{where}.training.{knob}", "its range")
     compression = _parse_compression(data.get("compression") or {}, f"{where}.compression")
     input_size = data.get("input_size")
     if input_size is not None and (not isinstance(input_size, int) or isinstance(input_size, bool) or input_size < 1):

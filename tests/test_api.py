@@ -16,7 +16,7 @@ from torch import nn
 
 import scalesearch
 from scalesearch.errors import DataError, FamilyError, ScalesearchError, SpecError, StorageError
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.study.study import count_finished
 from scalesearch.spaces import ModelInput, register_family, unregister_family
 
@@ -76,7 +76,7 @@ def test_import_is_light_and_exports_only_the_api():
 def test_run_returns_the_study_and_records_where_the_data_came_from(ran):
     study, url, out = ran
     assert isinstance(study, optuna.Study) and count_finished(study) == 2
-    stored = study.user_attrs[attrs.SPEC]["dataset"]
+    stored = system_attrs.study_data(study, attrs.SPEC)["dataset"]
     assert stored["kind"] == "python" and len(stored["fingerprint"]) == 64
     assert study.user_attrs[attrs.SPLIT]["samples"] == 120  # split recorded like any kind
     assert "[1/2] trial 0 complete api_mlp" in out and "Pareto front of api" in out  # progress without a TTY

@@ -100,7 +100,7 @@ def test_studies_lists_directions_and_counts(finished_study, capsys):
     url, _ = finished_study
     assert main(["studies", "--storage", url, "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert row["study"] == "d1" and row["COMPLETE"] == 3 and "accuracy (max)" in row["objectives"]
+    assert row["study"] == "d1" and row["complete"] == 3 and "accuracy (max)" in row["objectives"]
 
 
 def test_export_then_train_then_load(finished_study, tmp_path, capsys):

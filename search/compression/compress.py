@@ -6,8 +6,10 @@ record of what happened (accuracy before and after fine-tuning, non-zero weights
 stage was pruned by). Right after pruning, BatchNorm statistics are re-estimated on training
 inputs: removing channels shifts what every later BatchNorm sees, and its stored statistics
 otherwise cost most of the accuracy (``accuracy_after_pruning`` vs ``accuracy_before_finetune``
-in the record). Fine-tuning reuses the trainer with ``finetune_epochs`` of cosine-decayed
-training at ``lr * finetune_lr_factor``; it recovers from pruning and sparsity together (masks
+in the record). Fine-tuning reuses the trainer with :func:`finetune_epochs` of cosine-decayed
+training at ``lr * finetune_lr_factor`` (a fixed ``finetune_epochs`` plus ``finetune_fraction``
+of the training's epochs per unit of pruning ratio or sparsity: the more was removed, the longer
+it recovers); it recovers from pruning and sparsity together (masks
 keep pruned weights at zero meanwhile). The classifier is never pruned or sparsified.
 
 Nothing here knows about Optuna; ``search/compression/deploy.py`` measures the result on the deploy device.
@@ -48,6 +50,7 @@ class CompressionConfig:
     pruning_profile: str | tuple[float, ...] = "flat"
     finetune_epochs: int = 0
     finetune_lr_factor: float = 0.3
+    finetune_fraction: float = 0.0  # + this x ratio x training epochs (see finetune_epochs())
     sparsity: float = 0.0
     quantization: str = "none"
 
@@ -71,6 +74,7 @@ KNOBS: dict[str, dict[str, Any]] = {
     "pruning_profile": {"choices": tuple(PROFILES)},  # or one fixed list of multipliers
     "finetune_epochs": {"low": 0, "high": 1000, "int": True},
     "finetune_lr_factor": {"low": 1e-4, "high": 10.0},
+    "finetune_fraction": {"low": 0.0, "high": 10.0},
     "sparsity": {"low": 0.0, "high": MAX_SPARSITY},
     "quantization": {"choices": tuple(QUANTIZERS)},
 }
@@ -124,6 +128,16 @@ def uncompressed_params(knobs: Mapping[str, Param]) -> dict[str, Any]:
         if searched_choice or range_from_off:
             params[name] = off
     return params
+
+
+def finetune_epochs(cc: CompressionConfig, train_epochs: int) -> int:
+    """Epochs of recovery training: ``finetune_epochs`` plus ``finetune_fraction`` of the
+    ``train_epochs`` per unit of what was removed (the larger of pruning ratio and sparsity),
+    rounded; 0 for a model neither pruned nor sparsified. E.g. 2 + 1.0 x 0.5 x 20 = 12."""
+    removed = max(cc.pruning_ratio, cc.sparsity)
+    if removed <= 0:
+        return 0
+    return cc.finetune_epochs + round(cc.finetune_fraction * removed * train_epochs)
 
 
 @dataclass
@@ -224,12 +238,13 @@ def compress(model: Any, data: Dataset, cc: CompressionConfig, *, train_cfg: Tra
         else:
             record["accuracy_before_finetune"] = record["accuracy_after_pruning"]
         record["accuracy_after_finetune"] = record["accuracy_before_finetune"]
-        if cc.finetune_epochs > 0:
-            ft = dataclasses.replace(train_cfg, epochs=cc.finetune_epochs, schedule="cosine",
+        if (epochs := finetune_epochs(cc, train_cfg.epochs)) > 0:
+            ft = dataclasses.replace(train_cfg, epochs=epochs, schedule="cosine",
                                      warmup_epochs=0.0, lr=train_cfg.lr * cc.finetune_lr_factor)
             tuned = trainer(model, data, ft, device, None)
             record["accuracy_after_finetune"] = tuned.val_accuracy
             record["finetune_seconds"] = tuned.train_seconds
+            record["finetune_epochs"] = epochs
         sparsity.fix(model)
         record["weight_sparsity"] = sparsity.weight_sparsity(model)
     record["nonzero_params"] = sparsity.count_nonzero(model)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalesearch.search.datasets.augment import Augment
+from scalesearch.search.datasets.augment import Augment, epoch_generator
 
 
 class DataClock:
@@ -73,10 +73,11 @@ class Split:
         batch_size = min(batch_size, n)
         order = torch.randperm(n, generator=generator).to(self.y.device) if shuffle else None
         augment = self.augment if shuffle and self.augment is not None and self.augment.active else None
+        augment_generator = epoch_generator(device, generator) if augment is not None else None
         for b in range(self.num_batches(batch_size, drop_last)):
             idx = slice(b * batch_size, (b + 1) * batch_size) if order is None else order[b * batch_size:(b + 1) * batch_size]
             x, y = self.x[idx].to(device, non_blocking=True), self.y[idx].to(device, non_blocking=True)
-            yield (augment(x, generator) if augment is not None else x), y
+            yield (augment(x, augment_generator) if augment is not None else x), y
 
     def to(self, device: str) -> Split:
         return dataclasses.replace(self, x=self.x.to(device), y=self.y.to(device))

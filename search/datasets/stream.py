@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scalesearch.search.datasets.augment import Augment
+from scalesearch.search.datasets.augment import Augment, epoch_generator
 from scalesearch.search.datasets.base import DataClock, num_batches, timed
 from scalesearch.search.datasets.decode import decode, unreadable
 
@@ -131,13 +131,14 @@ class StreamSplit:
         mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
         augment = self.augment if shuffle and self.augment is not None and self.augment.active else None
+        augment_generator = epoch_generator(device, generator) if augment is not None else None
         for images, labels, index, errors in loader:
             if any(errors):
                 images, labels = self._readable(images, labels, index, errors)
                 if len(labels) == 0:
                     continue
             x = images.to(device, non_blocking=True).float().div_(255).sub_(mean).div_(std)
-            yield (augment(x, generator) if augment is not None else x), labels.to(device, non_blocking=True)
+            yield (augment(x, augment_generator) if augment is not None else x), labels.to(device, non_blocking=True)
 
     def _readable(self, images: Any, labels: Any, index: Any, errors: list[str]) -> tuple[Any, Any]:
         import torch

@@ -215,10 +215,14 @@ def execute(launch: Launch, console: Any) -> RunOutcome:
 
         refresh = Refresh(spec, launch.url, warn=lambda m: console.print(f"warning: {m}", markup=False))
         refresh.start(study)  # notes and figures in optuna-dashboard (search/results/refresh.py)
-        with Progress(spec, console, finished_before=launch.finished_before) as progress:
-            summary = run_study(study, spec, events=progress, on_trial_end=both(progress, refresh),
-                                storage_url=launch.url, graceful=launch.graceful,
-                                notice=lambda m: console.print(m, markup=False))
+        try:
+            with Progress(spec, console, finished_before=launch.finished_before) as progress:
+                summary = run_study(study, spec, events=progress, on_trial_end=both(progress, refresh),
+                                    storage_url=launch.url, graceful=launch.graceful,
+                                    notice=lambda m: console.print(m, markup=False))
+        except KeyboardInterrupt:
+            refresh.interrupted(study)  # the interrupted trial's note and the study note's counts
+            raise
         refresh.finish(study)
         finished, stopped_by = summary.finished, summary.stopped_by
     if stopped_by == "budget" and spec.measure.final_reeval.top and ends_study(study, launch.url):

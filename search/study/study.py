@@ -16,7 +16,7 @@ from typing import Any
 
 from scalesearch.errors import SpecError, StorageError
 from scalesearch.search.compression.compress import uncompressed_params
-from scalesearch.search.config import attrs
+from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import (
     DatasetSpec,
     StudySpec,
@@ -82,7 +82,7 @@ def load_study(storage: Any, study_name: str) -> Any:
 
 
 def stored_spec(study: Any) -> StudySpec:
-    data = study.user_attrs.get(attrs.SPEC)
+    data = system_attrs.study_data(study, attrs.SPEC)  # a system attr; older studies: a user attr
     if data is None:
         raise StorageError(f"study {study.study_name!r} was not created by scalesearch (it has no stored spec)")
     return spec_from_data(data)
@@ -138,12 +138,13 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
         study = optuna.create_study(storage=storage, study_name=name, directions=spec.directions,
                                     load_if_exists=True)
         study.set_metric_names(list(spec.objectives))
-        study.set_user_attr(attrs.SPEC, spec_to_data(spec))
+        # The spec is for programs: a system attr, off the dashboard's study page (a JSON blob cut at 1,024 chars).
+        storage.set_study_system_attr(storage.get_study_id_from_name(name), attrs.SPEC, spec_to_data(spec))
         study.set_user_attr(attrs.VERSIONS, versions())
         seed_families(study, spec)
     elif spec.budget.n_trials != stored.budget.n_trials:
-        data = study.user_attrs[attrs.SPEC]
-        study.set_user_attr(attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
+        data = system_attrs.study_data(study, attrs.SPEC)
+        system_attrs.set_study_data(study, attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
     # Re-open with the spec's heartbeat settings, so every worker of this study uses the same ones.
     heartbeat = Heartbeat(spec.workers.heartbeat_seconds, spec.workers.grace_seconds,
                           on_stale=Retry(spec.workers.max_retries))

@@ -1,4 +1,7 @@
-"""Training from scratch: AdamW with a cosine or one-cycle schedule, seeded.
+"""Training from scratch: AdamW with a cosine or one-cycle schedule, seeded; optionally random
+affine augmentation on the batch's device (``augment`` strength, ``search/datasets/augment.py``)
+and an EMA of the weights (``ema`` decay, ``search/training/ema.py``), which is what is
+validated each epoch and what the trained model holds at the end.
 
 The trainer knows nothing about Optuna. It reports each epoch to an ``on_epoch`` callback,
 which may raise to stop training (that is how early stopping reaches it), and raises
@@ -14,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scalesearch.search.datasets import Dataset, Split
+from scalesearch.search.datasets.augment import Affine, device_generator
+from scalesearch.search.training.ema import WeightAverage
 from scalesearch.search.training.schedules import SCHEDULES
 from scalesearch.search.training.speed import FiniteWatch, make_optimizer, speed_settings
 
@@ -31,6 +36,8 @@ class TrainConfig:
     batch_size: int = 64
     schedule: str = "cosine"
     warmup_epochs: float = 0.0  # linear warm-up before the cosine decay
+    augment: float = 0.0  # random rotation/scale/shift strength in [0, 1] (datasets/augment.py); 0 = off
+    ema: float = 0.0  # per-step decay of the weights' moving average (e.g. 0.99); 0 = off
     grad_clip: float = 5.0
     amp: bool = True  # bf16 autocast on CUDA
     channels_last: bool = True  # on CUDA
@@ -168,6 +175,8 @@ def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
     steps_per_epoch = data.train.num_batches(cfg.batch_size, drop_last=True)
     optimizer = make_optimizer(model.parameters(), cfg.lr, cfg.weight_decay, device)
     scheduler = _scheduler(optimizer, cfg, steps_per_epoch)
+    affine, affine_generator = Affine(cfg.augment), device_generator(device, cfg.seed)
+    average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None
     curve: list[float] = []
     seconds, loss_value = 0.0, math.nan
     for epoch in range(1, cfg.epochs + 1):
@@ -177,6 +186,8 @@ def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
         watch = FiniteWatch(device)  # on CUDA: no host sync inside the step loop
         batches = data.train.batches(cfg.batch_size, device=device, shuffle=True, generator=generator, drop_last=True)
         for step, (x, y) in enumerate(batches):
+            if affine.active:
+                x = affine(x, affine_generator)
             with _autocast(cfg, device):
                 loss = F.cross_entropy(model(_layout(x, cfg, device)), y, label_smoothing=cfg.label_smoothing)
             if watch.step(step, loss):
@@ -187,12 +198,16 @@ def train(model: Any, data: Dataset, cfg: TrainConfig, device: str,
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             scheduler.step()
+            if average is not None:
+                average.update(model)
             total_loss += loss.detach()
         if (bad := watch.first_bad()) is not None:
             raise Diverged(epoch, *bad)
         loss_value = total_loss.item() / steps_per_epoch
         seconds += time.perf_counter() - started
-        curve.append(evaluate(model, data.val, device, cfg))
+        curve.append(evaluate(model if average is None else average.model, data.val, device, cfg))
         if on_epoch is not None:
             on_epoch(EpochReport(epoch, loss_value, curve[-1], seconds))
+    if average is not None:
+        average.copy_to(model)
     return TrainResult(curve[-1] if curve else 0.0, curve, len(curve), seconds, loss_value)

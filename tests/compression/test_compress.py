@@ -119,3 +119,15 @@ def test_a_model_the_quantizer_cannot_handle_raises_compression_error() -> None:
     with pytest.raises(C.CompressionError, match="int8_static of DataDependent failed"):
         C.compress(DataDependent(), digits(), cc, train_cfg=dataclasses.replace(TRAIN, epochs=1),
                    device="cpu", deploy_device="cpu")
+
+
+@pytest.mark.parametrize(("cc", "epochs"), [
+    (C.CompressionConfig(), 0),
+    (C.CompressionConfig(finetune_epochs=2, finetune_fraction=1.0), 0),  # nothing removed: nothing to recover
+    (C.CompressionConfig(pruning_ratio=0.5, finetune_epochs=2), 2),
+    (C.CompressionConfig(pruning_ratio=0.5, finetune_epochs=2, finetune_fraction=1.0), 12),
+    (C.CompressionConfig(pruning_ratio=0.25, finetune_fraction=0.4), 2),
+    (C.CompressionConfig(sparsity=0.75, pruning_ratio=0.25, finetune_fraction=1.0), 15),
+])
+def test_finetune_epochs_grow_with_what_was_removed(cc, epochs):
+    assert C.finetune_epochs(cc, 20) == epochs

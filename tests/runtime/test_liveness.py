@@ -8,7 +8,6 @@ import optuna
 import pytest
 
 from scalesearch.search.config import attrs
-from scalesearch.search.config.spec import spec_from_data
 from scalesearch.search.runtime.liveness import (
     AttrHeartbeat,
     OptunaHeartbeat,
@@ -18,6 +17,8 @@ from scalesearch.search.runtime.liveness import (
     sweep_unstarted,
 )
 from scalesearch.search.runtime.loop import work
+from scalesearch.search.storage.storage import stored_study
+from scalesearch.search.study.study import stored_spec
 from tests.workers_helpers import FAKE_SPEC, create_study, load, wait_for
 
 State = optuna.trial.TrialState
@@ -116,7 +117,7 @@ def test_a_live_worker_fails_a_dead_journal_trial_and_reruns_its_config(tmp_path
     dead = load(url, "dead")
     orphan = _running(dead, 0.75, beat=time.time())  # its worker "dies" now: no more beats
     orphan.set_user_attr(attrs.SLOT, "claim")
-    study, spec = load(url, "dead"), spec_from_data(dead.user_attrs[attrs.SPEC])
+    study, spec = load(url, "dead"), stored_spec(stored_study("dead", dead._storage))
     seen: list[float] = []
 
     def objective(trial: optuna.Trial) -> list[float]:
@@ -140,7 +141,7 @@ def test_a_trial_ended_by_another_worker_does_not_stop_this_one(tmp_path):
     url = f"journal:///{tmp_path / 'study.log'}"
     create_study(url, FAKE_SPEC | {"study_name": "stolen", "budget": {"n_trials": 2}})
     study = load(url, "stolen")
-    spec = spec_from_data(study.user_attrs[attrs.SPEC])
+    spec = stored_spec(stored_study("stolen", study._storage))
     other = load(url, "stolen")  # another worker's view, that (wrongly) finds trial 0 stale
     notices: list[str] = []
 

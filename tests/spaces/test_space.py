@@ -84,3 +84,13 @@ def test_every_preset_loads_and_states_its_input_size(name):
 def test_log_range_needs_positive_low():
     with pytest.raises(SpecError, match="log range needs low > 0"):
         parse_param({"low": 0.0, "high": 1.0, "log": True}, "x")
+
+
+def test_augment_and_ema_are_training_knobs_within_their_ranges():
+    space = parse_space({"families": {"resnet": {}},
+                         "training": {"augment": {"low": 0.0, "high": 0.6}, "ema": 0.99, "epochs": 20}})
+    config = suggest(optuna.trial.FixedTrial({"augment": 0.3}), space)
+    assert config["training"] == {"augment": 0.3, "ema": 0.99, "epochs": 20}
+    for knob, bad in (("augment", {"low": 0.0, "high": 1.5}), ("augment", -0.1), ("ema", 1.0)):
+        with pytest.raises(SpecError, match=rf"space\.training\.{knob}: .* is outside its range"):
+            parse_space({"families": {"resnet": {}}, "training": {knob: bad}})

@@ -11,11 +11,10 @@ import pytest
 
 from scalesearch import cli
 from scalesearch.errors import StorageError
-from scalesearch.search.config import attrs
-from scalesearch.search.config.spec import spec_from_data
 from scalesearch.search.runtime.loop import work
 from scalesearch.search.storage import storage
-from scalesearch.search.storage.storage import redact, scrub
+from scalesearch.search.storage.storage import redact, scrub, stored_study
+from scalesearch.search.study.study import stored_spec
 from tests.workers_helpers import (
     FAKE_SPEC,
     create_study,
@@ -84,7 +83,7 @@ def test_a_storage_failure_while_telling_is_not_masked(tmp_path, monkeypatch):
 
     try:
         with pytest.raises(StorageError, match=r"^storage error on sqlite:///.*: database is locked; another process"):
-            work(study, spec_from_data(study.user_attrs[attrs.SPEC]), objective, storage_url=url)
+            work(study, stored_spec(stored_study("mid", study._storage)), objective, storage_url=url)
     finally:
         for lock in locks:
             lock.close()

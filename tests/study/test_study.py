@@ -22,7 +22,7 @@ def spec():
 def test_new_study_stores_spec_names_metrics_and_versions(spec, storage_url):
     study, resolved = open_study(spec, storage_url)
     assert study.metric_names == ["accuracy", "params"]
-    assert study.user_attrs[attrs.SPEC] == spec_to_data(resolved)
+    assert system_attrs.study_data(study, attrs.SPEC) == spec_to_data(resolved)
     assert "optuna" in study.user_attrs[attrs.VERSIONS]
 
 
@@ -51,7 +51,7 @@ def test_conflicting_spec_is_refused_naming_the_keys(spec, storage_url):
     with pytest.raises(SpecError, match=r"already exists with a different spec \(objectives\)"):
         open_study(other, storage_url)
     stored = optuna.load_study(study_name=spec.study_name, storage=storage_url)
-    assert stored.user_attrs[attrs.SPEC] == spec_to_data(spec)
+    assert system_attrs.study_data(study, attrs.SPEC) == spec_to_data(spec)
     assert all(t.state == optuna.trial.TrialState.WAITING for t in stored.trials)  # the per-family seeds
 
 

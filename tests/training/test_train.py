@@ -57,6 +57,47 @@ def test_on_epoch_may_stop_training(tiny_data):
         train(_model(), tiny_data, TrainConfig(epochs=3, batch_size=16), "cpu", stop_after_first)
 
 
+def test_augment_and_ema_are_seeded_and_change_training(tiny_data):
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=3, augment=0.5, ema=0.9)
+    a = train(_model(), tiny_data, cfg, "cpu")
+    b = train(_model(), tiny_data, cfg, "cpu")
+    assert a.curve == b.curve and a.train_loss == b.train_loss
+    plain = train(_model(), tiny_data, TrainConfig(epochs=2, batch_size=16, seed=3), "cpu")
+    assert train(_model(), tiny_data, TrainConfig(epochs=2, batch_size=16, seed=3, augment=0.5), "cpu").train_loss != plain.train_loss
+
+
+def test_ema_model_is_what_is_validated_and_kept(tiny_data, monkeypatch):
+    from scalesearch.search.training import ema
+    from scalesearch.search.training import train as train_module
+
+    kept = []
+    monkeypatch.setattr(train_module, "WeightAverage",
+                        lambda model, decay: kept.append(ema.WeightAverage(model, decay)) or kept[-1])
+    model = _model()
+    result = train(model, tiny_data, TrainConfig(epochs=2, batch_size=16, ema=0.9), "cpu")
+    (average,) = kept
+    assert average.updates == 2 * tiny_data.train.num_batches(16, drop_last=True)
+    for (name, live), averaged in zip(model.state_dict().items(), average.model.state_dict().values(), strict=True):
+        assert torch.equal(live, averaged), name
+    assert result.val_accuracy == evaluate(model, tiny_data.val, "cpu")
+
+
+def test_weight_average_moves_towards_the_live_weights_with_a_warm_up():
+    from scalesearch.search.training.ema import WeightAverage
+
+    live = torch.nn.BatchNorm1d(2)
+    average = WeightAverage(live, 0.99)
+    with torch.no_grad():
+        live.weight.fill_(3.0)  # starts at 1
+        live.running_mean.fill_(2.0)
+    average.update(live)  # warm-up decay (1 + 1) / (10 + 1)
+    assert torch.allclose(average.model.weight, torch.full((2,), 1 + 2 * (1 - 2 / 11)))
+    assert torch.allclose(average.model.running_mean, torch.full((2,), 2 * (1 - 2 / 11)))
+    assert int(average.model.num_batches_tracked) == int(live.num_batches_tracked)
+    with pytest.raises(ValueError, match="ema decay"):
+        WeightAverage(live, 1.0)
+
+
 def test_evaluate_is_a_fraction(tiny_data):
     assert 0.0 <= evaluate(_model(), tiny_data.val, "cpu") <= 1.0
 
