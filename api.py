@@ -67,7 +67,8 @@ def run(spec_or_path: str | Path | Mapping[str, Any] | Any = None, *, storage: s
 
     console = _console()
     launch = open_run(spec_or_path, console=console, storage=storage, study_name=study_name, n_trials=n_trials,
-                      timeout=timeout, overrides=_overrides(overrides), workers=workers, data=data)
+                      timeout=timeout, overrides=_overrides(overrides), workers=workers, data=data,
+                      caller="python")
     try:
         outcome = execute(launch, console)
     except KeyboardInterrupt as e:

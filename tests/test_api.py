@@ -94,8 +94,11 @@ def test_run_resumes_to_a_larger_budget_with_the_same_data(ran, tmp_path):
     with contextlib.redirect_stdout(out):
         resumed = scalesearch.run(spec(), storage=f"sqlite:///{copy}", data=data(), n_trials=3)
     assert count_finished(resumed) == 3 and "2/3 trials finished" in out.getvalue()
-    with pytest.raises(SpecError, match="dataset.fingerprint"):
+    with pytest.raises(DataError, match="not the data study 'api' ran on; pass the same x, y or Dataset"):
         scalesearch.run(spec(), storage=f"sqlite:///{copy}", data=data(seed=1))
+    with pytest.raises(DataError, match=r"ran on data given in Python \(data=\); pass data= ") as e:
+        scalesearch.run(spec(), storage=f"sqlite:///{copy}")  # resumed, but data= forgotten
+    assert "fingerprint" not in str(e.value) and "--study-name" not in str(e.value)
 
 
 def test_export_train_load_model_and_report(ran, tmp_path):
@@ -172,6 +175,19 @@ MISTAKES = [
                                  data=data()),
      SpecError, "the spec already names its data"),
 ]
+
+
+def test_a_data_error_from_python_stores_nothing(family, tmp_path, monkeypatch):
+    """docs/python.md: "before anything is stored" -- a corrupt image included."""
+    from tests.datasets_helpers import digits_folder
+
+    monkeypatch.setenv("SCALESEARCH_CACHE", str(tmp_path / "cache"))
+    root = digits_folder(tmp_path / "imgs", per_class=6, classes=2)
+    (root / "digit_0" / "bad.png").write_bytes(b"not a png")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    with pytest.raises(DataError, match="cannot read image"):
+        scalesearch.run(spec() | {"dataset": {"kind": "imagefolder", "root": str(root)}}, storage=url)
+    assert not (tmp_path / "runs.db").exists()
 
 
 @pytest.mark.parametrize("call,error,message", MISTAKES, ids=[m[2][:28] for m in MISTAKES])

@@ -73,6 +73,20 @@ def _model_dir(monkeypatch: Any, extra: dict[str, Any] | None = None) -> None:
             content.save(name)
 
 
+def _image_folder(monkeypatch: Any, classes: int = 2, corrupt: bool = False) -> None:
+    """In the case's folder: ``imgs/<class>/*.png`` digits (4 of each of ``classes``), with a
+    broken ``imgs/digit_1/broken.png`` when ``corrupt``; the dataset cache kept inside it."""
+    from tests.datasets_helpers import digits_folder
+
+    monkeypatch.setenv("SCALESEARCH_CACHE", str(Path("cache").resolve()))
+    digits_folder(Path("imgs"), per_class=4, classes=classes)
+    if corrupt:
+        Path("imgs/digit_1/broken.png").write_bytes(b"\x89PNG broken")
+
+
+IMAGES = {"kind": "imagefolder", "root": "imgs", "input_size": 8, "cache": False}
+
+
 def _colour_png() -> Any:
     from PIL import Image
 
@@ -113,6 +127,16 @@ CASES = [
          files={"s.yaml": _spec(constraints=["params <= 1000", "params >= 5000"])}),
     Case("grace-not-above-heartbeat", ["run", "s.yaml", "--storage", DB], "workers.grace_seconds: must exceed",
          files={"s.yaml": _spec(workers={"heartbeat_seconds": 10, "grace_seconds": 5})}),
+    Case("data-corrupt-image", ["run", "s.yaml", "--storage", DB],
+         "dataset: cannot read image imgs/digit_1/broken.png", files={"s.yaml": _spec(dataset=IMAGES)},
+         patch=lambda mp: _image_folder(mp, corrupt=True)),
+    Case("data-wrong-root", ["run", "s.yaml", "--storage", DB], "dataset.root: nosuch is not a folder",
+         files={"s.yaml": _spec(dataset=IMAGES | {"root": "nosuch"})}),
+    Case("data-single-class", ["run", "s.yaml", "--storage", DB], "has a single class (digit_0)",
+         files={"s.yaml": _spec(dataset=IMAGES)}, patch=lambda mp: _image_folder(mp, classes=1)),
+    Case("data-corrupt-image-new-storage", ["run", "s.yaml", "--storage", "sqlite:///new.db"],
+         "dataset: cannot read image imgs/digit_1/broken.png", files={"s.yaml": _spec(dataset=IMAGES)},
+         patch=lambda mp: _image_folder(mp, corrupt=True)),
     Case("unknown-dataset", [*RUN, "--set", "dataset.kind=cifar"], "dataset.kind: unknown kind 'cifar'; choose from"),
     Case("unknown-space-preset", [*RUN, "--set", "space=nosuch"], "space: unknown space preset 'nosuch'; presets:"),
     # -- --set and budgets

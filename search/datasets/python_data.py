@@ -84,8 +84,8 @@ def require(spec: DatasetSpec) -> None:
     if spec.kind == KIND and not available(spec.fingerprint):
         raise DataError(
             f"dataset: this study's data came from Python (kind python, fingerprint {str(spec.fingerprint)[:12]}) "
-            "and exists only in the process that passed it to scalesearch.run(data=...); run or resume "
-            "it from Python with the same data=, or store the images on disk (dataset.kind: imagefolder)")
+            "and exists only in the process that passed it to scalesearch.run(data=...); pass the same "
+            "data= to scalesearch.run to resume it, or store the images on disk (dataset.kind: imagefolder)")
 
 
 def check(spec: DatasetSpec) -> None:

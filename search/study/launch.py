@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalesearch.errors import SpecError, StorageError
+from scalesearch.errors import SpecError
 from scalesearch.search.config.spec import (
     StudySpec,
     apply_overrides,
@@ -90,38 +90,33 @@ def with_data(spec: StudySpec, fields: dict[str, Any]) -> StudySpec:
 
 def stored_or_none(url: str, name: str) -> StudySpec | None:
     """The spec stored with study ``name``, or None when the storage or the study does not exist."""
-    import optuna
+    from scalesearch.search.study.study import existing_study, stored_spec
 
-    from scalesearch.search.storage.storage import open_storage
-    from scalesearch.search.study.study import load_study, stored_spec
-
-    try:
-        storage = open_storage(url, create=False)
-    except StorageError as e:
-        if "does not exist" in str(e):
-            return None
-        raise
-    if name not in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}:
-        return None
-    return stored_spec(load_study(storage, name))
+    study = existing_study(url, name)
+    return stored_spec(study) if study is not None else None
 
 
 def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, console: Any,
              storage: str | None = None, study_name: str | None = None, n_trials: int | None = None,
              timeout: float | None = None, overrides: Sequence[str] = (), workers: int | str = 1,
-             devices: str | None = None, graceful: bool = False, data: Any = None) -> Launch:
+             devices: str | None = None, graceful: bool = False, data: Any = None,
+             caller: str = "cli") -> Launch:
     """Check, then create or resume the study; print one line saying where it stands.
 
     ``spec`` None with ``study_name`` resumes the spec stored with that study (``overrides``
-    apply to it); otherwise the given spec must match the stored one, apart from its budget.
-    ``data`` (see ``search/datasets/python_data.py``) replaces the spec's dataset source.
+    apply to it); otherwise the given spec must match the stored one, apart from its budget (a
+    study that never ran a trial takes the new spec instead). ``data`` (see
+    ``search/datasets/python_data.py``) replaces the spec's dataset source. Everything that can
+    be checked (spec, devices, the data readable with at least 2 classes, own families
+    building) is checked before the storage is written to: a mistake leaves it as it was.
+    ``caller`` (``cli`` or ``python``) words the advice of errors.
     ``workers="auto"``: 1 on a CPU, on GPUs as many as their free memory holds
     (``search/runtime/packing.py``'s ``auto_workers``; 1 where several cannot run).
     """
     from scalesearch.search.datasets.python_data import register
     from scalesearch.search.runtime.preflight import parse_devices, preflight
     from scalesearch.search.storage.storage import redact, resolve_url
-    from scalesearch.search.study.study import count_finished, open_study, with_budget
+    from scalesearch.search.study.study import apply_plan, count_finished, plan_study, with_budget
 
     quiet_trials()
     url = resolve_url(storage)
@@ -138,15 +133,36 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
     planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), overrides)) if overrides else stored)
     auto, workers = workers == "auto", 1 if workers == "auto" else int(workers)
     preflight(with_budget(planned, budget) if budget else planned, workers, device_list)
-    check_own_families(planned, workers)
-    study, spec = open_study(given, url, study_name, budget=budget, overrides=overrides if stored and not given else ())
+    plan = plan_study(given, url, study_name, budget=budget, overrides=overrides if stored and not given else (),
+                      caller=caller)
+    check_data(plan, workers)
+    study, spec = apply_plan(plan, url)
     if auto:
         workers = auto_worker_count(study, spec, device_list)
     done = count_finished(study)
     objectives = ", ".join(f"{o} ({d[:3]})" for o, d in zip(spec.objectives, spec.directions, strict=True))
     console.print(f"study [bold]{spec.study_name}[/] in {redact(url)}: {done}/{spec.budget.n_trials} trials finished, "
-                  f"objectives {objectives}" + (f", {workers} workers" if workers > 1 else ""))
+                  f"objectives {objectives}" + (f", {workers} workers" if workers > 1 else "")
+                  + (" (its earlier spec replaced: no trial had run)" if plan.action == "respecify" else ""))
     return Launch(url, study, spec, done, workers, tuple(device_list), graceful, timeout)
+
+
+def check_data(plan: Any, workers: int = 1) -> Any:
+    """Load the study's data as its trials will (a resumed study's recorded split; every image
+    decoded, so an unreadable one is found here under ``on_corrupt: fail``), require at least 2
+    classes, and build the families that are not built in: one clear error before anything is
+    stored, not an empty study left behind. Returns the data (cached for the run)."""
+    from scalesearch.errors import DataError
+    from scalesearch.search.datasets.recorded import split_record
+    from scalesearch.search.study.study import load_data
+
+    spec = plan.spec
+    record = split_record(plan.study) if plan.action == "resume" else None
+    data = load_data(spec.dataset, None, "cpu", split=record)
+    if data.num_classes < 2:
+        raise DataError(f"dataset: {data.name} has {data.num_classes} class; a classifier needs at least 2")
+    check_own_families(spec, workers, data)
+    return data
 
 
 def auto_worker_count(study: Any, spec: StudySpec, devices: Sequence[str]) -> int:
@@ -166,7 +182,7 @@ def auto_worker_count(study: Any, spec: StudySpec, devices: Sequence[str]) -> in
     return n
 
 
-def check_own_families(spec: StudySpec, workers: int = 1) -> None:
+def check_own_families(spec: StudySpec, workers: int = 1, data: Any = None) -> None:
     """Build each family that is not built in once, at the space's lowest point, for the
     study's data, and check its output shape: a broken builder is one clear error before the
     study exists, not a failure in every trial. Worker processes only know built-in and
@@ -182,9 +198,10 @@ def check_own_families(spec: StudySpec, workers: int = 1) -> None:
     if workers > 1 and local:
         raise SpecError(f"workers: family {local[0]} is registered in this process only ({get_family(local[0]).origin}); "
                         f"worker processes cannot build it; use workers=1, or install it as a scalesearch.families plugin")
-    from scalesearch.search.datasets import load_dataset
+    if data is None:
+        from scalesearch.search.datasets import load_dataset
 
-    data = load_dataset(spec.dataset)
+        data = load_dataset(spec.dataset)
     io = ModelInput(data.num_classes, data.in_chans, data.input_size)
     for name in own:
         check_output(name, io, {k: param_values(p)[0] for k, p in spec.space.families[name].items()})

@@ -93,48 +93,126 @@ def with_budget(spec: StudySpec, budget: dict[str, Any]) -> StudySpec:
     return spec_from_data(spec_to_data(spec) | {"budget": dataclasses.asdict(spec.budget) | budget})
 
 
-def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
-               budget: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> tuple[Any, StudySpec]:
-    """Create the study, or resume it.
+@dataclass(frozen=True)
+class StudyPlan:
+    """What :func:`open_study` will do, decided without writing anything (:func:`plan_study`)."""
+
+    name: str
+    spec: StudySpec  # the spec the study runs with (budget applied)
+    action: str  # "create", "resume", or "respecify" (a study that never ran a trial gets a new spec)
+    study: Any = None  # the existing study (resume, respecify)
+    stored: StudySpec | None = None  # its stored spec
+
+
+#: How a caller resumes a study, in its own words (``caller`` of :func:`plan_study`).
+RESUME_ADVICE = {
+    "cli": "resume it with --study-name {name} and no spec file, or pick a new --study-name",
+    "python": "resume it with scalesearch.run(study_name={name!r}, storage=...) and no spec, or pick a new study_name",
+}
+
+
+def existing_study(storage_url: str | None, name: str) -> Any:
+    """Study ``name`` in the storage, or None when the storage or the study does not exist yet
+    (nothing is created)."""
+    import optuna
+
+    try:
+        storage = open_storage(storage_url, create=False)
+    except StorageError as e:
+        if "does not exist" in str(e):
+            return None
+        raise
+    if name not in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}:
+        return None
+    return load_study(storage, name)
+
+
+def never_ran(study: Any) -> bool:
+    """No trial was ever started in ``study`` (enqueued, waiting ones do not count): a study left
+    empty by a failed start, whose spec may still be replaced."""
+    import optuna
+
+    return all(t.state == optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False))
+
+
+def plan_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
+               budget: dict[str, Any] | None = None, overrides: Sequence[str] = (),
+               caller: str = "cli") -> StudyPlan:
+    """Decide whether to create, resume or re-specify the study, checking the spec against the
+    stored one, without writing anything (not even an empty storage file).
 
     ``spec`` None means "use the spec stored with ``study_name``" (with ``overrides`` applied to
     it, as ``--set`` does to a file). A spec that differs from the stored one (other than its
-    budget) is refused with the differing keys. ``n_trials`` is study-wide, so a changed one is
-    stored for every worker to read; ``timeout`` is per process.
+    budget) is refused with the differing keys, in the ``caller``'s words (``cli`` or
+    ``python``), unless the study never ran a trial: then the new spec replaces it.
     """
-    import optuna
-
-    storage = open_storage(storage_url, create=spec is not None)
     name = study_name or (spec.study_name if spec else None)
     if name is None:
         raise SpecError("run: give a spec file or --study-name of an existing study")
-    exists = name in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
-    study = None
-    if exists:
-        study = load_study(storage, name)
-        stored = stored_spec(study)
-        if spec is None and overrides:
-            spec = spec_from_data(apply_overrides(spec_to_data(stored), overrides))
-        if spec is not None:
-            given = dataclasses.replace(spec, study_name=name)
-            diffs = spec_conflicts(spec_to_data(stored), spec_to_data(given))
-            if diffs:
-                shown = ", ".join(diffs[:4]) + (" ..." if len(diffs) > 4 else "")
-                raise SpecError(
-                    f"study {name!r} already exists with a different spec ({shown}); "
-                    f"resume it with --study-name {name} and no spec file, or pick a new --study-name"
-                )
-            spec = dataclasses.replace(stored, budget=given.budget)
-        else:
-            spec = stored
-    else:
+    if spec is None:
+        open_storage(storage_url, create=False)  # a missing storage is an error here, in one line
+    study = existing_study(storage_url, name)
+    if study is None:
         if spec is None:
             raise StorageError(f"study {name!r} not found in {redact(resolve_url(storage_url))}; "
                                "give a spec file to create it")
-        spec = dataclasses.replace(spec, study_name=name)
+        plan = StudyPlan(name, dataclasses.replace(spec, study_name=name), "create")
+    else:
+        stored = stored_spec(study)
+        if spec is None and overrides:
+            spec = spec_from_data(apply_overrides(spec_to_data(stored), overrides))
+        action, chosen = "resume", stored
+        if spec is not None:
+            given = dataclasses.replace(spec, study_name=name)
+            diffs = spec_conflicts(spec_to_data(stored), spec_to_data(given))
+            if diffs and never_ran(study):
+                action, chosen = "respecify", given
+            elif diffs:
+                _refuse_conflict(name, diffs, stored, given, caller)
+            else:
+                chosen = dataclasses.replace(stored, budget=given.budget)
+        plan = StudyPlan(name, chosen, action, study, stored)
     if budget:
-        spec = with_budget(spec, budget)
-    if study is None:
+        plan = dataclasses.replace(plan, spec=with_budget(plan.spec, budget))
+    return plan
+
+
+def _refuse_conflict(name: str, diffs: list[str], stored: StudySpec, given: StudySpec, caller: str) -> None:
+    from scalesearch.errors import DataError
+
+    if stored.dataset.kind == "python" and all(d.startswith("dataset.") for d in diffs):
+        if given.dataset.kind != "python":
+            how = ("pass data= (the same x, y or Dataset) to resume it" if caller == "python" else
+                   "resume it from Python: scalesearch.run(study_name=..., storage=..., data=...) with the same data")
+            raise DataError(f"study {name!r} ran on data given in Python (data=); {how}")
+        if caller == "python":
+            raise DataError(f"data: not the data study {name!r} ran on; pass the same x, y or Dataset, "
+                            "or pick a new study_name")
+    shown = ", ".join(diffs[:4]) + (" ..." if len(diffs) > 4 else "")
+    advice = RESUME_ADVICE.get(caller, RESUME_ADVICE["cli"]).format(name=name)
+    raise SpecError(f"study {name!r} already exists with a different spec ({shown}); {advice}")
+
+
+def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str | None = None, *,
+               budget: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> tuple[Any, StudySpec]:
+    """Create the study, or resume it (:func:`plan_study`, then :func:`apply_plan`).
+
+    ``n_trials`` is study-wide, so a changed one is stored for every worker to read; ``timeout``
+    is per process.
+    """
+    return apply_plan(plan_study(spec, storage_url, study_name, budget=budget, overrides=overrides), storage_url)
+
+
+def apply_plan(plan: StudyPlan, storage_url: str | None) -> tuple[Any, StudySpec]:
+    """Carry out ``plan``: create the study (a study that never ran is deleted and created again
+    with its new spec), or store a resumed study's changed budget; then open it for running."""
+    import optuna
+
+    name, spec = plan.name, plan.spec
+    storage = open_storage(storage_url, create=True)
+    if plan.action == "respecify":
+        optuna.delete_study(study_name=name, storage=storage)
+    if plan.action in ("create", "respecify"):
         study = optuna.create_study(storage=storage, study_name=name, directions=spec.directions,
                                     load_if_exists=True)
         study.set_metric_names(list(spec.objectives))
@@ -142,9 +220,9 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
         storage.set_study_system_attr(storage.get_study_id_from_name(name), attrs.SPEC, spec_to_data(spec))
         study.set_user_attr(attrs.VERSIONS, versions())
         seed_families(study, spec)
-    elif spec.budget.n_trials != stored.budget.n_trials:
-        data = system_attrs.study_data(study, attrs.SPEC)
-        system_attrs.set_study_data(study, attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
+    elif plan.stored is not None and spec.budget.n_trials != plan.stored.budget.n_trials:
+        data = system_attrs.study_data(plan.study, attrs.SPEC)
+        system_attrs.set_study_data(plan.study, attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
     # Re-open with the spec's heartbeat settings, so every worker of this study uses the same ones.
     heartbeat = Heartbeat(spec.workers.heartbeat_seconds, spec.workers.grace_seconds,
                           on_stale=Retry(spec.workers.max_retries))

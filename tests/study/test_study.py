@@ -10,7 +10,12 @@ import pytest
 from scalesearch.errors import SpecError, StorageError
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import load_spec, spec_to_data
-from scalesearch.search.study.study import count_finished, open_study, run_study, spec_conflicts
+from scalesearch.search.study.study import (
+    count_finished,
+    open_study,
+    run_study,
+    spec_conflicts,
+)
 from tests.conftest import TINY_OVERRIDES
 
 
@@ -46,13 +51,24 @@ def test_resume_without_spec_uses_the_stored_one(spec, storage_url):
 
 
 def test_conflicting_spec_is_refused_naming_the_keys(spec, storage_url):
-    open_study(spec, storage_url)
+    study, _ = open_study(spec, storage_url)
+    study.add_trial(optuna.trial.create_trial(values=[0.5] * len(spec.objectives), params={}, distributions={}))
     other = dataclasses.replace(spec, objectives=("accuracy", "flops"))
     with pytest.raises(SpecError, match=r"already exists with a different spec \(objectives\)"):
         open_study(other, storage_url)
     stored = optuna.load_study(study_name=spec.study_name, storage=storage_url)
     assert system_attrs.study_data(study, attrs.SPEC) == spec_to_data(spec)
-    assert all(t.state == optuna.trial.TrialState.WAITING for t in stored.trials)  # the per-family seeds
+    assert [t.state for t in stored.trials].count(optuna.trial.TrialState.COMPLETE) == 1
+
+
+def test_a_study_that_never_ran_a_trial_takes_a_new_spec(spec, storage_url):
+    """A study left empty (its per-family seeds still waiting) by a failed start of an earlier
+    version: nothing ran in it, so a fixed spec replaces the stored one, objectives included."""
+    open_study(spec, storage_url)
+    other = dataclasses.replace(spec, objectives=("accuracy", "flops"))
+    study, opened = open_study(other, storage_url)
+    assert opened.objectives == ("accuracy", "flops") and study.metric_names == ["accuracy", "flops"]
+    assert system_attrs.study_data(study, attrs.SPEC) == spec_to_data(opened)
 
 
 def test_budget_change_is_not_a_conflict(spec):

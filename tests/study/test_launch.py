@@ -1,0 +1,69 @@
+"""``open_run``: everything is checked before the storage is written to; a study that never ran a
+trial (left empty by an earlier version's failed start) takes a fixed spec instead of refusing it."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import optuna
+import pytest
+from rich.console import Console
+
+from scalesearch.errors import DataError, SpecError
+from scalesearch.search.config.spec import spec_from_data
+from scalesearch.search.study.launch import open_run
+from scalesearch.search.study.study import open_study, stored_spec
+from tests.datasets_helpers import digits_folder
+from tests.workers_helpers import tiny_spec_data
+
+
+def _quiet() -> Console:
+    return Console(file=io.StringIO())
+
+
+@pytest.fixture
+def images(tmp_path, monkeypatch) -> Path:
+    """A 2-class digits folder with one broken PNG; the dataset cache inside tmp_path."""
+    monkeypatch.setenv("SCALESEARCH_CACHE", str(tmp_path / "cache"))
+    root = digits_folder(tmp_path / "imgs", per_class=6, classes=2)
+    (root / "digit_1" / "broken.png").write_bytes(b"\x89PNG broken")
+    return root
+
+
+def _spec(root: Path, on_corrupt: str = "fail") -> dict:
+    return tiny_spec_data("bad_small", n_trials=1) | {
+        "dataset": {"kind": "imagefolder", "root": str(root), "input_size": 8, "on_corrupt": on_corrupt}}
+
+
+def test_a_data_error_stores_nothing_and_the_suggested_fix_then_runs(images, tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    with pytest.raises(DataError, match="cannot read image .*broken.png.* set dataset.on_corrupt: skip"):
+        open_run(_spec(images), console=_quiet(), storage=url)
+    assert not (tmp_path / "runs.db").exists()  # not even an empty storage file
+    launch = open_run(_spec(images), console=_quiet(), storage=url, overrides=["dataset.on_corrupt=skip"])
+    assert launch.spec.dataset.on_corrupt == "skip"
+
+
+def test_a_study_that_never_ran_takes_the_fixed_spec(images, tmp_path):
+    """What an earlier version left behind: the study stored, then the data error."""
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    open_study(spec_from_data(_spec(images)), url)
+    out = io.StringIO()
+    launch = open_run(_spec(images, "skip"), console=Console(file=out, soft_wrap=True), storage=url)
+    stored = stored_spec(launch.study)
+    assert stored.dataset.on_corrupt == "skip" and launch.spec.dataset.on_corrupt == "skip"
+    assert "earlier spec replaced: no trial had run" in out.getvalue()
+    assert len(optuna.get_all_study_summaries(url)) == 1
+
+
+def test_a_study_that_ran_still_refuses_another_spec_in_the_callers_words(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    study, _ = open_study(spec_from_data(tiny_spec_data("ran", n_trials=1)), url)
+    study.add_trial(optuna.trial.create_trial(values=[0.5, 10.0], params={}, distributions={}))
+    changed = tiny_spec_data("ran", n_trials=1) | {"seed": 5}
+    with pytest.raises(SpecError, match="different spec \\(seed\\); resume it with --study-name ran and no spec file"):
+        open_run(changed, console=_quiet(), storage=url)
+    with pytest.raises(SpecError, match=r"resume it with scalesearch.run\(study_name='ran', storage=...\) and no spec") as e:
+        open_run(changed, console=_quiet(), storage=url, caller="python")
+    assert "--study-name" not in str(e.value)
