@@ -26,18 +26,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     def on_training(trial: int, seed: int) -> None:
         console.print(f"re-evaluating trial {trial} with seed {seed}", highlight=False)
 
+    def on_plan(line: str) -> None:
+        console.print(line, highlight=False)
+
     chosen = select(study, spec, args.pick, args.where, rule=args.rule, seeds=args.reeval_seeds,
                     top=args.reeval_top, device=args.device, on_training=on_training, trial=args.trial,
-                    resplit=not args.same_split)
+                    resplit=not args.same_split, on_plan=on_plan)
     trial, est = chosen.trial, chosen.estimate
     pick = args.pick if args.trial is None else f"trial:{args.trial}"
     data = export_data(study, spec, trial, storage_url=url, pick=pick, where=args.where,
                        uncertainty=est.to_data(), selection=chosen.provenance(seeds, top))
     path = write_yaml(data, args.output)
     shown = ", ".join(f"{k}={v:.4g}" for k, v in data["metrics"].items() if k in spec.objectives)
+    for line in (chosen.set_aside, chosen.off_front):
+        if line:
+            print(line)
     print(f"exported trial {trial.number} ({data['family']}; {shown}) to {path}")
     where = "the study's split" if args.same_split else "fresh train/validation partitions"
-    how = (f"rule {args.rule}: top {len(chosen.reevaluated)} re-evaluated with {seeds} more seeds on {where}, "
+    how = (f"rule {args.rule}: top {len(chosen.reevaluated)} re-evaluated on {where}, "
            f"{chosen.trainings} trainings run" if chosen.rule != "single" else "rule single: its one stored score")
     low, high = est.test
     print(f"accuracy {est.accuracy:.4f} over {len(est.accuracies)} seed{'s' if len(est.accuracies) != 1 else ''}; "

@@ -29,17 +29,62 @@ from scalesearch.search.config.metrics import METRICS, Condition, parse_conditio
 from scalesearch.search.config.spec import StudySpec, spec_to_data
 from scalesearch.search.config.system_attrs import exact_metrics, trial_config
 from scalesearch.search.results.pareto import normalized
-from scalesearch.search.results.report import complete_trials, feasible, pareto_trials
+from scalesearch.search.results.report import complete_trials, feasible
 from scalesearch.search.storage.storage import redact
 
 EXPORT_FORMAT = 1
 
 
-def _knee(front: list[Any], spec: StudySpec) -> list[Any]:
+def _scaled(front: list[Any], spec: StudySpec) -> list[list[float]]:
+    """Each trial's objectives scaled to [0, 1] over ``front`` (0 = best; costs on a log scale)."""
     columns = [knee_scale(c, d) for c, d in zip(zip(*(t.values for t in front), strict=True), spec.directions,
                                                   strict=True)]
-    norm = normalized([list(row) for row in zip(*columns, strict=True)], spec.directions)
-    return [t for t, _ in sorted(zip(front, norm, strict=True), key=lambda tn: (math.hypot(*tn[1]), tn[0].number))]
+    return normalized([list(row) for row in zip(*columns, strict=True)], spec.directions)
+
+
+def knee_ideal(front: list[Any], spec: StudySpec) -> list[float]:
+    """Distance to the ideal point (best on every objective at once) on the scaled front."""
+    return [math.hypot(*p) for p in _scaled(front, spec)]
+
+
+def knee_chord(front: list[Any], spec: StudySpec) -> list[float]:
+    """Kneedle's: how far below the chord between the front's ends a point lies, negated (smaller
+    is better). On the scaled front the ends sit at (0, 1) and (1, 0) and the distance is
+    ``(1 - x - y) / sqrt(2)``; with more objectives, below the plane ``sum x_i = 1``."""
+    return [(sum(p) - 1) / math.sqrt(len(p)) for p in _scaled(front, spec)]
+
+
+def knee_marginal(front: list[Any], spec: StudySpec) -> list[float]:
+    """The point above the largest accuracy lost per decade of cost saved: along the front by
+    its one cost, each point's score is minus the accuracy lost (scaled) per scaled log-cost
+    saved by stepping to the next cheaper point; the cheapest point scores 0. Accuracy and
+    exactly one cost are needed; other studies fall back to :func:`knee_ideal`."""
+    if len(spec.objectives) != 2 or "accuracy" not in spec.objectives:
+        return knee_ideal(front, spec)
+    a = spec.objectives.index("accuracy")
+    scaled = _scaled(front, spec)
+    order = sorted(range(len(front)), key=lambda i: (scaled[i][1 - a], scaled[i][a]), reverse=True)
+    score = [0.0] * len(front)
+    for cheaper, here in zip(order, order[1:], strict=False):
+        saved = scaled[cheaper][1 - a] - scaled[here][1 - a]
+        lost = scaled[cheaper][a] - scaled[here][a]
+        score[here] = -lost / saved if saved > 0 else 0.0
+    return score
+
+
+#: Knee definitions (``--pick knee:<name>``): each scores a front's trials, lowest wins.
+KNEES: dict[str, Callable[[list[Any], StudySpec], list[float]]] = {
+    "ideal": knee_ideal, "chord": knee_chord, "marginal": knee_marginal,
+}
+DEFAULT_KNEE = "ideal"
+
+
+def _knee_by(name: str) -> Callable[[list[Any], StudySpec], list[Any]]:
+    def rank(front: list[Any], spec: StudySpec) -> list[Any]:
+        scores = KNEES[name](front, spec)
+        return [t for t, _ in sorted(zip(front, scores, strict=True), key=lambda ts: (ts[1], ts[0].number))]
+
+    return rank
 
 
 def knee_scale(values: Sequence[float], direction: str) -> list[float]:
@@ -63,7 +108,7 @@ def _by_metric(metric: str, sign: int) -> Callable[[list[Any], StudySpec], list[
 
 #: A pick rule ranks the front, best first (``select_trial`` takes the first).
 PICKS: dict[str, Callable[[str], Callable[[list[Any], StudySpec], list[Any]]]] = {
-    "knee": lambda _: _knee,
+    "knee": lambda name: _knee_by(name or DEFAULT_KNEE),
     "max": lambda metric: _by_metric(metric, +1),
     "min": lambda metric: _by_metric(metric, -1),
 }
@@ -71,14 +116,18 @@ PICKS: dict[str, Callable[[str], Callable[[list[Any], StudySpec], list[Any]]]] =
 
 def parse_pick(pick: str) -> Callable[[list[Any], StudySpec], list[Any]]:
     rule, _, metric = pick.partition(":")
-    if rule not in PICKS or (rule == "knee") == bool(metric):
-        raise SpecError(f"--pick {pick!r}: use knee, max:<metric> or min:<metric> (e.g. max:accuracy)")
+    if rule not in PICKS or (rule != "knee" and not metric) or (rule == "knee" and metric and metric not in KNEES):
+        raise SpecError(f"--pick {pick!r}: use knee, max:<metric> or min:<metric> (e.g. max:accuracy); "
+                        f"knee:<definition> takes {', '.join(KNEES)}")
     return PICKS[rule](metric)
 
 
 def candidate_front(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> list[Any]:
-    """The Pareto-optimal trials among the complete, feasible ones passing every ``where``."""
-    return pareto_trials(passing_trials(study, spec, where), spec)
+    """The Pareto-optimal useful trials (:mod:`.useful`) among the complete, feasible ones
+    passing every ``where``."""
+    from scalesearch.search.results.useful import useful_front
+
+    return useful_front(passing_trials(study, spec, where), spec)
 
 
 def numbered_trial(study: Any, number: int) -> Any:

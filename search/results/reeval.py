@@ -116,6 +116,38 @@ def spreads(stored: dict[int, dict[str, Any]], *, resplit: bool = False) -> list
     return out
 
 
+def pool(study: Any, spec: StudySpec | None, stored: dict[int, dict[str, Any]] | None = None, *,
+         resplit: bool = False) -> Any:
+    """The seed std pooled over the study's re-evaluated useful trials (:mod:`.useful`: a
+    barely-learned model's seeds swing by tens of points and are no guide to a useful one's;
+    every re-evaluated trial without a ``spec``), as :class:`.uncertainty.Pooled`, or None when
+    none has 2 trainings of the kind read."""
+    from scalesearch.search.results.report import complete_trials
+    from scalesearch.search.results.uncertainty import pooled
+    from scalesearch.search.results.useful import split_useful
+
+    stored = stored_stability(study) if stored is None else stored
+    if not stored:
+        return None
+    if spec is None:
+        return pooled(spreads(stored, resplit=resplit))
+    keep = {t.number for t in split_useful([t for t in complete_trials(study) if t.values is not None], spec)[0]}
+    return pooled(spreads({n: r for n, r in stored.items() if n in keep}, resplit=resplit))
+
+
+def missing(study: Any, spec: StudySpec, trials: Sequence[Any], runs: int, *, resplit: bool = False) -> list[tuple[Any, int]]:
+    """``(trial, seed)`` of the trainings :func:`reevaluate` would run now (stored ones are reused)."""
+    from scalesearch.search.training.robustness import SEED_STRIDE
+
+    stored = stored_stability(study)
+    out = []
+    for trial in trials:
+        seed, known = system_attrs.trial_config(trial)["seed"], entries(trial, stored)
+        out += [(trial, seed + i * SEED_STRIDE) for i in range(1, runs)
+                if (seed + i * SEED_STRIDE, partition_seed(spec, i) if resplit else None) not in known]
+    return out
+
+
 def record(known: dict[Key, tuple[float, float]]) -> dict[str, Any]:
     """The stored form of ``{(seed, partition): (deployed, float) accuracy}`` (a std needs two
     trainings; null before)."""
@@ -216,16 +248,27 @@ def deploy_once(spec: StudySpec, config: dict[str, Any], seed: int, data: Any, d
     return (float(accuracy(out.model, data.val, deploy_device)) if out is not None else trained), trained
 
 
-def seed_summaries(study: Any, trials: Sequence[Any]) -> dict[int, dict[str, Any]]:
+def seed_summaries(study: Any, trials: Sequence[Any], spec: StudySpec | None = None) -> dict[int, dict[str, Any]]:
     """Per trial of ``trials`` with at least 2 known deployed accuracies, those on fresh partitions
     when there are 2 or more (``resplit`` true; what ``export`` promises by default), else its own
     + stored ones on the study's split: ``accuracy_mean``, ``accuracy_std``, ``seeds``, ``resplit``
     and, when the study recorded its split sizes, ``interval``: the 95 % validation interval of
-    :mod:`.uncertainty` (the one ``export`` states)."""
+    :mod:`.uncertainty` (the one ``export`` states: the seed std pooled over the study's useful
+    re-evaluated trials, :func:`pool`; ``spec`` defaults to the study's stored one)."""
     from scalesearch.search.config import attrs
     from scalesearch.search.results.uncertainty import estimate
 
     stored = stored_stability(study)
+    if not stored:
+        return {}
+    if spec is None:
+        from scalesearch.search.study.study import stored_spec
+
+        try:
+            spec = stored_spec(study)
+        except StorageError:  # a study made by hand: pool every record
+            spec = None
+    pools = {flag: pool(study, spec, stored, resplit=flag) for flag in (False, True)}
     sizes = (study.user_attrs.get(attrs.SPLIT) or {}).get("sizes") or {}
     out = {}
     for trial in trials:
@@ -237,15 +280,16 @@ def seed_summaries(study: Any, trials: Sequence[Any]) -> dict[int, dict[str, Any
         out[trial.number] = {"accuracy_mean": statistics.fmean(accs), "accuracy_std": statistics.stdev(accs),
                              "seeds": len(accs), "resplit": accs is fresh}
         if "val" in sizes and "test" in sizes:
-            out[trial.number]["interval"] = estimate(accs, int(sizes["val"]), int(sizes["test"])).validation
+            out[trial.number]["interval"] = estimate(accs, int(sizes["val"]), int(sizes["test"]),
+                                                        pooled=pools[accs is fresh]).validation
     return out
 
 
-def stability_columns(study: Any, trials: Sequence[Any]) -> list[dict[str, Any]]:
+def stability_columns(study: Any, trials: Sequence[Any], spec: StudySpec | None = None) -> list[dict[str, Any]]:
     """Per trial, ``accuracy_mean``, ``accuracy_std``, ``seeds`` and the 95 % validation interval
     (``accuracy_95%``) over its deployed accuracies (None where a trial has no re-evaluation);
     ``[]`` when none of ``trials`` has one, so tables add no columns."""
-    summaries = seed_summaries(study, trials)
+    summaries = seed_summaries(study, trials, spec)
     if not summaries:
         return []
     empty = {"accuracy_mean": None, "accuracy_std": None, "seeds": None, "accuracy_95%": None}

@@ -43,15 +43,21 @@ from scalesearch.errors import SpecError
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results.export import (
-    candidate_front,
     numbered_trial,
     parse_pick,
     passing_trials,
 )
 from scalesearch.search.results.pareto import dominates
-from scalesearch.search.results.reeval import accuracies, reevaluate, spreads, stored_stability
+from scalesearch.search.results.reeval import (
+    accuracies,
+    missing,
+    pool,
+    reevaluate,
+    stored_stability,
+)
 from scalesearch.search.results.report import complete_trials, feasible, pareto_trials
-from scalesearch.search.results.uncertainty import Estimate, estimate, pooled_std
+from scalesearch.search.results.uncertainty import Estimate, estimate
+from scalesearch.search.results.useful import classes_of, set_aside_text, split_useful, usefulness
 from scalesearch.search.training.train import Trainer, train
 
 RULES: dict[str, Callable[[Estimate], float] | None] = {
@@ -70,8 +76,12 @@ class Selection:
     reevaluated: tuple[int, ...]  # trials given extra seeds (the top candidates)
     trainings: int  # trainings run by this selection (stored ones are reused)
     resplit: bool = False  # re-evaluated on fresh train/validation partitions
+    set_aside: str = ""  # one line: the trials left out as not useful models (search/results/useful.py), or ""
+    off_front: str = ""  # one line when the pick is not on the stored-score front, and why, or ""
+    budget: tuple[int, int] | None = None  # (seeds, top) run, after the default budget's cut (plan)
 
     def provenance(self, seeds: int, top: int) -> dict[str, Any]:
+        seeds, top = self.budget or (seeds, top)
         budget = {"reeval_seeds": seeds, "reeval_top": top, "resplit": self.resplit} if self.rule != "single" else {}
         return {"rule": self.rule, **budget, "reevaluated": list(self.reevaluated), "trainings": self.trainings}
 
@@ -110,7 +120,7 @@ def estimates(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = No
     ``resplit``, from its trainings on fresh partitions where it has any: ``reeval.accuracies``)."""
     n_val, n_test = split_sizes(study, spec, data)
     stored = stored_stability(study)
-    pooled = pooled_std(spreads(stored, resplit=resplit))
+    pooled = pool(study, spec, stored, resplit=resplit)
     return {t.number: estimate(accuracies(t, stored, resplit=resplit), n_val, n_test, pooled=pooled) for t in trials}
 
 
@@ -145,21 +155,33 @@ def _adjusted(trial: Any, spec: StudySpec, accuracy: float) -> Any:
 def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str] = (), *, rule: str = "lcb",
            seeds: int | None = None, top: int | None = None, data: Any = None, device: str | None = None,
            trainer: Trainer = train, on_training: Callable[[int, int], None] | None = None,
-           trial: int | None = None, resplit: bool = True) -> Selection:
+           trial: int | None = None, resplit: bool = True, on_plan: Callable[[str], None] | None = None) -> Selection:
     """The trial ``pick`` chooses under ``rule`` (see the module docstring), with its estimate;
     with ``trial``, that trial as it is (``export --trial N``: no pick, no re-evaluation; its
-    stored re-split trainings are read unless ``resplit`` is false)."""
+    stored re-split trainings are read unless ``resplit`` is false). Trials that are not useful
+    models (:mod:`.useful`) are set aside first; ``on_plan`` hears, before any training, what the
+    re-evaluation will run and cost (:func:`plan`)."""
     if trial is not None:
         chosen = numbered_trial(study, trial)
         return Selection(chosen, estimates(study, spec, [chosen], data, resplit=resplit)[chosen.number], "single", (), 0)
+    explicit = seeds is not None or top is not None
     seeds, top = check_rule(rule, seeds, top)
     rank = parse_pick(pick)
     value = RULES[rule]
+    passing = passing_trials(study, spec, where)
+    stored_front = pareto_trials(passing, spec)
+    useful, aside = split_useful(passing, spec, classes=classes_of(spec, data))
+    front_numbers = {t.number for t in stored_front}
+    aside_line = set_aside_text([t for t in aside if t.number in front_numbers],
+                                usefulness(passing, spec, classes=classes_of(spec, data)))
     if value is None:
-        chosen = rank(candidate_front(study, spec, where), spec)[0]
-        return Selection(chosen, estimates(study, spec, [chosen], data)[chosen.number], rule, (), 0)
-    plausible = plausibly_optimal(study, spec, passing_trials(study, spec, where), data, resplit=resplit)
+        chosen = rank(pareto_trials(useful, spec), spec)[0]
+        return Selection(chosen, estimates(study, spec, [chosen], data)[chosen.number], rule, (), 0, set_aside=aside_line)
+    plausible = plausibly_optimal(study, spec, useful, data, resplit=resplit)
     ranked = rank(plausible, spec)
+    top, seeds, line = plan(study, spec, ranked, seeds, top, explicit=explicit, resplit=resplit)
+    if on_plan is not None:
+        on_plan(line)
     candidates = ranked[:top]
     trainings: list[tuple[int, int]] = []
 
@@ -174,7 +196,60 @@ def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str]
     numbers = {t.number for t in candidates}
     reranked = rank([_adjusted(t, spec, value(est[t.number])) for t in plausible], spec)
     chosen = next(p.trial for p in reranked if p.number in numbers)
-    return Selection(chosen, est[chosen.number], rule, tuple(t.number for t in candidates), len(trainings), resplit)
+    off = off_front_text(chosen, stored_front, spec, rule, len(est[chosen.number].accuracies))
+    return Selection(chosen, est[chosen.number], rule, tuple(t.number for t in candidates), len(trainings), resplit,
+                     aside_line, off, (seeds, top))
+
+
+def off_front_text(chosen: Any, front: Sequence[Any], spec: StudySpec, rule: str, seeds: int) -> str:
+    """One line when ``chosen`` is not on ``front`` (the stored single scores' front, the one ``run``
+    printed): which front trial dominates it there, and why it was picked all the same; else ""."""
+    if any(t.number == chosen.number for t in front):
+        return ""
+    signs = [-1.0 if d == "maximize" else 1.0 for d in spec.directions]
+    signed = lambda t: [s * v for s, v in zip(signs, t.values, strict=True)]  # noqa: E731
+    over = next((t for t in front if dominates(signed(t), signed(chosen))), None)
+    by = "" if over is None else f"trial {over.number} dominates it there: " + ", ".join(
+        f"{name} {a:.4g} vs {b:.4g}" for name, a, b in zip(spec.objectives, over.values, chosen.values, strict=True))
+    return (f"trial {chosen.number} is not on the Pareto front run printed (stored single scores; {by}); its score "
+            f"is within noise of that front, and re-evaluation over {seeds} seeds ranked it first under rule {rule}")
+
+
+#: By default re-evaluation may spend at most this share of the study's own trial time.
+BUDGET_SHARE = 0.25
+
+
+def _seconds(trial: Any) -> float:
+    metrics = system_attrs.exact_metrics(trial)
+    return float(trial.user_attrs.get(attrs.metric_key("trial_seconds")) or metrics.get("train_seconds") or 0.0)
+
+
+def plan(study: Any, spec: StudySpec, ranked: Sequence[Any], seeds: int, top: int, *, explicit: bool = False,
+         resplit: bool = True) -> tuple[int, int, str]:
+    """``(top, seeds, line)``: the re-evaluation to run and one line saying what it costs. Each
+    training is costed at its trial's own recorded time (stored trainings are reused, free).
+    Unless ``explicit``, the default budget re-evaluates fewer candidates (down to the pick alone;
+    the seeds per candidate stay, so the interval keeps its trainings) until it costs at most
+    :data:`BUDGET_SHARE` of the study's summed trial time."""
+    total = sum(_seconds(t) for t in complete_trials(study))
+
+    def cost(top: int, seeds: int) -> tuple[int, float]:
+        todo = missing(study, spec, ranked[:top], seeds + 1, resplit=resplit)
+        return len(todo), sum(_seconds(t) for t, _ in todo)
+
+    shrunk = False
+    if not explicit and total > 0:
+        while top > 1 and cost(top, seeds)[1] > BUDGET_SHARE * total:
+            top, shrunk = top - 1, True
+    n, seconds = cost(top, seeds)
+    reused = top * seeds - n if len(ranked) >= top else 0
+    line = (f"re-evaluating the top {min(top, len(ranked))} candidates with {seeds} more seed{'s' if seeds != 1 else ''} "
+            f"each: {n} trainings, about {seconds:.0f} s" + (f" ({reused} stored, reused)" if reused > 0 else "")
+            + (f"; the study's trials took {total:.0f} s" if total else ""))
+    if shrunk:
+        line += (f"; default budget cut to {round(100 * BUDGET_SHARE)} % of that "
+                 "(--reeval-top/--reeval-seeds to choose)")
+    return top, seeds, line
 
 
 def final_reeval(study: Any, spec: StudySpec, *, data: Any = None, device: str | None = None,
@@ -188,6 +263,7 @@ def final_reeval(study: Any, spec: StudySpec, *, data: Any = None, device: str |
     trials = [t for t in complete_trials(study) if t.values is not None and feasible(t, spec)]
     if not wanted.top or not trials:
         return {}
-    candidates = parse_pick("knee")(plausibly_optimal(study, spec, trials, data), spec)[:wanted.top]
+    useful = split_useful(trials, spec, classes=classes_of(spec, data))[0]
+    candidates = parse_pick("knee")(plausibly_optimal(study, spec, useful, data), spec)[:wanted.top]
     return reevaluate(study, spec, candidates, wanted.seeds + 1, data=data, device=device, trainer=trainer,
                       on_training=on_training)

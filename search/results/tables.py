@@ -25,13 +25,22 @@ def table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[A
 
 
 def front_table(study: Any, spec: StudySpec) -> Any:
-    """The study's feasible Pareto front as a table, or None when no trial is complete yet."""
-    front = pareto_trials(complete_trials(study), spec)
-    if not front:
+    """The study's feasible Pareto front of useful models (:mod:`.useful`) as a table, its caption
+    naming the front trials set aside as not useful; None when no trial is complete yet."""
+    from scalesearch.search.results.useful import set_aside_text, split_useful, usefulness
+
+    trials = [t for t in complete_trials(study) if t.values is not None]
+    full = pareto_trials(trials, spec)
+    if not full:
         return None
+    front, aside = split_useful(full, spec)
+    caption = set_aside_text(aside, usefulness(trials, spec))
     keep = ("trial", "family", "width", "depth", "accuracy", "params", "latency_ms", *spec.objectives,
             *(("compression",) if spec.space.compression else ()))
     rows = [{k: v for k, v in trial_row(t).items() if k in keep} for t in front]
-    seeds = stability_columns(study, front)  # re-evaluated over seeds (export, stability, final_reeval)
+    seeds = stability_columns(study, front, spec)  # re-evaluated over seeds (export, stability, final_reeval)
     rows = [row | extra for row, extra in zip(rows, seeds, strict=True)] if seeds else rows
-    return table(rows, f"Pareto front of {spec.study_name} ({len(front)} trials)")
+    out = table(rows, f"Pareto front of {spec.study_name} ({len(front)} trials)")
+    if caption:
+        out.caption, out.caption_justify = caption + " (export --trial N still exports it)", "left"
+    return out

@@ -3,9 +3,13 @@
 A trial's validation accuracy is one training (one seed) scored on ``n_val`` images. Two noises
 sit in it, and a third in what ``scalesearch train`` later reports:
 
-- the seed spread: another seed trains another model; its variance ``s²`` is estimated from the
-  trial's trainings with different seeds (``ss.stability.<trial>``, at least 2 of them), or
-  pooled from other trials' when a trial has one training (see :func:`pooled_std`);
+- the seed spread: another seed trains another model; its variance ``s²`` is **pooled** over
+  every trial the study re-evaluated (``ss.stability.<trial>``; :func:`pooled`):
+  ``s² = sum (m_i - 1) s_i² / sum (m_i - 1)`` with ``nu = sum (m_i - 1)`` degrees of freedom.
+  One trial's two or three seeds give a std with one or two degrees of freedom, which about one
+  time in five comes out far below the truth; a lower-bound rule reading it favours the trial
+  whose seeds agreed by chance. Pooled, every trial is read with the same seed noise, and its
+  own seeds only move its mean;
 - the validation split's sampling noise: ``p(1 - p) / n_val``, shared by every seed when they
   all score the same images (averaging seeds does not shrink it). ``export`` re-evaluates each
   extra seed on a fresh train/validation partition by default (``search/results/reeval.py``):
@@ -24,9 +28,20 @@ With ``m`` trainings averaging ``p`` (their mean), the variances add (independen
 
 Each variance becomes a Wilson interval around ``p`` with the effective sample size
 ``n_eff = p(1 - p) / V`` (Kish's design effect: the binomial count that would carry the same
-variance). With one seed and only the validation term this is exactly the Wilson interval on
-``n_val`` images, and like it the interval stays inside [0, 1] near 100 %. ``p(1 - p)`` is taken
-at the Wilson centre (``(p n_val + z²/2) / (n_val + z²)``) so that a perfect score still has noise.
+variance) and, in place of the normal ``z``, Student's ``t`` quantile at the
+Welch-Satterthwaite degrees of freedom ``nu_eff = V² / (a² / nu)``, where ``a`` is the seed
+term of ``V`` (``s²/m`` or ``s²(1 + 1/m)``) and the binomial terms count as exactly known. With
+one seed and no re-evaluation in the study, only the validation term is left and this is
+exactly the Wilson interval on ``n_val`` images; like it the interval stays inside [0, 1] near
+100 %. ``p(1 - p)`` is taken at the Wilson centre (``(p n_val + z²/2) / (n_val + z²)``) so that
+a perfect score still has noise.
+
+Assumptions, stated: (1) seed noise is about the same for every trial pooled: models of similar
+size and accuracy vary alike over seeds, and the pool holds only useful models
+(:mod:`.useful`: a barely-learned one swings by tens of points and would inflate it); (2) the
+seeds of a trial are independent draws around its expected accuracy, normally distributed
+(Student's ``t``); (3) the sampling noises of the splits are binomial and independent of the
+seed noise.
 
 Every accuracy here is a deployed one: a compressed trial's extra seeds are compressed as the
 trial was (``search/results/reeval.py``), so the seed spread includes the compression loss.
@@ -53,41 +68,71 @@ from typing import Any
 CONFIDENCE = 0.95
 
 
-def wilson(p: float, n: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval for a proportion ``p`` observed on ``n`` (possibly fractional) trials.
+def quantile(confidence: float = CONFIDENCE, dof: float = math.inf) -> float:
+    """The two-sided ``confidence`` quantile: normal ``z`` for infinite ``dof``, Student's ``t`` else.
+
+    >>> round(quantile(), 3), round(quantile(dof=4), 3)
+    (1.96, 2.776)
+    """
+    if math.isinf(dof):
+        return NormalDist().inv_cdf(0.5 + confidence / 2)
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + confidence / 2, dof))
+
+
+def wilson(p: float, n: float, confidence: float = CONFIDENCE, dof: float = math.inf) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``p`` observed on ``n`` (possibly fractional) trials,
+    with Student's ``t`` in place of ``z`` when ``dof`` is finite.
 
     >>> [round(x, 4) for x in wilson(0.95, 360)]
     [0.9224, 0.9681]
     """
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z = quantile(confidence, dof)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _binomial_variance(p: float, n: int, confidence: float) -> float:
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z = quantile(confidence)
     q = (p * n + z * z / 2) / (n + z * z)
     return q * (1 - q)
 
 
-def _interval(p: float, variance: float, pq: float, confidence: float) -> tuple[float, float]:
-    return wilson(p, pq / variance, confidence) if variance > 0 else (p, p)
+def _interval(p: float, seed_term: float, binomial_term: float, dof: float, pq: float,
+              confidence: float) -> tuple[float, float]:
+    """The Wilson interval of ``V = seed_term + binomial_term`` at Welch-Satterthwaite's ``nu_eff``."""
+    variance = seed_term + binomial_term
+    if variance <= 0:
+        return p, p
+    nu_eff = variance ** 2 / (seed_term ** 2 / dof) if seed_term > 0 and math.isfinite(dof) else math.inf
+    return wilson(p, pq / variance, confidence, nu_eff)
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """The seed std pooled over re-evaluated trials, with its degrees of freedom and how many trials."""
+
+    std: float
+    dof: int
+    trials: int
 
 
 @dataclass(frozen=True)
 class Estimate:
     """A trial's accuracy with its uncertainty (see the module docstring for the formulas)."""
 
-    accuracy: float  # the estimate: mean over seeds, shifted by the compression loss if any
+    accuracy: float  # the estimate: the mean over seeds
     accuracies: tuple[float, ...]  # one per training (seed)
-    seed_std: float | None  # the sample std over seeds; pooled from other trials when pooled
-    seed_std_source: str  # "measured", "pooled" or "unknown"
+    seed_std: float | None  # the seed std used: pooled over the study's re-evaluated trials, or this trial's own
+    seed_std_source: str  # "pooled", "measured" (own seeds, nothing pooled) or "unknown"
     val_samples: int
     test_samples: int
     confidence: float
     validation: tuple[float, float]
     test: tuple[float, float]
+    seed_dof: int | None = None  # degrees of freedom of seed_std
 
     @property
     def lower(self) -> float:
@@ -103,44 +148,50 @@ class Estimate:
             "accuracies": [r(a) for a in self.accuracies],
             "seed_std": None if self.seed_std is None else r(self.seed_std),
             "seed_std_source": self.seed_std_source,
+            "seed_std_dof": self.seed_dof,
             "val_samples": self.val_samples,
             "test_samples": self.test_samples,
             "confidence": self.confidence,
             "validation_interval": [r(x) for x in self.validation],
             "test_interval": [r(x) for x in self.test],
-            "method": "Wilson intervals with effective size p(1-p)/V; V_val = s^2/m + p(1-p)/n_val; "
-                      "V_test = s^2 (1 + 1/m) + p(1-p) (1/n_val + 1/n_test) (scalesearch.search.results.uncertainty)",
+            "method": "Wilson intervals with effective size p(1-p)/V and Student's t at Welch-Satterthwaite dof; "
+                      "V_val = s^2/m + p(1-p)/n_val; V_test = s^2 (1 + 1/m) + p(1-p) (1/n_val + 1/n_test); "
+                      "s^2 pooled over the study's re-evaluated trials (scalesearch.search.results.uncertainty)",
         }
 
 
-def estimate(accuracies: Sequence[float], val_samples: int, test_samples: int, *, pooled: float | None = None,
-             offset: float = 0.0, confidence: float = CONFIDENCE) -> Estimate:
+def estimate(accuracies: Sequence[float], val_samples: int, test_samples: int, *, pooled: Pooled | None = None,
+             confidence: float = CONFIDENCE) -> Estimate:
     """The :class:`Estimate` of ``m = len(accuracies)`` trainings' validation accuracies.
 
-    ``pooled`` stands in for the seed std when there is one training; ``offset`` shifts the mean
-    (a compressed model's accuracy minus its float model's).
+    The seed variance is ``pooled``'s when given (the study's re-evaluated trials, this one's
+    included); without it, the trial's own sample variance when it has 2 trainings or more
+    (``m - 1`` degrees of freedom); else unknown (the binomial terms alone).
     """
     if not accuracies:
         raise ValueError("estimate needs at least one accuracy")
     m = len(accuracies)
-    p = min(1.0, max(0.0, statistics.fmean(accuracies) + offset))
-    if m >= 2:
-        std, source = statistics.stdev(accuracies), "measured"
+    p = min(1.0, max(0.0, statistics.fmean(accuracies)))
+    if pooled is not None:
+        std, dof, source = pooled.std, pooled.dof, "pooled"
+    elif m >= 2:
+        std, dof, source = statistics.stdev(accuracies), m - 1, "measured"
     else:
-        std, source = pooled, ("pooled" if pooled is not None else "unknown")
+        std, dof, source = None, None, "unknown"
     s2 = (std or 0.0) ** 2
     pq = _binomial_variance(p, val_samples, confidence)
-    v_val = s2 / m + pq / val_samples
-    v_test = s2 * (1 + 1 / m) + pq * (1 / val_samples + 1 / test_samples)
-    return Estimate(p, tuple(accuracies), std, source, val_samples, test_samples, confidence,
-                    _interval(p, v_val, pq, confidence), _interval(p, v_test, pq, confidence))
+    nu = float(dof) if dof else math.inf
+    validation = _interval(p, s2 / m, pq / val_samples, nu, pq, confidence)
+    test = _interval(p, s2 * (1 + 1 / m), pq * (1 / val_samples + 1 / test_samples), nu, pq, confidence)
+    return Estimate(p, tuple(accuracies), std, source, val_samples, test_samples, confidence, validation, test, dof)
 
 
-def pooled_std(spreads: Sequence[tuple[float, int]]) -> float | None:
-    """The pooled seed std of several trials' ``(std, trainings)``: ``sqrt(sum (m-1) s² / sum (m-1))``."""
+def pooled(spreads: Sequence[tuple[float, int]]) -> Pooled | None:
+    """The pooled seed std of several trials' ``(std, trainings)``: ``sqrt(sum (m-1) s² / sum (m-1))``
+    with ``sum (m-1)`` degrees of freedom (None without any trial of 2 trainings or more)."""
     usable = [(s, m) for s, m in spreads if m >= 2]
     dof = sum(m - 1 for _, m in usable)
-    return math.sqrt(sum((m - 1) * s * s for s, m in usable) / dof) if dof else None
+    return Pooled(math.sqrt(sum((m - 1) * s * s for s, m in usable) / dof), dof, len(usable)) if dof else None
 
 
 def verdict(test_accuracy: float, uncertainty: dict[str, Any], fit: str = "train") -> tuple[bool, str]:

@@ -7,6 +7,8 @@ confidence bound prefers trial 2, which is steady at 0.965.
 
 from __future__ import annotations
 
+import statistics
+
 import optuna
 import pytest
 
@@ -87,7 +89,9 @@ def test_lcb_reevaluates_the_top_candidates_and_avoids_the_lucky_seed(spec, tiny
     stored = stored_stability(study)
     assert set(stored) == {1, 2, 3} and stored[1]["seeds"] == [1, 1001, 2001]
     assert stored[1]["accuracy_mean"] == pytest.approx((0.972 + 0.945 + 0.940) / 3)
-    assert chosen.estimate.accuracy == pytest.approx(0.965) and chosen.estimate.seed_std_source == "measured"
+    # Read with the seed std pooled over the three re-evaluated trials (6 degrees of freedom), not its own.
+    assert chosen.estimate.accuracy == pytest.approx(0.965) and chosen.estimate.seed_std_source == "pooled"
+    assert chosen.estimate.seed_dof == 6
     # A second export reuses the stored trainings.
     again = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=trainer, resplit=False)
     assert again.trial.number == 2 and again.trainings == 0 and len(trainer.calls) == 6
@@ -146,7 +150,11 @@ def test_compressed_trials_are_re_evaluated_through_their_compression(spec, tiny
     assert record["accuracies"] == pytest.approx([0.955, 0.936, 0.964])  # the trial's own is its deployed score
     est = estimates(study, spec, [study.trials[2]], tiny_data)[2]
     assert est.accuracies == pytest.approx((0.955, 0.936, 0.964)) and est.accuracy == pytest.approx((0.955 + 0.936 + 0.964) / 3)
-    assert est.seed_std == pytest.approx(0.0142, abs=1e-4)  # the compression loss's own noise is in the spread
+    own = statistics.stdev(est.accuracies)
+    assert own == pytest.approx(0.0142, abs=1e-4)  # the compression loss's own noise is in the spread
+    others = [statistics.stdev(TRIALS[t][1].values()) for t in (1, 3)]  # re-evaluated beside it, uncompressed
+    assert est.seed_std_source == "pooled" and est.seed_std == pytest.approx(  # and in the pooled one
+        ((own ** 2 + others[0] ** 2 + others[1] ** 2) / 3) ** 0.5)
 
 
 def test_a_float_only_record_counts_for_an_uncompressed_trial_and_is_retrained_for_a_compressed_one(
@@ -229,15 +237,16 @@ def test_the_dashboard_note_names_the_accuracy_over_seeds(spec, tiny_data):
 
 def test_the_html_report_shows_the_accuracy_over_seeds_with_its_interval(spec, tiny_data, tmp_path):
     from scalesearch.search.results.html_report import write_report
-    from scalesearch.search.results.reeval import seed_summaries
-    from scalesearch.search.results.uncertainty import estimate
+    from scalesearch.search.results.reeval import seed_summaries, spreads
+    from scalesearch.search.results.uncertainty import estimate, pooled
 
     study = _study(spec)
     text = write_report(study, tmp_path / "before", spec=spec, png=False).path.read_text()
     assert "accuracy over seeds" not in text  # nothing re-evaluated: no empty column
     select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(), resplit=False)
     text = write_report(study, tmp_path / "after", spec=spec, png=False).path.read_text()
-    low, high = estimate([0.972, 0.945, 0.940], 360, 360).validation
+    pool = pooled(spreads(stored_stability(study)))  # over the 3 re-evaluated trials
+    low, high = estimate([0.972, 0.945, 0.940], 360, 360, pooled=pool).validation
     assert seed_summaries(study, [study.trials[1]])[1]["interval"] == (low, high)
     assert "accuracy over seeds (mean ± std, 95 % interval)</th>" in text
     assert f"0.9523 ± 0.0172 (3 seeds) [{low:.4f}, {high:.4f}]</td>" in text

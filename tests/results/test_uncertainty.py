@@ -8,7 +8,15 @@ import statistics
 
 import pytest
 
-from scalesearch.search.results.uncertainty import estimate, pooled_std, verdict, wilson
+from scalesearch.search.results.selection import RULES
+from scalesearch.search.results.uncertainty import (
+    Pooled,
+    estimate,
+    pooled,
+    quantile,
+    verdict,
+    wilson,
+)
 
 
 def test_wilson_matches_the_textbook_values():
@@ -38,13 +46,47 @@ def test_seed_spread_widens_the_intervals_and_more_seeds_narrow_the_validation_o
     assert few.lower == few.validation[0]
 
 
-def test_pooled_spread_stands_in_for_a_single_training_and_offset_shifts_the_estimate():
-    e = estimate([0.96], 360, 360, pooled=0.01, offset=-0.02)
-    assert e.seed_std == 0.01 and e.seed_std_source == "pooled"
-    assert e.accuracy == pytest.approx(0.94)
-    assert e.validation[0] < estimate([0.96], 360, 360, offset=-0.02).validation[0]
-    assert pooled_std([(0.01, 3), (0.02, 3), (0.5, 1)]) == pytest.approx(math.sqrt((0.0001 + 0.0004) / 2))
-    assert pooled_std([(0.5, 1)]) is None
+def test_pooled_spread_replaces_each_trials_own_and_carries_its_degrees_of_freedom():
+    pool = pooled([(0.01, 3), (0.02, 3), (0.5, 1)])
+    assert pool == Pooled(pytest.approx(math.sqrt((0.0001 + 0.0004) / 2)), 4, 2)
+    assert pooled([(0.5, 1)]) is None
+    alone = estimate([0.96], 360, 360, pooled=Pooled(0.01, 4, 2))
+    assert alone.seed_std == 0.01 and alone.seed_std_source == "pooled" and alone.seed_dof == 4
+    # Two seeds that agreed by chance: their own std (0) would give the Wilson interval of 360
+    # images; pooled, they are read with the study's seed noise.
+    lucky = estimate([0.96, 0.96], 360, 360, pooled=Pooled(0.015, 6, 3))
+    assert lucky.seed_std == 0.015 and lucky.lower < estimate([0.96, 0.96], 360, 360).lower
+    assert lucky.to_data()["seed_std_dof"] == 6
+
+
+def test_student_t_widens_intervals_with_few_degrees_of_freedom():
+    assert quantile() == pytest.approx(1.959964) and quantile(dof=4) == pytest.approx(2.776445)
+    assert wilson(0.9, 100, dof=3)[0] < wilson(0.9, 100)[0]
+    few = estimate([0.95, 0.96], 360, 360, pooled=Pooled(0.01, 2, 2))
+    many = estimate([0.95, 0.96], 360, 360, pooled=Pooled(0.01, 200, 100))
+    assert few.validation[0] < many.validation[0] and few.test[0] < many.test[0]
+
+
+def test_lower_bound_does_not_reward_seeds_that_agreed_by_chance():
+    """Many studies of 6 candidates with the same true accuracy, 3 seeds each (seed std 0.01,
+    validation sampling on 360 images). Picking the highest lower bound should be no more likely
+    to land on the candidate whose seeds agreed best than chance (1/6). With each trial's own
+    std (1 or 2 degrees of freedom) it is far more likely; with the pooled std it is not."""
+    rng = random.Random(1)
+    k, n, runs, lcb = 6, 360, 1500, RULES["lcb"]
+    lucky_own = lucky_pooled = 0
+    for _ in range(runs):
+        seeds = [[0.95 + rng.gauss(0, 0.01) + rng.gauss(0, math.sqrt(0.95 * 0.05 / n)) for _ in range(3)]
+                 for _ in range(k)]
+        steadiest = min(range(k), key=lambda i: statistics.stdev(seeds[i]))
+        pool = pooled([(statistics.stdev(s), 3) for s in seeds])
+        own = max(range(k), key=lambda i: lcb(estimate(seeds[i], n, n)))
+        shared = max(range(k), key=lambda i: lcb(estimate(seeds[i], n, n, pooled=pool)))
+        lucky_own += own == steadiest
+        lucky_pooled += shared == steadiest
+    chance, se = 1 / k, math.sqrt(1 / k * (1 - 1 / k) / runs)
+    assert abs(lucky_pooled / runs - chance) < 3 * se
+    assert lucky_own / runs > chance + 6 * se  # the old rule: the test can tell
 
 
 def test_the_test_interval_covers_simulated_retrainings_at_about_its_level():
