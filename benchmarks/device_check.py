@@ -1,31 +1,40 @@
 """The GPU path end to end, in one bounded run: prints one table and writes JSON.
 
-Sections (each adds rows; the JSON is rewritten after each, so a cut-short run keeps what it
-measured):
+Sections, in the order they run (each adds rows; the JSON is rewritten after each, so a
+cut-short run keeps what it measured):
 
-1. ``default_study``: ``scalesearch run studies/digits.yaml`` on the device (the CLI, as a
+1. ``bf16_vs_fp32``: the same configs and seeds trained with bf16 autocast and in float32;
+2. ``latency``: deployed fp32 / bf16 / fp16 latency (CUDA events, channels-last) at batch 1
+   and batch N;
+3. ``int8_cpu``: a model trained on the device (channels-last, bf16 autocast) and int8-quantized
+   on the CPU: accuracy against its float self, CPU latency;
+4. ``default_study``: ``scalesearch run studies/digits.yaml`` on the device (the CLI, as a
    user runs it): wall time, trials by state, best accuracy, trials/hour, peak GPU memory;
-2. ``bf16_vs_fp32``: the same configs and seeds trained with bf16 autocast and in float32;
-3. ``packing``: trials/hour with 1, 2, 4, 8 workers on one GPU (``run --workers N``; the
+5. ``packing``: trials/hour with 1, 2, 4, 8 workers on one GPU (``run --workers N``; the
    rate is finished trials over the span from the first trial's start to the last one's end,
    so process start-up is not counted), each trial's peak GPU memory, and the worker count
-   that the measured rate and the free memory recommend;
-4. ``latency``: deployed fp32 / bf16 / fp16 latency (CUDA events, channels-last) at batch 1
-   and batch N;
-5. ``int8_cpu``: a model trained on the device (channels-last, bf16 autocast) and int8-quantized
-   on the CPU: accuracy against its float self, CPU latency.
+   that the measured rate and the free memory recommend.
 
-``--cpu-smoke`` runs the same code paths on the CPU at tiny sizes (1-2 epochs, few trials,
-workers 1 and 2, fp32 and bf16 latency), so the tests keep every part runnable without a GPU.
+The last two grow with trials and process start-ups (5 CLI runs, 16 worker processes, 69
+trials): they are the ones that may not fit, so they run last, stop starting trials when the
+time is nearly up (``run --timeout``), and the table says so. Each section's time is reported
+as its share of the 8 minutes (``LIMIT_SECONDS``).
+
+``--cpu-smoke`` runs every section on the CPU with the same studies, workers, trials, trainings
+and latency measurements as the GPU run (``COUNTS``), at tiny sizes (1 epoch, small models, 128
+images for the in-process sections), and no deadline, so its table shows what each section's
+fixed costs (process start-ups, CLI runs, storage) take of the 8 minutes; the GPU's training time
+comes on top and only a GPU run measures it.
 
     benchmarks/device_check.sh              # on a GPU machine: at most 8 minutes
-    benchmarks/device_check.sh --cpu-smoke  # anywhere: about a minute
+    benchmarks/device_check.sh --cpu-smoke  # anywhere: a few minutes on 2 cores
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -36,16 +45,20 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET_SECONDS = 450  # the script's own deadline; device_check.sh kills it at 480 s
+LIMIT_SECONDS = 480  # device_check.sh's hard stop: what each section's share is of
+TRIAL_MARGIN = 60  # seconds before the deadline at which a CLI study stops starting trials
 
+#: What the smoke run shares with the GPU run, so that its table counts the same work.
+COUNTS = ("n_trials", "packing", "trials_per_worker", "configs", "dtypes")
 FULL = {"device": "cuda", "n_trials": 24, "epochs": None, "packing": (1, 2, 4, 8), "trials_per_worker": 3,
-        "dtypes": ("fp32", "bf16", "fp16"), "latency_batch": 256, "repeats": 50, "configs": 3, "samples": None,
-        "overrides": []}
-SMOKE = {"device": "cpu", "n_trials": 2, "epochs": 1, "packing": (1, 2), "trials_per_worker": 1,
-         "dtypes": ("fp32", "bf16"), "latency_batch": 8, "repeats": 3, "configs": 1, "samples": 128,
-         "overrides": ["space.training.batch_size=64", "measure.latency_repeats=2", "measure.latency_warmup=1",
-                       "space.families.resnet.width_multiplier={low: 0.0625, high: 0.125, log: true}",
-                       "space.families.convnext.width_multiplier={low: 0.25, high: 0.3}"]}
+        "dtypes": ("fp32", "bf16", "fp16"), "latency_batch": 256, "repeats": 50, "warmup": 10, "configs": 3,
+        "samples": None, "budget": 450, "overrides": []}
+SMOKE = FULL | {"device": "cpu", "epochs": 1, "latency_batch": 8, "repeats": 3, "warmup": 1, "samples": 128,
+                "budget": None,  # no deadline: every section runs, and its time is what it costs
+                "overrides": ["space.training.batch_size=64", "measure.latency_repeats=2",
+                              "measure.latency_warmup=1", "threads=1",
+                              "space.families.resnet.width_multiplier={low: 0.0625, high: 0.125, log: true}",
+                              "space.families.convnext.width_multiplier={low: 0.25, high: 0.3}"]}
 #: Models of the default space (studies/digits.yaml) used where a section trains or times one.
 CONFIGS = [
     {"family": "resnet", "model": {"width_multiplier": 0.125, "depth_multiplier": 0.5, "block": "basic"}},
@@ -55,27 +68,39 @@ CONFIGS = [
 
 
 class Report:
-    def __init__(self, out: Path, mode: str, deadline: float):
-        self.out, self.deadline = out, deadline
-        self.data: dict[str, Any] = {"mode": mode, "host": platform.node(), "sections": {}, "rows": []}
+    def __init__(self, out: Path, mode: str, budget: float | None):
+        self.out = out
+        self.deadline = None if budget is None else time.monotonic() + budget
+        self.data: dict[str, Any] = {"mode": mode, "host": platform.node(), "limit_s": LIMIT_SECONDS,
+                                     "sections": {}, "rows": []}
 
     def left(self) -> float:
-        return self.deadline - time.monotonic()
+        return math.inf if self.deadline is None else self.deadline - time.monotonic()
 
     def row(self, section: str, item: str, value: Any, note: str = "") -> None:
         self.data["rows"].append({"section": section, "item": item, "value": value, "note": note})
 
-    def section(self, name: str, status: str, seconds: float, **facts: Any) -> None:
-        self.data["sections"][name] = {"status": status, "seconds": round(seconds, 1), **facts}
+    def section(self, name: str, status: str, seconds: float, may_not_fit: bool, **facts: Any) -> None:
+        self.data["sections"][name] = {"status": status, "seconds": round(seconds, 1),
+                                       "share": round(seconds / LIMIT_SECONDS, 3), "may_not_fit": may_not_fit,
+                                       **facts}
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.out.write_text(json.dumps(self.data, indent=2, default=str))
 
     def table(self) -> str:
+        """One table: each section's measurements, then each section's time and share of the limit."""
         rows = [("section", "item", "value", "note")]
         rows += [(r["section"], r["item"], _fmt(r["value"]), r["note"]) for r in self.data["rows"]]
-        rows += [(name, "status", s["status"], f"{s['seconds']} s") for name, s in self.data["sections"].items()]
+        limit = f"{LIMIT_SECONDS // 60} min"
+        for name, s in self.data["sections"].items():
+            note = s["status"] + ("; ordered last: may not fit, stops starting trials near the limit"
+                                  if s["may_not_fit"] else "")
+            rows.append((name, f"time, share of {limit}", f"{s['seconds']:.0f} s = {s['share']:.0%}", note))
+        total = sum(s["seconds"] for s in self.data["sections"].values())
+        rows.append(("total", f"time, share of {limit}", f"{total:.0f} s = {total / LIMIT_SECONDS:.0%}",
+                     "sizes tiny, CPU: fixed costs only" if self.data["mode"] == "cpu-smoke" else ""))
         widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
-        lines = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        lines = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         lines.insert(1, "-+-".join("-" * w for w in widths))
         return "\n".join(lines)
 
@@ -89,11 +114,21 @@ def _fmt(value: Any) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _run_cli(args: list[str], timeout: float) -> tuple[int, float, str]:
+def _run_cli(args: list[str], left: float) -> tuple[int, float, str]:
+    """``scalesearch ARGS``; with ``left`` seconds to the deadline it stops starting trials
+    ``TRIAL_MARGIN`` before it (``run --timeout``) and is killed at it."""
     started = time.monotonic()
+    if math.isfinite(left):
+        args = [*args, "--timeout", str(round(max(5.0, left - TRIAL_MARGIN)))]
     proc = subprocess.run([sys.executable, "-m", "scalesearch.cli", *args], capture_output=True, text=True,
-                          timeout=max(5.0, timeout), cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                          timeout=max(5.0, left) if math.isfinite(left) else None, cwd=ROOT,
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
     return proc.returncode, time.monotonic() - started, (proc.stdout + proc.stderr)[-2000:]
+
+
+def _finished_note(facts: dict[str, Any], n_trials: int) -> str:
+    finished = facts["complete"] + facts["pruned"]
+    return "" if finished >= n_trials else f"cut short: {finished} of {n_trials} trials before the limit"
 
 
 def _study_facts(url: str, name: str) -> dict[str, Any]:
@@ -131,7 +166,8 @@ def default_study(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, 
     if code != 0:
         raise RuntimeError(f"scalesearch run exited {code}: {tail}")
     facts = _study_facts(url, name) | {"wall_s": wall}
-    report.row("default_study", f"wall time, {cfg['n_trials']} trials (CLI, incl. start-up)", wall, "s")
+    report.row("default_study", f"wall time, {cfg['n_trials']} trials (CLI, incl. start-up)", wall,
+               "s " + _finished_note(facts, cfg["n_trials"]))
     report.row("default_study", "complete / pruned / failed",
                f"{facts['complete']} / {facts['pruned']} / {facts['failed']}")
     report.row("default_study", "best validation accuracy", facts["best_accuracy"])
@@ -185,7 +221,7 @@ def packing(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
     rates: dict[int, dict[str, Any]] = {}
     for n in cfg["packing"]:
         if report.left() < 30:
-            report.row("packing", f"{n} workers", "skipped", "out of time")
+            report.row("packing", f"{n} workers", "skipped", "out of time (this section may not fit)")
             continue
         url, name = f"sqlite:///{work / f'pack{n}.db'}", f"device-check-pack{n}"
         n_trials = n * cfg["trials_per_worker"]
@@ -195,7 +231,8 @@ def packing(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
             raise RuntimeError(f"run --workers {n} exited {code}: {tail}")
         rates[n] = _study_facts(url, name) | {"wall_s": wall}
         report.row("packing", f"{n} worker(s) per device: trials/hour", rates[n]["trials_per_hour"],
-                   f"{n_trials} trials, peak {rates[n]['peak_gpu_mb']} MB per trial")
+                   f"{n_trials} trials in {wall:.0f} s, peak {rates[n]['peak_gpu_mb']} MB per trial "
+                   + _finished_note(rates[n], n_trials))
     free_mb = None
     if cfg["device"].startswith("cuda"):
         import torch
@@ -226,7 +263,7 @@ def latency(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
                 model = model.to(memory_format=torch.channels_last)  # as trained there
             deployed, _ = quantize(names[dtype], model, data.train.x[:2].to(cfg["device"]))
             lat = measure_latency(deployed, (data.in_chans, data.input_size, data.input_size), cfg["device"],
-                                  batch_size=cfg["latency_batch"], warmup=10, repeats=cfg["repeats"])
+                                  batch_size=cfg["latency_batch"], warmup=cfg["warmup"], repeats=cfg["repeats"])
             label = f"{config['family']} w={config['model']['width_multiplier']} {dtype}"
             out.append({"model": label, "batch1_ms": lat.batch1_ms, "batch_ms": lat.batch_ms,
                         "batch_size": lat.batch_size})
@@ -256,25 +293,30 @@ def int8_cpu(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
     accuracy = (int8_pred == cpu_data.val.y).float().mean().item()
     agreement = (int8_pred == reference).float().mean().item()
     shape = (cpu_data.in_chans, cpu_data.input_size, cpu_data.input_size)
-    lat_f = measure_latency(float_cpu, shape, "cpu", batch_size=1, warmup=5, repeats=cfg["repeats"])
-    lat_q = measure_latency(deployed, shape, "cpu", batch_size=1, warmup=5, repeats=cfg["repeats"])
+    lat_f = measure_latency(float_cpu, shape, "cpu", batch_size=1, warmup=cfg["warmup"], repeats=cfg["repeats"])
+    lat_q = measure_latency(deployed, shape, "cpu", batch_size=1, warmup=cfg["warmup"], repeats=cfg["repeats"])
     report.row("int8_cpu", f"trained on {device}: float accuracy (device) / int8 accuracy (CPU)",
                f"{result.val_accuracy:.4f} / {accuracy:.4f}", f"{agreement:.1%} predictions agree")
     report.row("int8_cpu", "CPU latency float32 / int8, batch 1", f"{lat_f.batch1_ms:.3f} / {lat_q.batch1_ms:.3f}",
                f"ms, {torch.get_num_threads()} threads")
     return {"float_accuracy": result.val_accuracy, "int8_accuracy": accuracy, "agreement": agreement,
+            "val_samples": len(cpu_data.val),
             "float_ms": lat_f.batch1_ms, "int8_ms": lat_q.batch1_ms}
 
 
-SECTIONS = [("default_study", default_study), ("bf16_vs_fp32", bf16_vs_fp32), ("packing", packing),
-            ("latency", latency), ("int8_cpu", int8_cpu)]
+#: (name, section, may not fit): sections bounded by their few trainings first; those that grow
+#: with trials and process start-ups last.
+SECTIONS = [("bf16_vs_fp32", bf16_vs_fp32, False), ("latency", latency, False), ("int8_cpu", int8_cpu, False),
+            ("default_study", default_study, True), ("packing", packing, True)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cpu-smoke", action="store_true", help="the same code paths on the CPU, tiny sizes")
+    parser.add_argument("--cpu-smoke", action="store_true",
+                        help="every section on the CPU with the GPU run's studies and workers, tiny sizes")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "device_check.json"))
-    parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds for all sections")
+    parser.add_argument("--budget", type=float, help="seconds for all sections (default: 450 on a GPU, "
+                                                     "none with --cpu-smoke)")
     args = parser.parse_args(argv)
     cfg = SMOKE if args.cpu_smoke else FULL
     if cfg["device"] == "cuda":
@@ -283,20 +325,22 @@ def main(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             print("error: no CUDA device here; run with --cpu-smoke to check the code paths on the CPU")
             return 2
-    report = Report(Path(args.out), "cpu-smoke" if args.cpu_smoke else "cuda", time.monotonic() + args.budget)
+    report = Report(Path(args.out), "cpu-smoke" if args.cpu_smoke else "cuda",
+                    args.budget if args.budget is not None else cfg["budget"])
     failed = 0
     with tempfile.TemporaryDirectory(prefix="device-check-") as tmp:
-        for name, section in SECTIONS:
+        for name, section, may_not_fit in SECTIONS:
             started = time.monotonic()
             if report.left() < 20:
-                report.section(name, "skipped (out of time)", 0.0)
+                report.section(name, "skipped (out of time)", 0.0, may_not_fit)
                 continue
             try:
                 facts = section(report, cfg, Path(tmp))
-                report.section(name, "ok", time.monotonic() - started, **facts)
+                report.section(name, "ok", time.monotonic() - started, may_not_fit, **facts)
             except Exception as e:  # one broken section must not hide the others' numbers
                 failed += 1
-                report.section(name, f"error: {type(e).__name__}: {str(e)[-300:]}", time.monotonic() - started)
+                report.section(name, f"error: {type(e).__name__}: {str(e)[-300:]}", time.monotonic() - started,
+                               may_not_fit)
     print(report.table())
     print(f"\nJSON: {args.out}")
     return 1 if failed else 0

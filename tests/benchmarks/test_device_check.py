@@ -1,9 +1,11 @@
-"""benchmarks/device_check.sh --cpu-smoke: every section of the GPU check runs (on the CPU, tiny),
-prints one table and writes its JSON; without a GPU the full check refuses in one line."""
+"""benchmarks/device_check.sh: the GPU check's sections, their order and their share of the 8
+minutes; ``--cpu-smoke`` runs every section with the GPU run's studies and workers (on the CPU,
+tiny), prints one table and writes its JSON; without a GPU the full check refuses in one line."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -11,27 +13,91 @@ import pytest
 
 from tests.benchmark_helpers import BENCHMARKS, load_benchmark
 
-SECTIONS = ["default_study", "bf16_vs_fp32", "packing", "latency", "int8_cpu"]
+SECTIONS = ["bf16_vs_fp32", "latency", "int8_cpu", "default_study", "packing"]
+
+
+@pytest.fixture(scope="module")
+def dc():
+    return load_benchmark("device_check")
+
+
+def test_the_smoke_run_counts_the_same_work_as_the_gpu_run(dc):
+    assert {k: dc.SMOKE[k] for k in dc.COUNTS} == {k: dc.FULL[k] for k in dc.COUNTS}
+    cfg = dc.SMOKE
+    assert 1 + len(cfg["packing"]) == 5  # CLI studies: the default study and one per worker count
+    assert 1 + sum(cfg["packing"]) == 16  # worker processes
+    assert cfg["n_trials"] + cfg["trials_per_worker"] * sum(cfg["packing"]) == 69  # trials
+    assert dc.FULL["budget"] < dc.LIMIT_SECONDS and dc.SMOKE["budget"] is None  # the GPU run stops itself first
+
+
+def test_the_sections_that_may_not_fit_run_last(dc):
+    assert [name for name, _, _ in dc.SECTIONS] == SECTIONS
+    flags = [may_not_fit for _, _, may_not_fit in dc.SECTIONS]
+    assert flags == sorted(flags) and flags[-2:] == [True, True]
+
+
+def test_the_table_gives_each_sections_share_of_the_limit_and_flags_the_last(dc, tmp_path, monkeypatch, capsys):
+    def fake(seconds):
+        def section(report, cfg, work):
+            report.row("fake", "item", 1.5)
+            return {"took": seconds}
+        return section
+
+    ticks = [0.0, 48.0, 48.0, 168.0]  # monotonic() at each section's start and end (no deadline: smoke)
+    monkeypatch.setattr(dc.time, "monotonic", lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0])
+    monkeypatch.setattr(dc, "SECTIONS", [("quick", fake(48), False), ("long", fake(120), True)])
+    out = tmp_path / "dc.json"
+    assert dc.main(["--cpu-smoke", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    lines = {line.split("|")[0].strip() + "/" + line.split("|")[1].strip(): line for line in text.splitlines()
+             if line.count("|") == 3}
+    assert "48 s = 10%" in lines["quick/time, share of 8 min"] and "may not fit" not in lines["quick/time, share of 8 min"]
+    assert "120 s = 25%" in lines["long/time, share of 8 min"] and "may not fit" in lines["long/time, share of 8 min"]
+    assert "168 s = 35%" in lines["total/time, share of 8 min"]
+    data = json.loads(out.read_text())
+    assert data["sections"]["long"] | {"status": "ok"} == {"status": "ok", "seconds": 120.0, "share": 0.25,
+                                                         "may_not_fit": True, "took": 120}
+
+
+def test_a_cli_study_stops_starting_trials_before_the_deadline(dc, monkeypatch):
+    calls = []
+
+    class Done:
+        returncode, stdout, stderr = 0, "", ""
+
+    monkeypatch.setattr(dc.subprocess, "run", lambda args, **kw: calls.append((args, kw["timeout"])) or Done())
+    dc._run_cli(["run", "x.yaml"], 200.0)
+    dc._run_cli(["run", "x.yaml"], math.inf)  # the smoke run: no deadline
+    assert calls[0][0][-2:] == ["--timeout", str(200 - dc.TRIAL_MARGIN)] and calls[0][1] == 200.0
+    assert "--timeout" not in calls[1][0] and calls[1][1] is None
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # three CLI runs (one with two workers): slow on a loaded 2-core machine
-def test_cpu_smoke_runs_every_section_and_writes_json(tmp_path):
+@pytest.mark.timeout(2400)  # 5 CLI studies, 16 worker processes, 69 trials: long on a loaded 2-core machine
+def test_cpu_smoke_runs_every_section_with_the_gpu_runs_counts(tmp_path):
     out = tmp_path / "dc.json"
     proc = subprocess.run(["bash", str(BENCHMARKS / "device_check.sh"), "--cpu-smoke", "--out", str(out)],
-                          capture_output=True, text=True, timeout=480, env={"PYTHON": sys.executable,
-                                                                            "PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, timeout=2300, env={"PYTHON": sys.executable,
+                                                                             "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(out.read_text())
-    assert data["mode"] == "cpu-smoke"
-    assert {name: s["status"] for name, s in data["sections"].items()} == dict.fromkeys(SECTIONS, "ok")
-    assert data["sections"]["packing"]["recommended"] in (1, 2)
-    assert 0 <= data["sections"]["int8_cpu"]["agreement"] <= 1
-    assert len(data["sections"]["latency"]["models"]) == 4  # 2 models x fp32, bf16
-    header = proc.stdout.splitlines()[0]
-    assert header.split("|")[0].strip() == "section"
-    for name in SECTIONS:
-        assert f"\n{name}" in proc.stdout
+    sections = data["sections"]
+    assert data["mode"] == "cpu-smoke" and list(sections) == SECTIONS
+    assert {name: s["status"] for name, s in sections.items()} == dict.fromkeys(SECTIONS, "ok")
+    assert len(sections["bf16_vs_fp32"]["pairs"]) == 3
+    assert len(sections["latency"]["models"]) == 6  # 2 models x fp32, bf16, fp16
+    default = sections["default_study"]
+    assert default["complete"] + default["pruned"] == 24 and default["failed"] == 0
+    runs = sections["packing"]["runs"]
+    assert {int(n): r["complete"] + r["pruned"] for n, r in runs.items()} == {1: 3, 2: 6, 4: 12, 8: 24}
+    assert sections["packing"]["recommended"] in (1, 2, 4, 8)
+    int8 = sections["int8_cpu"]
+    assert int8["val_samples"] == 128 and (int8["agreement"] * 128).is_integer()  # a share of 128 predictions
+    for name, s in sections.items():
+        assert s["share"] == round(s["seconds"] / 480, 3)
+        assert f"\n{name} " in proc.stdout and s["may_not_fit"] == (name in ("default_study", "packing"))
+    assert proc.stdout.splitlines()[0].split("|")[0].strip() == "section"
+    assert "\ntotal " in proc.stdout
 
 
 def test_the_full_check_needs_a_gpu(tmp_path, capsys, monkeypatch):
