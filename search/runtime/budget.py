@@ -130,7 +130,8 @@ def epochs_spent(study: Any) -> int:
     """Training epochs spent by every trial so far, in any state (running, failed and stopped
     trials too), fine-tuning and ``accuracy_std`` retrainings included: the sum of
     ``ss.epochs_trained`` (``search/study/epochs.py``; ``ss.epochs_run`` for trials stored
-    before it existed)."""
+    before it existed). With ``budget.max_epochs`` a worker reads it before asking for a trial,
+    and each running trial before each epoch it starts (``CountingTrainer.check_budget``)."""
     return EpochTally()(study)
 
 
