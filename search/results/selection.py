@@ -243,8 +243,11 @@ def plan(study: Any, spec: StudySpec, ranked: Sequence[Any], seeds: int, top: in
             top, shrunk = top - 1, True
     n, seconds = cost(top, seeds)
     reused = top * seeds - n if len(ranked) >= top else 0
-    line = (f"re-evaluating the top {min(top, len(ranked))} candidates with {seeds} more seed{'s' if seeds != 1 else ''} "
-            f"each: {n} trainings, about {seconds:.0f} s" + (f" ({reused} stored, reused)" if reused > 0 else "")
+    m = min(top, len(ranked))
+    line = (f"re-evaluating {f'the top {m} candidates' if m != 1 else 'the top candidate'} with {seeds} more "
+            f"seed{'s' if seeds != 1 else ''} "
+            f"each: {n} trainings" + (f", about {seconds:.0f} s" if seconds else "")
+            + (f" ({reused} stored, reused)" if reused > 0 else "")
             + (f"; the study's trials took {total:.0f} s" if total else ""))
     if shrunk:
         line += (f"; default budget cut to {round(100 * BUDGET_SHARE)} % of that "

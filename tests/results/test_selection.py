@@ -45,7 +45,7 @@ class SeedTable:
         return TrainResult(acc, [acc], 1, 0.01, 0.1)
 
 
-def _study(spec, compressed: dict[int, float] | None = None, real_split: bool = False):
+def _study(spec, compressed: dict[int, float] | None = None, real_split: bool = False, seconds: float | None = None):
     """The hand-made study; ``real_split`` records the digits split (re-splitting redraws it),
     else only its sizes (enough for re-evaluation on the study's split with ``data`` given)."""
     study = stored_study(optuna.create_study(storage=(memory := optuna.storages.InMemoryStorage()), directions=spec.directions).study_name, memory)
@@ -62,8 +62,9 @@ def _study(spec, compressed: dict[int, float] | None = None, real_split: bool = 
         if compressed and i in compressed:  # the deployed model lost accuracy to compression
             config["compression"] = {"pruning_ratio": 0.5, "finetune_epochs": 1}
             metrics = {"ss.accuracy": accs[0] - compressed[i], "ss.accuracy_uncompressed": accs[0], "ss.params": params}
+        timed = {} if seconds is None else {"ss.trial_seconds": seconds}
         study.add_trial(optuna.trial.create_trial(
-            values=[metrics["ss.accuracy"], params], user_attrs={attrs.CONFIG: config, **metrics}))
+            values=[metrics["ss.accuracy"], params], user_attrs={attrs.CONFIG: config, **metrics, **timed}))
     return study
 
 
@@ -252,3 +253,47 @@ def test_the_html_report_shows_the_accuracy_over_seeds_with_its_interval(spec, t
     assert f"0.9523 ± 0.0172 (3 seeds) [{low:.4f}, {high:.4f}]</td>" in text
     # the stored-score front is trials 0, 1, 3 and 4 (1 dominates 2); 1 and 3 were re-evaluated
     assert text.count("(3 seeds)") == 2 and text.count("<td class=r>-</td><td class=l><code>") == 2
+
+
+def _add(study, number_params_acc):
+    params, acc = number_params_acc
+    config = {"family": "resnet", "model": {"width_multiplier": 0.01, "depth_multiplier": 0.5},
+              "training": {"lr": 0.1, "epochs": 1, "batch_size": 32}, "seed": 99}
+    study.add_trial(optuna.trial.create_trial(values=[acc, params], user_attrs={
+        attrs.CONFIG: config, "ss.accuracy": acc, "ss.params": params}))
+
+
+def test_a_tiny_barely_learned_trial_is_set_aside_and_named(spec, tiny_data):
+    plain = select(_study(spec), spec, "knee", rule="single", data=tiny_data)
+    study = _study(spec)
+    _add(study, (2_700, 0.29))  # trial 5: Pareto-optimal only for being tiny
+    chosen = select(study, spec, "knee", rule="single", data=tiny_data)
+    assert chosen.trial.number == plain.trial.number
+    assert chosen.set_aside.startswith("set aside trial 5 (0.2900): accuracy below 0.5425, half way from chance to the best (chance 0.1")
+    assert select(study, spec, "min:params", rule="single", data=tiny_data).trial.number == 0
+    assert select(study, spec, "knee", trial=5).trial.number == 5  # still exportable by number
+    lcb = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(), resplit=False)
+    assert 5 not in lcb.reevaluated and "trial 5" in lcb.set_aside
+
+
+def test_an_off_front_pick_says_why_and_the_plan_says_what_it_costs(spec, tiny_data):
+    study, lines = _study(spec), []
+    chosen = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(),
+                    resplit=False, on_plan=lines.append)
+    assert chosen.trial.number == 2  # dominated by trial 1 on stored single scores
+    assert chosen.off_front.startswith("trial 2 is not on the Pareto front run printed (stored single scores; "
+                                       "trial 1 dominates it there: accuracy 0.972 vs 0.965, params 1.2e+04 vs 2.1e+04)")
+    assert lines == ["re-evaluating the top 3 candidates with 2 more seeds each: 6 trainings"]
+    assert select(study, spec, "max:accuracy", rule="single", data=tiny_data).off_front == ""
+
+
+def test_the_default_budget_is_cut_to_a_share_of_the_study_time(spec, tiny_data):
+    study, lines = _study(spec, seconds=10.0), []  # 5 trials of 10 s: a training of any costs 10 s, the study 50 s
+    chosen = select(study, spec, "knee", rule="lcb", data=tiny_data, trainer=SeedTable(), resplit=False,
+                    on_plan=lines.append)
+    assert chosen.reevaluated == (1,) and chosen.trainings == 2 and chosen.budget == (2, 1)
+    assert lines == ["re-evaluating the top candidate with 2 more seeds each: 2 trainings, about 20 s; the "
+                     "study's trials took 50 s; default budget cut to 25 % of that (--reeval-top/--reeval-seeds to choose)"]
+    explicit = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(),
+                      resplit=False)
+    assert explicit.reevaluated == (1, 2, 3)

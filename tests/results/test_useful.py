@@ -81,3 +81,25 @@ def test_classes_from_spec_class_names():
     assert useful.classes_of(spec) == 2
     assert useful.chance_level(2) == 0.5 and useful.chance_level(None) == 0.0
     assert useful.floor_of([0.9, 0.6], classes=2) == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize("knee", ["ideal", "chord", "marginal"])
+def test_a_degenerate_point_never_changes_the_knee(spec, knee):
+    """Random fronts of useful models (accuracy rising with log params), with and without tiny,
+    barely-learned points below them: the knee on the useful front is the same trial."""
+    import random
+
+    from scalesearch.search.results.export import parse_pick
+
+    rank = parse_pick(f"knee:{knee}")
+    rng = random.Random(knee)
+    for _ in range(200):
+        n = rng.randint(1, 8)
+        params = sorted(rng.sample(range(3_000, 3_000_000), n))
+        accs = sorted(rng.uniform(0.80, 0.995) for _ in range(n))
+        trials = [_trial(i, accuracy=a, params=p) for i, (a, p) in enumerate(zip(accs, params, strict=True))]
+        degenerate = [_trial(100 + j, accuracy=rng.uniform(0.05, 0.35), params=rng.randint(100, 2_999))
+                      for j in range(rng.randint(1, 3))]
+        base = useful.useful_front(_with_values(trials, spec), spec, classes=10)
+        both = useful.useful_front(_with_values(trials + degenerate, spec), spec, classes=10)
+        assert rank(base, spec)[0].number == rank(both, spec)[0].number
