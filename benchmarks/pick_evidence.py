@@ -77,7 +77,8 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     from scalesearch.search.results.retrain import retrain
     from scalesearch.search.results.selection import select
     from scalesearch.search.runtime.device import set_threads
-    from scalesearch.search.study.study import stored_spec
+    from scalesearch.search.storage.storage import open_storage
+    from scalesearch.search.study.study import load_study, stored_spec
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     workdir = Path(args.workdir)
@@ -95,7 +96,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         else:
             copy_db(Path(args.source) / f"seed{seed}" / "study.db", db)
     (name,) = optuna.get_all_study_names(url)
-    study = optuna.load_study(study_name=name, storage=url)
+    study = load_study(open_storage(url, create=False), name)
     spec = stored_spec(study)
     set_threads(spec.threads)
     for arm in args.arms:
