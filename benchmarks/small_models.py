@@ -1,0 +1,160 @@
+"""How good are the default study's small models? Issue 25's protocol, for any arm of code.
+
+For each seed, in ``WORKDIR/seedN``: run the default study (``studies/digits.yaml``, its own
+24 trials, ``--set sampler.seed=N``, study name ``dN`` in ``study.db``), then export and retrain
+(``scalesearch train``: the train split, test accuracy on the held-out test split) two picks:
+the best model of at most 50K params (``export --where 'params<=50000' --pick max:accuracy``)
+and the best model (``export --pick max:accuracy``). Each step is skipped when its output is
+there, so a run resumes. The code under test is whatever ``scalesearch`` imports, so an arm is
+run from a snapshot of a commit (``PYTHONPATH=/work/snap/NAME``).
+
+The report reads each arm's folder: the two retrained test accuracies, the hypervolume of the
+study's validation front (COMPLETE trials, accuracy against log10 params, reference point
+accuracy 0.90 and 10^7 params, as ``benchmarks/search_efficiency.py``) and the study's wall
+time (``time.txt``), each as mean and standard error over seeds, plus the paired difference
+against the first arm.
+
+    PYTHONPATH=/work/snap/after python benchmarks/small_models.py run --workdir /work/bench/after --seeds 0 1 2 3 4
+    python benchmarks/small_models.py report before=/work/bench/before after=/work/bench/after
+    python benchmarks/small_models.py report big=/tmp/b200 --study-name-format b{seed}   # one 200-trial study
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from search_efficiency import hypervolume  # noqa: E402  (a sibling script of this folder)
+
+SMALL = "params<=50000"
+TEST_ACCURACY = re.compile(r"test accuracy (\d\.\d+) after")
+
+
+def _cli(args: list[str], log: Path, cwd: Path) -> float:
+    """Run ``scalesearch ARGS`` in ``cwd`` with output to ``log``; its wall seconds."""
+    started = time.perf_counter()
+    with log.open("w") as out:
+        done = subprocess.run([sys.executable, "-m", "scalesearch.cli", *args], cwd=cwd, stdout=out,
+                              stderr=subprocess.STDOUT, env=os.environ.copy())
+    if done.returncode != 0:
+        raise SystemExit(f"scalesearch {' '.join(args)} failed (exit {done.returncode}); see {log}")
+    return time.perf_counter() - started
+
+
+def run_seed(workdir: Path, seed: int, extra: list[str]) -> None:
+    """The protocol for one seed; each step skipped when its output exists."""
+    d = workdir / f"seed{seed}"
+    d.mkdir(parents=True, exist_ok=True)
+    storage, name = "sqlite:///study.db", f"d{seed}"
+    if not (d / "study.done").exists():
+        wall = _cli(["run", "--set", f"sampler.seed={seed}", *extra, "--storage", storage, "--study-name", name],
+                    d / "run.log", d)
+        (d / "time.txt").write_text(f"{wall:.2f} s wall\n")
+        (d / "study.done").touch()
+    for pick, where in (("small", [f"--where={SMALL}"]), ("best", [])):
+        if not (d / f"{pick}.yaml").exists():
+            _cli(["export", "--storage", storage, "--study-name", name, *where, "--pick", "max:accuracy",
+                  "-o", f"{pick}.yaml"], d / f"export_{pick}.log", d)
+        if not (d / f"{pick}_model").exists():
+            _cli(["train", f"{pick}.yaml", "-o", f"{pick}_model"], d / f"train_{pick}.log", d)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _test_accuracy(log: Path) -> float | None:
+    match = TEST_ACCURACY.search(log.read_text()) if log.exists() else None
+    return float(match.group(1)) if match else None
+
+
+def _study_hv(db: Path, name: str) -> tuple[float, int]:
+    """HV of the COMPLETE trials' (accuracy, params) and their count."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+    points = [(t.values[0], t.values[1]) for t in study.get_trials(deepcopy=False)
+              if t.state.name == "COMPLETE" and t.values]
+    return hypervolume(points), len(points)
+
+
+def arm_rows(folder: Path, name_format: str) -> dict[int, dict[str, Any]]:
+    """Seed -> {small, best, hv, trials, wall} for each ``seedN`` folder with a finished study."""
+    rows = {}
+    for d in sorted(folder.glob("seed*")):
+        seed = int(d.name[4:])
+        if not (d / "study.done").exists():
+            continue
+        hv, trials = _study_hv(d / "study.db", name_format.format(seed=seed))
+        wall = float((d / "time.txt").read_text().split()[0]) if (d / "time.txt").exists() else math.nan
+        rows[seed] = {"small": _test_accuracy(d / "train_small.log"), "best": _test_accuracy(d / "train_best.log"),
+                      "hv": hv, "trials": trials, "wall": wall}
+    return rows
+
+
+def mean_se(values: list[float]) -> str:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.4g} (1 seed)"
+    se = statistics.stdev(values) / math.sqrt(len(values))
+    return f"{statistics.fmean(values):.4f} ± {se:.4f}"
+
+
+def report(arms: dict[str, Path], name_format: str) -> str:
+    data = {label: arm_rows(folder, name_format) for label, folder in arms.items()}
+    columns = (("small", "best ≤ 50K, test acc."), ("best", "best model, test acc."),
+               ("hv", "hypervolume"), ("wall", "study wall s"))
+    lines = ["| arm | seeds | " + " | ".join(title for _, title in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for label, rows in data.items():
+        cells = [mean_se([r[key] for r in rows.values()]) for key, _ in columns]
+        lines.append(f"| {label} | {','.join(map(str, rows))} | " + " | ".join(cells) + " |")
+    first = next(iter(data))
+    for label, rows in list(data.items())[1:]:
+        seeds = sorted(set(rows) & set(data[first]))
+        diffs = []
+        for key, _ in columns:
+            pairs = [rows[s][key] - data[first][s][key] for s in seeds
+                     if rows[s][key] is not None and data[first][s][key] is not None]
+            diffs.append(mean_se(pairs))
+        lines.append(f"| {label} − {first} (paired) | {','.join(map(str, seeds))} | " + " | ".join(diffs) + " |")
+    per_seed = ["", "| arm | seed | best ≤ 50K | best | HV | trials | wall s |", "|---|---|---|---|---|---|---|"]
+    for label, rows in data.items():
+        for seed, r in rows.items():
+            per_seed.append(f"| {label} | {seed} | {r['small']} | {r['best']} | {r['hv']:.4f} | {r['trials']} | {r['wall']:.0f} |")
+    return "\n".join(lines + per_seed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the protocol for the seeds into WORKDIR")
+    run.add_argument("--workdir", type=Path, required=True)
+    run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    run.add_argument("--set", action="append", default=[], help="extra --set for the study (e.g. budget.n_trials=6)")
+    rep = sub.add_parser("report", help="the table for LABEL=FOLDER arms (the first is the baseline)")
+    rep.add_argument("arms", nargs="+", help="LABEL=FOLDER")
+    rep.add_argument("--study-name-format", default="d{seed}")
+    args = parser.parse_args()
+    if args.command == "run":
+        for seed in args.seeds:
+            run_seed(args.workdir, seed, [x for s in args.set for x in ("--set", s)])
+            print(f"seed {seed} done", flush=True)
+    else:
+        arms = dict(a.split("=", 1) for a in args.arms)
+        print(report({k: Path(v) for k, v in arms.items()}, args.study_name_format))
+
+
+if __name__ == "__main__":
+    main()
