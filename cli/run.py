@@ -24,7 +24,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = common.console()
     launch = open_run(args.spec, console=console, storage=args.storage, study_name=args.study_name,
                       n_trials=args.n_trials, timeout=args.timeout, overrides=args.set, workers=args.workers,
-                      devices=args.devices, graceful=args.graceful)
+                      devices=args.devices, graceful=args.graceful,
+                      allow_changed_family=args.allow_changed_family)
     try:
         outcome = execute(launch, console)
     except KeyboardInterrupt as e:
@@ -83,6 +84,9 @@ def add_parsers(sub: Any) -> None:
                         "and, on CUDA machines, GPUs assigned round-robin; 'auto': as many per GPU as "
                         "its free memory holds for the study's measured peak (at most 8; 1 on a CPU)")
     p.add_argument("--devices", metavar="LIST", help="devices for the workers, round-robin, e.g. cuda:0,cuda:1")
+    p.add_argument("--allow-changed-family", action="store_true",
+                   help="resume although a plugin family's builder code changed since the study started "
+                        "(recorded in the study; refused otherwise)")
     common.add_stopping(p)
     p.set_defaults(func=cmd_run)
 

@@ -22,6 +22,7 @@ This module imports neither torch nor timm; builders import them when called.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,25 @@ class Family:
         """Build a fresh, randomly initialised ``torch.nn.Module`` for ``io``."""
         return self.builder(io, **params)
 
+    @property
+    def code(self) -> str:
+        """A fingerprint of the builder's code (sha256 of its source, else of its compiled code):
+        a study records it, so a resume with a changed builder under the same name is noticed."""
+        return code_fingerprint(self.builder)
+
+
+def code_fingerprint(builder: Callable[..., Any]) -> str:
+    import inspect
+    import marshal
+
+    digest = hashlib.sha256()
+    try:
+        digest.update(inspect.getsource(builder).encode())
+    except (OSError, TypeError):  # no source file (e.g. exec'd code): the compiled code instead
+        code = getattr(builder, "__code__", None) or getattr(type(builder).__call__, "__code__", None)
+        digest.update(marshal.dumps(code.replace(co_filename="", co_firstlineno=1)) if code else repr(builder).encode())
+    return digest.hexdigest()
+
 
 _FAMILIES: dict[str, Family] = {}
 _loading_plugin: str | None = None  # the distribution whose entry point is being imported
@@ -76,13 +96,22 @@ def register_family(
         @register_family("resnet", description="...", knobs={"width_multiplier": {...}})
         def build_resnet(io, width_multiplier=1.0, depth_multiplier=1.0, block="basic"): ...
     """
-    if "width_multiplier" not in knobs or "depth_multiplier" not in knobs:
-        raise ValueError(f"family {name!r} must declare width_multiplier and depth_multiplier knobs")
+    missing = [k for k in ("width_multiplier", "depth_multiplier") if k not in (knobs or {})]
+    if missing:
+        raise FamilyError(f"family {name!r} must declare the width_multiplier and depth_multiplier knobs "
+                          f"(missing: {', '.join(missing)}), e.g. knobs={{'width_multiplier': {{'low': 0.25, "
+                          "'high': 2.0}, 'depth_multiplier': {'low': 0.5, 'high': 2.0}}")
 
     def decorator(builder: Callable[..., Any]) -> Callable[..., Any]:
+        if _origin(builder) != BUILT_IN:
+            import scalesearch.spaces.families  # noqa: F401  (the built-in names, before any of yours)
         old = _FAMILIES.get(name)
+        if old is not None and old.origin == BUILT_IN and _origin(builder) != BUILT_IN:
+            raise FamilyError(f"model family {name!r} is built in; register yours under another name "
+                              f"(e.g. my_{name})")
         if old is not None and _where(old.builder) != _where(builder):  # a re-run notebook cell may replace itself
-            raise ValueError(f"model family {name!r} is already registered (by {old.origin})")
+            raise FamilyError(f"model family {name!r} is already registered (by {old.origin}); pick another name, "
+                              "or unregister_family it first")
         _FAMILIES[name] = Family(name, builder, description, dict(knobs), _origin(builder))
         return builder
 
@@ -93,7 +122,7 @@ def unregister_family(name: str) -> None:
     """Forget family ``name`` (for tests and notebooks); built-in families stay."""
     family = get_family(name)
     if family.origin == BUILT_IN:
-        raise ValueError(f"model family {name!r} is built in and cannot be unregistered")
+        raise FamilyError(f"model family {name!r} is built in and cannot be unregistered")
     del _FAMILIES[name]
 
 

@@ -248,3 +248,32 @@ def test_in_jupyter_progress_is_cell_output_not_terminal_codes(family, tmp_path,
     assert "Pareto front of jupyter" in text and "1/1 trials finished" in text
     out = capsys.readouterr().out
     assert "trial 0" not in out and "\x1b[" not in out  # nothing written past the notebook's display
+
+
+def test_a_resume_with_a_changed_builder_is_refused_or_allowed_and_recorded(family, tmp_path):
+    """The documented notebook re-run: the same family name, another builder."""
+    from scalesearch.search.study.family_code import CHANGES, CODE
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    with contextlib.redirect_stdout(io.StringIO()):
+        study = scalesearch.run(spec("changed", n_trials=1), storage=url, data=data())
+    first = study.user_attrs[CODE]["api_mlp"]
+
+    def build_api_mlp(io: ModelInput, width_multiplier: float = 1.0, depth_multiplier: float = 1.0) -> nn.Module:
+        return nn.Sequential(nn.Flatten(), nn.Linear(io.in_chans * io.input_size ** 2, io.num_classes))
+
+    build_api_mlp.__qualname__ = "build_api_mlp"  # as the notebook cell, edited and re-run, defines it
+    register_family("api_mlp", description="changed", knobs=KNOBS)(build_api_mlp)
+    try:
+        with pytest.raises(SpecError, match="family api_mlp: its builder's code changed .* allow_changed_family=True"):
+            scalesearch.run(spec("changed", n_trials=2), storage=url, data=data())
+        assert count_finished(scalesearch.load_study("changed", url)) == 1
+        with contextlib.redirect_stdout(io.StringIO()):
+            resumed = scalesearch.run(spec("changed", n_trials=2), storage=url, data=data(), allow_changed_family=True)
+    finally:
+        unregister_family("api_mlp")
+        register_family("api_mlp", description="an MLP registered by tests/test_api.py", knobs=KNOBS)(
+            globals()["build_api_mlp"])
+    (change,) = resumed.user_attrs[CHANGES]
+    assert change["family"] == "api_mlp" and change["from"] == first and change["trials_before"] >= 1
+    assert resumed.user_attrs[CODE]["api_mlp"] == change["to"] != first

@@ -100,7 +100,7 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
              storage: str | None = None, study_name: str | None = None, n_trials: int | None = None,
              timeout: float | None = None, overrides: Sequence[str] = (), workers: int | str = 1,
              devices: str | None = None, graceful: bool = False, data: Any = None,
-             caller: str = "cli") -> Launch:
+             caller: str = "cli", allow_changed_family: bool = False) -> Launch:
     """Check, then create or resume the study; print one line saying where it stands.
 
     ``spec`` None with ``study_name`` resumes the spec stored with that study (``overrides``
@@ -109,13 +109,15 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
     ``search/datasets/python_data.py``) replaces the spec's dataset source. Everything that can
     be checked (spec, devices, the data readable with at least 2 classes, own families
     building) is checked before the storage is written to: a mistake leaves it as it was.
-    ``caller`` (``cli`` or ``python``) words the advice of errors.
+    ``caller`` (``cli`` or ``python``) words the advice of errors. A resume whose own family's
+    builder changed is refused unless ``allow_changed_family`` (``search/study/family_code.py``).
     ``workers="auto"``: 1 on a CPU, on GPUs as many as their free memory holds
     (``search/runtime/packing.py``'s ``auto_workers``; 1 where several cannot run).
     """
     from scalesearch.search.datasets.python_data import register
     from scalesearch.search.runtime.preflight import parse_devices, preflight
     from scalesearch.search.storage.storage import redact, resolve_url
+    from scalesearch.search.study.family_code import check_family_code, record_family_code
     from scalesearch.search.study.study import apply_plan, count_finished, plan_study, with_budget
 
     quiet_trials()
@@ -135,8 +137,11 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
     preflight(with_budget(planned, budget) if budget else planned, workers, device_list)
     plan = plan_study(given, url, study_name, budget=budget, overrides=overrides if stored and not given else (),
                       caller=caller)
+    if plan.action == "resume":
+        check_family_code(plan.study, plan.spec, allow=allow_changed_family, caller=caller)
     check_data(plan, workers)
     study, spec = apply_plan(plan, url)
+    record_family_code(study, spec)
     if auto:
         workers = auto_worker_count(study, spec, device_list)
     done = count_finished(study)

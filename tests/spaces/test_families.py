@@ -22,6 +22,7 @@ import itertools
 import pytest
 import torch
 
+from scalesearch.errors import FamilyError
 from scalesearch.spaces import contract
 from scalesearch.spaces.catalog import corner, count_params, knob_bounds
 from scalesearch.spaces.families import _timm_blocks
@@ -96,7 +97,7 @@ def test_contract_covers_every_check_above():
 
 def test_duplicate_family_name_is_an_error():
     knobs = {"width_multiplier": {"low": 0.5, "high": 1.0}, "depth_multiplier": {"low": 0.5, "high": 1.0}}
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(FamilyError, match="is built in; register yours under another name"):
         register_family(FAMILIES[0], description="again", knobs=knobs)(lambda io: None)
     assert list_families() == FAMILIES
 

@@ -22,6 +22,7 @@ from scalesearch.errors import FamilyError
 from scalesearch.spaces import ModelInput, register_family, unregister_family
 from scalesearch.spaces.registry import BUILT_IN, get_family, list_families
 from scalesearch.testing import check_family
+from tests.workers_helpers import REPO_PARENT
 
 PLUGIN = Path(__file__).resolve().parent.parent / "plugin_pkg"
 KNOBS = {"width_multiplier": {"low": 0.5, "high": 2.0}, "depth_multiplier": {"low": 0.5, "high": 2.0}}
@@ -107,11 +108,25 @@ def test_a_drop_rate_that_does_nothing_is_named(registered):
 def test_rerunning_a_notebook_cell_replaces_its_family_but_no_one_else_can(registered):
     registered("test_mlp", mlp)
     registered("test_mlp", mlp)  # the same definition again: replaced, no error
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(FamilyError, match="already registered"):
         register_family("test_mlp", description="another", knobs=KNOBS)(lambda io, **kw: mlp(io))
-    with pytest.raises(ValueError, match="built in"):
+    with pytest.raises(FamilyError, match="built in"):
         unregister_family("resnet")
     assert get_family("resnet").origin == BUILT_IN
+
+
+def test_a_built_in_name_or_missing_knobs_are_refused_at_registration():
+    """Even before anything else asked for a family (a fresh process): at once, a project error."""
+    code = ("from scalesearch.spaces import register_family\n"
+            "from scalesearch.errors import FamilyError\n"
+            "knobs = {'width_multiplier': {'low': 0.5, 'high': 1}, 'depth_multiplier': {'low': 0.5, 'high': 1}}\n"
+            "try:\n    register_family('resnet', description='mine', knobs=knobs)(lambda io, **kw: None)\n"
+            "except FamilyError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO_PARENT).stdout
+    assert "model family 'resnet' is built in; register yours under another name" in out
+    with pytest.raises(FamilyError, match="must declare the width_multiplier and depth_multiplier knobs"):
+        register_family("test_knobs", description="no knobs", knobs={})
 
 
 # --------------------------------------------------------------------------- an installed plugin
