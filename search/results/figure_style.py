@@ -5,6 +5,7 @@ to each figure stored in the study).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +14,11 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#7
 SYMBOLS = ("circle", "diamond", "square", "triangle-up", "x", "star", "cross", "pentagon", "hexagon",
            "triangle-down")
 GRID, AXIS, TEXT = "#e6e6e6", "#9a9a9a", "#222222"
-#: Figures are drawn for a half-width dashboard tile (~760 px) and the report's column.
-WIDTH, HEIGHT = 760, 460
+#: Figures are drawn for a half-width dashboard tile (~760 px) and the report's column; optuna-dashboard
+#: draws every saved figure in a box 450 px high whatever the figure asks, so none is taller.
+WIDTH, HEIGHT = 760, 450
+#: The narrowest width a figure is drawn at: a half-width dashboard tile at 1600 px (728 px measured).
+NARROWEST = 700
 
 LABELS = {
     "accuracy": "validation accuracy",
@@ -36,9 +40,20 @@ def family_colours(families: Sequence[str]) -> dict[str, str]:
     return {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(families)}
 
 
+#: One word each, everywhere people read (CLI, notes, figures, report): Optuna's PRUNED state is
+#: "stopped early" (early stopping), "pruned" is only structured compression (channels removed).
+STOPPED = "stopped early"
+UNCOMPRESSED = "uncompressed"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 trial``, ``3 trials``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def kind_symbols(kinds: Sequence[str]) -> dict[str, str]:
-    """``none`` (deployed as trained) is a circle; other kinds in sorted order."""
-    ordered = sorted(set(kinds), key=lambda k: (k != "none", k))
+    """``uncompressed`` (deployed as trained) is a circle; other kinds in sorted order."""
+    ordered = sorted(set(kinds), key=lambda k: (k != UNCOMPRESSED, k))
     return {k: SYMBOLS[i % len(SYMBOLS)] for i, k in enumerate(ordered)}
 
 
@@ -62,17 +77,56 @@ def hover(point: Any, metrics: Sequence[str]) -> str:
     lines.append(" · ".join(f"{label(m).split(' (')[0]} {number(point.metrics[m], m)}"
                             for m in metrics if m in point.metrics))
     if point.stopped:
-        lines.append(f"stopped early after {point.epochs_run} epochs (accuracy at that rung)")
+        lines.append(f"{STOPPED} after {point.epochs_run} epochs (accuracy at that rung)")
     elif not point.feasible:
         lines.append("violates a constraint")
     return "<br>".join(lines)
 
 
-def axis(title: str, log: bool = False, kind: str = "linear", **extra: Any) -> dict[str, Any]:
-    """An axis named with its unit; ``(log scale)`` is said when it is one."""
+def axis(title: str, log: bool = False, kind: str = "linear", values: Sequence[float] = (), metric: str = "",
+         **extra: Any) -> dict[str, Any]:
+    """An axis named with its unit; ``(log scale)`` is said when it is one. A log axis over
+    ``values`` gets its range and at least 3 labelled ticks (:func:`log_ticks`)."""
+    ticks = log_ticks(values, metric) if log and values else {}
     return {"title": {"text": title + (" (log scale)" if log and title else "")}, "type": "log" if log else kind,
             "gridcolor": GRID, "linecolor": AXIS, "zeroline": False, "showline": True, "ticks": "outside",
-            "tickcolor": AXIS, **({"dtick": 1} if log else {}), **extra}
+            "tickcolor": AXIS, **ticks, **extra}
+
+
+#: Tick mantissas per decade, sparsest first: the first set giving 3+ ticks on the range is used.
+_MANTISSAS = ((1,), (1, 3), (1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9))
+
+
+def log_ticks(values: Sequence[float], metric: str = "") -> dict[str, Any]:
+    """``range`` (log10, padded 8 %) and 3-8 ``tickvals`` with rounded ``ticktext`` for a log axis
+    over ``values`` (positive ones): plotly's own log ticks leave a range inside one decade with one
+    label or none (0.18 and 0.40 MB under a single "1")."""
+    positive = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    if not positive:
+        return {}
+    low, high = math.log10(min(positive)), math.log10(max(positive))
+    pad = max(0.08 * (high - low), 0.04)
+    low, high = low - pad, high + pad
+    ticks: list[float] = []
+    for mantissas in _MANTISSAS:
+        ticks = [float(f"{m * 10.0 ** e:.3g}") for e in range(math.floor(low), math.ceil(high) + 1) for m in mantissas
+                 if low <= math.log10(m * 10.0 ** e) <= high]
+        if len(ticks) >= 3:
+            break
+    if len(ticks) < 3:  # a range narrower than 1 to 1.2: low, middle, high, rounded
+        ticks = sorted({float(f"{10 ** (low + (high - low) * f):.2g}") for f in (0.15, 0.5, 0.85)})
+    if len(ticks) > 8:
+        ticks = ticks[:: math.ceil(len(ticks) / 8)]
+    return {"range": [low, high], "tickvals": ticks, "ticktext": [tick_text(t, metric) for t in ticks]}
+
+
+def tick_text(value: float, metric: str = "") -> str:
+    """A tick label: ``20K``, ``0.18``, ``3``."""
+    if metric in ("params", "flops", "nonzero_params") or value >= 1000:
+        for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+            if value >= scale:
+                return f"{value / scale:g}{unit}"
+    return f"{value:g}"
 
 
 def layout(title: str, note: str = "", height: int = HEIGHT, **extra: Any) -> dict[str, Any]:
@@ -89,6 +143,22 @@ def layout(title: str, note: str = "", height: int = HEIGHT, **extra: Any) -> di
         "hoverlabel": {"font": {"size": 11}, "align": "left"},
         **extra,
     }
+
+
+def legend_below(names: Sequence[str], margin: dict[str, Any]) -> dict[str, Any]:
+    """A horizontal legend at the bottom of the figure's own box (``yref: container``, so it is
+    never pushed out of a 450 px box), and the bottom margin that leaves the x axis title above it,
+    for ``names`` laid out in rows at the narrowest width the figure is drawn (:data:`NARROWEST`)."""
+    rows, used = 1, 0
+    for name in names:
+        item = 44 + 6.6 * len(name)
+        if used and used + item > NARROWEST - 20:
+            rows, used = rows + 1, 0
+        used += item
+    box = {"bgcolor": "rgba(255,255,255,0.85)", "bordercolor": GRID, "borderwidth": 1, "font": {"size": 11},
+           "orientation": "h", "x": 0, "xanchor": "left", "xref": "container", "y": 0.005, "yanchor": "bottom",
+           "yref": "container"}
+    return {"legend": box, "margin": margin | {"b": 58 + 21 * rows}}
 
 
 def wrap(text: str, width: int) -> list[str]:

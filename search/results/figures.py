@@ -22,16 +22,19 @@ from scalesearch.errors import ReportError
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results import figure_style as style
 from scalesearch.search.results.figures_front import pareto_figure
+from scalesearch.search.results.figures_parallel import parallel_figure
 from scalesearch.search.results.figures_runs import hypervolume_figure, learning_curves_figure
 from scalesearch.search.results.figures_scaling import importance_figure, scaling_figure
 from scalesearch.search.results.study_view import StudyView, read_study
 
 #: Key (the dashboard's graph id, the report's anchor and PNG name) -> builder. Order = display order.
-FIGURES: dict[str, Callable[[StudyView], dict[str, Any]]] = {
+#: A builder returns None when its figure cannot mean anything yet (importance on too few trials).
+FIGURES: dict[str, Callable[[StudyView], dict[str, Any] | None]] = {
     "pareto_front": pareto_figure,
     "hypervolume": hypervolume_figure,
     "learning_curves": learning_curves_figure,
     "scaling": scaling_figure,
+    "parallel": parallel_figure,
     "importance": importance_figure,
 }
 
@@ -40,11 +43,12 @@ _published: dict[tuple[int, str, str], str] = {}
 
 
 def figure_data(view: StudyView) -> dict[str, dict[str, Any]]:
-    """Every figure as plotly's plain data (``{"data": [...], "layout": {...}}``)."""
+    """Every figure that can be drawn, as plotly's plain data (``{"data": [...], "layout": {...}}``)."""
     if not view.complete:
         raise ReportError(f"study {view.name!r} has no complete trial yet; figures need one "
-                          f"(finished so far: {len(view.points)} stopped early); run it further")
-    return {key: style.compact(build(view)) for key, build in FIGURES.items()}
+                          f"(finished so far: {len(view.points)} {style.STOPPED}); run it further")
+    built = {key: build(view) for key, build in FIGURES.items()}
+    return {key: style.compact(figure) for key, figure in built.items() if figure is not None}
 
 
 def build_figures(study: Any, spec: StudySpec | None = None) -> dict[str, Any]:

@@ -8,12 +8,12 @@ the points of the full N-D front outlined in every panel.
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 from typing import Any
 
 from scalesearch.search.config.metrics import direction
 from scalesearch.search.results import figure_style as style
-from scalesearch.search.results.hypervolume import log_scaled
 from scalesearch.search.results.study_view import StudyView, TrialPoint
 
 
@@ -68,7 +68,9 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
     front_points = view.front()
     front = {p.number for p in front_points}
     colours = style.family_colours(view.families)
-    symbols = style.kind_symbols([p.kind for p in view.points] or ["none"])
+    symbols = style.kind_symbols([p.kind for p in view.points] or [style.UNCOMPRESSED])
+    knee = next((p for p in front_points if p.number == view.knee), None)
+    marks: list[dict[str, Any]] = []
     traces: list[dict[str, Any]] = []
     layout_axes: dict[str, Any] = {}
     domains = _domains(len(pairs))
@@ -85,29 +87,42 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
             traces.append(_staircase(front_points, x, y, axes, view) | {"showlegend": True})
         xs = [p.metrics[x] for p in view.points if x in p.metrics]
         ys = [p.metrics[y] for p in view.points if y in p.metrics]
-        x_log = log_scaled(xs, direction(x))
-        y_log = log_scaled(ys, direction(y))
+        x_log, y_log = cost_axis(xs, x), cost_axis(ys, y)
         suffix = "" if i == 0 else str(i + 1)
         layout_axes[f"xaxis{suffix}"] = style.axis(style.label(x), x_log, domain=domains[i],
-                                                   anchor=axes[1])
+                                                   anchor=axes[1], values=xs, metric=x)
         layout_axes[f"yaxis{suffix}"] = style.axis(style.label(y) if i == 0 or y != pairs[0][1] else "", y_log,
-                                                   anchor=axes[0])
+                                                   anchor=axes[0], values=ys, metric=y)
+        if knee is not None and x in knee.metrics and y in knee.metrics:
+            marks.append(knee_mark(knee.metrics[x], knee.metrics[y], axes, x_log, y_log, knee.number))
     traces += _legend(view, colours, symbols)
     n_front, n_done, n_stop = len(front_points), len(view.complete), len(view.stopped)
     shape = "staircase" if len(view.objectives) == 2 else f"{len(view.objectives)}-D front, outlined in each view"
-    stopped = f", {n_stop} stopped early (faint, at their last rung)" if n_stop else ""
-    note = f"{n_done} complete{stopped}; {n_front} Pareto-optimal (outlined, {shape}). Hover a point for its trial."
+    stopped = f", {n_stop} {style.STOPPED} (faint, at their last rung)" if n_stop else ""
+    knee_text = f"; knee: trial {view.knee} (what export --pick knee takes)" if knee is not None else ""
+    note = (f"{n_done} complete{stopped}; {n_front} Pareto-optimal (outlined, {shape}){knee_text}. "
+            "Hover a point for its trial.")
     names = " vs ".join(style.label(o).split(" (")[0] for o in view.objectives)
-    extra = {} if len(pairs) == 1 else {"height": style.HEIGHT + 70,
-                                        "margin": style.layout("", note)["margin"] | {"b": 150}}
-    return {"data": traces, "layout": style.layout(f"Pareto front: {names}", note, **layout_axes,
-                                                   legend=_legend_box(len(pairs)), **extra)}
+    if len(pairs) == 1:
+        # Top left: above a front that rises to the right nothing can lie (it would dominate the front).
+        extra = {"legend": style.layout("")["legend"] | {"x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top"}}
+    else:
+        extra = style.legend_below([t["name"] for t in traces if t.get("showlegend")], style.layout("", note)["margin"])
+    return {"data": traces, "layout": style.layout(f"Pareto front: {names}", note, **layout_axes, annotations=marks,
+                                                   **extra)}
 
 
-def _legend_box(n_panels: int) -> dict[str, Any]:
-    box = style.layout("")["legend"]
-    return box | {"x": 0.99, "xanchor": "right", "y": 0.02, "yanchor": "bottom"} if n_panels == 1 else \
-        box | {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"}
+def cost_axis(values: list[float], metric: str) -> bool:
+    """A cost (minimised, positive) is drawn on a log axis, however narrow its range: the reader
+    compares ratios (half the latency), and every figure draws it the same way."""
+    return direction(metric) == "minimize" and bool(values) and min(values) > 0
+
+
+def knee_mark(x: float, y: float, axes: tuple[str, str], x_log: bool, y_log: bool, number: int) -> dict[str, Any]:
+    """An arrow naming the knee at its point (annotations on log axes take log10 positions)."""
+    return {"x": math.log10(x) if x_log else x, "y": math.log10(y) if y_log else y, "xref": axes[0], "yref": axes[1],
+            "text": f"knee (trial {number})", "showarrow": True, "arrowhead": 2, "arrowsize": 0.8, "arrowwidth": 1,
+            "arrowcolor": style.TEXT, "ax": 30, "ay": 34, "font": {"size": 11}, "bgcolor": "rgba(255,255,255,0.8)"}
 
 
 def _legend(view: StudyView, colours: dict[str, str], symbols: dict[str, str]) -> list[dict[str, Any]]:
@@ -118,5 +133,5 @@ def _legend(view: StudyView, colours: dict[str, str], symbols: dict[str, str]) -
         out += [style.legend_only(kind, f"kind:{kind}", {"color": "#777", "size": 9, "symbol": symbol})
                 for kind, symbol in symbols.items()]
     if view.stopped:
-        out.append(style.legend_only("stopped early", "stopped", {"color": "#777", "size": 6, "opacity": 0.3}))
+        out.append(style.legend_only(style.STOPPED, "stopped", {"color": "#777", "size": 6, "opacity": 0.3}))
     return out

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from scalesearch.search.results import figure_style as style
-from scalesearch.search.results.importance import ALL, MIN_TRIALS, importances
+from scalesearch.search.results.importance import ALL, COSTS, MIN_TRIALS, RESAMPLES, importances
 from scalesearch.search.results.power_law import MIN_POINTS, PowerLaw, fit_power_law
 from scalesearch.search.results.study_view import StudyView, TrialPoint
 
@@ -31,6 +31,7 @@ def scaling_figure(view: StudyView) -> dict[str, Any]:
     traces: list[dict[str, Any]] = []
     errors = [1 - p.metrics["accuracy"] for p in view.complete if "accuracy" in p.metrics]
     dropped = sum(e <= 0 for e in errors)
+    drawn: dict[str, list[float]] = {"params": [], "flops": [], "error": []}
     for i, (metric, symbol) in enumerate(SIZES):
         axes = ("x" if i == 0 else "x2", "y" if i == 0 else "y2")
         for family in view.families:
@@ -38,27 +39,32 @@ def scaling_figure(view: StudyView) -> dict[str, Any]:
                        and 1 - p.metrics.get("accuracy", 1.0) > 0]
             if not members:
                 continue
-            fitted = [p for p in members if p.kind == "none"]
+            drawn[metric] += [p.metrics[metric] for p in members]
+            drawn["error"] += [1 - p.metrics["accuracy"] for p in members]
+            fitted = [p for p in members if p.kind == style.UNCOMPRESSED]
             traces.append(_points(members, metric, family, colours[family], axes, legend=i == 0))
             fit = fit_power_law([p.metrics[metric] for p in fitted], [1 - p.metrics["accuracy"] for p in fitted])
             if fit is not None:
                 traces.append(_fit_trace(fit, [p.metrics[metric] for p in fitted], family, colours[family], symbol, axes))
+                drawn["error"] += [fit(p.metrics[metric]) for p in fitted]
             elif i == 0:
                 sizes = len({p.metrics[metric] for p in fitted})
-                traces.append(style.legend_only(f"{family}: no fit ({sizes} size{'s' * (sizes != 1)} < {MIN_POINTS})", family,
-                                                {"color": colours[family], "size": 1, "opacity": 0}))
-    compressed = any(p.kind != "none" for p in view.complete)
+                traces.append(style.legend_only(f"{family}: no fit ({style.plural(sizes, 'size')} < {MIN_POINTS})",
+                                                family, {"color": colours[family], "size": 1, "opacity": 0}))
+    compressed = any(p.kind != style.UNCOMPRESSED for p in view.complete)
     note = ("curves: error = a·N^(-b) + c fitted per family (robust, on log error), exponent b in the legend"
             + ("; compressed trials (hollow) not fitted" if compressed else "")
-            + (f"; {dropped} trials with zero error not drawn" if dropped else ""))
+            + (f"; {style.plural(dropped, 'trial')} with zero error not drawn" if dropped else ""))
+    head = style.layout("", note)
+    names = [t["name"] for t in traces if t.get("showlegend", True) and t.get("name")]
     return {"data": traces, "layout": style.layout(
         "Scaling: validation error against model size", note,
-        xaxis=style.axis("parameters (N)", True, domain=[0, 0.46], anchor="y"),
-        yaxis=style.axis("validation error (1 - accuracy)", True, anchor="x"),
-        xaxis2=style.axis("FLOPs per image (F)", True, domain=[0.56, 1], anchor="y2"),
-        yaxis2=style.axis("", True, anchor="x2", matches="y"),
-        legend=style.layout("")["legend"] | {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
-        height=style.HEIGHT + 40, margin=style.layout("", note)["margin"] | {"b": 120},
+        xaxis=style.axis("parameters (N)", True, domain=[0, 0.46], anchor="y", values=drawn["params"], metric="params"),
+        yaxis=style.axis("validation error (1 - accuracy)", True, anchor="x", values=drawn["error"]),
+        xaxis2=style.axis("FLOPs per image (F)", True, domain=[0.56, 1], anchor="y2", values=drawn["flops"],
+                          metric="flops"),
+        yaxis2=style.axis("", True, anchor="x2", matches="y", values=drawn["error"]),
+        **style.legend_below(names, head["margin"]),
     )}
 
 
@@ -66,50 +72,56 @@ def _points(members: list[TrialPoint], metric: str, family: str, colour: str, ax
             legend: bool) -> dict[str, Any]:
     return {"type": "scatter", "mode": "markers", "xaxis": axes[0], "yaxis": axes[1],
             "x": [p.metrics[metric] for p in members], "y": [1 - p.metrics["accuracy"] for p in members],
-            "name": f"{family} ({len(members)} trials)", "legendgroup": family, "showlegend": legend,
+            "name": f"{family} ({style.plural(len(members), 'trial')})", "legendgroup": family, "showlegend": legend,
             "marker": {"color": colour, "size": 6, "opacity": 0.7,
-                       "symbol": ["circle" if p.kind == "none" else "circle-open" for p in members]},
+                       "symbol": ["circle" if p.kind == style.UNCOMPRESSED else "circle-open" for p in members]},
             "text": [style.hover(p, ("accuracy", metric)) for p in members],
             "hovertemplate": "%{text}<extra></extra>"}
 
 
-def importance_figure(view: StudyView) -> dict[str, Any]:
-    """Horizontal bars per objective: each knob's share of the objective's variance, per group."""
+def importance_figure(view: StudyView) -> dict[str, Any] | None:
+    """Horizontal bars per objective: each knob's share of the objective's variance, per group, with
+    its spread over re-fits as whiskers; None when no group has enough trials to rank knobs."""
     scores, skipped = importances(view)
+    if not scores:
+        return None
     colours = style.family_colours(view.families) | {ALL: "#555555"}
-    objectives = list(view.objectives)
+    objectives = [o for o in view.objectives if any(s.objective == o for s in scores)]
     knobs = sorted({s.knob for s in scores}, key=lambda k: max(s.value for s in scores if s.knob == k))
     domains = [[i / len(objectives) + 0.035, (i + 1) / len(objectives) - 0.035] for i in range(len(objectives))]
     traces: list[dict[str, Any]] = []
     groups = [g for g in [ALL, *view.families] if any(s.group == g for s in scores)]
     for group in groups:
+        trials = next(s.trials for s in scores if s.group == group)
         for i, objective in enumerate(objectives):
             mine = {s.knob: s for s in scores if s.group == group and s.objective == objective}
             shown = [k for k in knobs if k in mine]
             traces.append({
                 "type": "bar", "orientation": "h", "x": [mine[k].value for k in shown], "y": shown,
+                "error_x": {"type": "data", "array": [mine[k].spread for k in shown], "color": "#444",
+                            "thickness": 1, "width": 2},
+                "customdata": [mine[k].spread for k in shown],
                 "xaxis": "x" if i == 0 else f"x{i + 1}", "yaxis": "y" if i == 0 else f"y{i + 1}",
-                "name": f"{group} ({next(iter(mine.values())).trials} trials)" if mine else group,
-                "legendgroup": group, "showlegend": i == 0, "marker": {"color": colours[group]},
-                "hovertemplate": f"{group}: %{{y}} explains %{{x:.0%}} of {objective}'s variance<extra></extra>",
+                "name": f"{group} ({style.plural(trials, 'trial')})", "legendgroup": group, "showlegend": i == 0,
+                "marker": {"color": colours[group]},
+                "hovertemplate": f"{group}: %{{y}} explains %{{x:.0%}} ± %{{customdata:.0%}} of {objective}'s "
+                                 "variance<extra></extra>",
             })
     axes: dict[str, Any] = {}
     for i, objective in enumerate(objectives):
         suffix = "" if i == 0 else str(i + 1)
         axes[f"xaxis{suffix}"] = style.axis(style.label(objective).split(" (")[0], domain=domains[i],
-                                            range=[0, 1], tickformat=".0%", anchor=f"y{suffix}")
-        axes[f"yaxis{suffix}"] = style.axis("", kind="category", anchor=f"x{suffix}", categoryorder="array", automargin=True,
-                                            categoryarray=knobs,
-                                            showticklabels=i == 0, ticks="")
-    note = ("bars: the share of each objective's variance a knob explains alone (ANOVA ε², main effects; costs"
-            " on log10); a family's knobs over its own trials")
+                                            range=[0, 1], tickformat=".0%", anchor=f"y{suffix}", nticks=4)
+        axes[f"yaxis{suffix}"] = style.axis("", kind="category", anchor=f"x{suffix}", categoryorder="array",
+                                            automargin=True, categoryarray=knobs, showticklabels=i == 0, ticks="")
+    costs = [o for o in objectives if o in COSTS]
+    note = ("bars: each knob's share of the objective's variance in an additive model (main effects, costs on log10);"
+            f" whiskers: ± std over {RESAMPLES} bootstrap re-fits; a family's knobs over its own trials"
+            + (f"; training knobs not ranked for {', '.join(costs)} (they cannot change it)" if costs else ""))
     if skipped:
         note += f"; skipped (< {MIN_TRIALS} trials): " + ", ".join(s.split(":")[0] for s in skipped)
-    if not scores:
-        note += f"; needs {MIN_TRIALS} complete trials in a family"
+    head = style.layout("", note)
     return {"data": traces, "layout": style.layout(
         "Knob importance per objective", note, barmode="group", bargap=0.25, **axes,
-        height=max(style.HEIGHT, 160 + 34 * max(1, len(knobs))),
-        margin=style.layout("", note)["margin"] | {"b": 100},
-        legend=style.layout("")["legend"] | {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},
+        **style.legend_below([t["name"] for t in traces if t["showlegend"]], head["margin"]),
     )}

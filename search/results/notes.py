@@ -56,10 +56,22 @@ def _knobs(knobs: Mapping[str, Param]) -> str:
     return ", ".join(f"{name} {describe_param(p)}" for name, p in knobs.items()) or "-"
 
 
+def shown_url(storage_url: str) -> str:
+    """``storage_url`` as a command shows it: password redacted, a relative SQLite or journal file
+    made absolute (``sqlite:///scalesearch.db`` names another file when run from another folder)."""
+    import os
+
+    for scheme in ("sqlite:///", "journal:///"):
+        path = storage_url[len(scheme):] if storage_url.startswith(scheme) else None
+        if path and not path.startswith("/") and path != ":memory:":
+            return redact(scheme + os.path.abspath(path))
+    return redact(storage_url)
+
+
 def export_command(study: Any, storage_url: str, *, trial: int | None = None) -> str:
     """The ``scalesearch export`` command for trial ``trial``, or for the knee when None."""
     how = f"--trial {trial} -o trial{trial}.yaml" if trial is not None else "--pick knee -o best.yaml"
-    return f"scalesearch export --storage {redact(storage_url)} --study-name {study.study_name} {how}"
+    return f"scalesearch export --storage {shown_url(storage_url)} --study-name {study.study_name} {how}"
 
 
 def progress_counts(study: Any) -> dict[str, int]:
@@ -78,7 +90,8 @@ def study_note(study: Any, spec: StudySpec, storage_url: str) -> str:
     space = spec.space
     lines = [f"# {study.study_name}: {' vs '.join(spec.objectives)}", "",
              f"**Progress:** {finished} / {spec.budget.n_trials} trials finished ({c['COMPLETE']} complete, "
-             f"{c['PRUNED']} stopped early, {c['FAIL']} failed, {c['RUNNING']} running); "
+             f"{c['PRUNED']} stopped early, {c['FAIL']} failed, {c['RUNNING']} running; Optuna's own pages "
+             "call a trial stopped early PRUNED, which is early stopping, not compression); "
              f"{epochs_spent(study)} training epochs spent"
              + (f" of {spec.budget.max_epochs}" if spec.budget.max_epochs else "")
              + f". Updated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.", "",
@@ -125,11 +138,13 @@ def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
     if not front:
         return ["## Pareto front", "", "No complete trial yet."]
     knee = parse_pick("knee")(front, spec)[0]
+    cost = sort_cost(spec)
+    if cost is not None:
+        front = sorted(front, key=lambda t: (trial_row(t).get(cost) if trial_row(t).get(cost) is not None else 0,
+                                             t.number))
     rows = [trial_row(t) for t in front]
-    lines = ["## Pareto front", "",
-             f"{len(front)} Pareto-optimal trials (complete, within the constraints), fewest parameters first: "
-             "each is the most accurate model found at its size, so accuracy rises down the table. "
-             "For the most accurate model under a size, take the last row under it.", "",
+    lines = ["## Pareto front", "", f"{len(front)} Pareto-optimal trial{'s' * (len(front) != 1)} (complete, within "
+             f"the constraints){order_text(spec, cost)}", "",
              "| " + " | ".join(h for _, h in COLUMNS) + " | export |", "|" + "---|" * (len(COLUMNS) + 1)]
     for row in rows:
         cells = [cell(row[key], key) for key, _ in COLUMNS]
@@ -141,10 +156,44 @@ def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
               f"**Knee** (the best compromise over all objectives): trial {knee.number}. Letting `export` choose "
               "re-evaluates the top candidates with extra seeds first, so it may prefer a close neighbour: "
               f"`{export_command(study, storage_url)}`", "",
-              "The most accurate model under a budget, e.g. under 100K params: "
-              f"`scalesearch export --storage {redact(storage_url)} --study-name {study.study_name} "
-              "--pick max:accuracy --where 'params<100000' -o small.yaml`"]
+              *budget_example(study, spec, storage_url, rows, cost)]
     return lines
+
+
+def sort_cost(spec: StudySpec) -> str | None:
+    """The cost the front table is sorted by: params when it is an objective, else the first
+    minimised objective shown in the table (None: no such objective, the stored order)."""
+    shown = [key for key, _ in COLUMNS]
+    costs = [o for o, d in zip(spec.objectives, spec.directions, strict=True) if d == "minimize" and o in shown]
+    return "params" if "params" in costs else (costs[0] if costs else None)
+
+
+def order_text(spec: StudySpec, cost: str | None) -> str:
+    """How the table is ordered, in the study's own objectives."""
+    if cost is None:
+        return "."
+    best = next((o for o, d in zip(spec.objectives, spec.directions, strict=True) if d == "maximize"), None)
+    name = MEANING.get(cost, cost).split(" (")[0]
+    if best is None or len(spec.objectives) != 2:
+        return f", lowest {name} first."
+    return (f", lowest {name} first: each is the best {best} found at its {name}, so {best} rises down the "
+            f"table. For the best {best} under a {name}, take the last row under it.")
+
+
+def budget_example(study: Any, spec: StudySpec, storage_url: str, rows: list[dict[str, Any]],
+                   cost: str | None) -> list[str]:
+    """``export --where '<cost><limit>'``: the best model under a budget, on the study's own
+    objectives (a limit that splits the front), or nothing when the study has no such pair."""
+    best = next((o for o, d in zip(spec.objectives, spec.directions, strict=True) if d == "maximize"), None)
+    values = sorted(r[cost] for r in rows if cost and r.get(cost) is not None)
+    if best is None or cost is None or len(values) < 2:
+        return []
+    limit = float(f"{values[len(values) // 2]:.1g}")
+    limit_text = f"{limit:.0f}" if limit >= 1 else f"{limit:g}"
+    unit = METRICS.get(cost, ("", ""))[1]
+    return ["", f"The best {best} under a budget, e.g. {cost} under {cell(limit, cost)}{' ' + unit if unit else ''}: "
+                f"`scalesearch export --storage {shown_url(storage_url)} --study-name {study.study_name} "
+                f"--pick max:{best} --where '{cost}<{limit_text}' -o small.yaml`"]
 
 
 def trial_note(trial: Any, spec: StudySpec) -> str:
@@ -153,17 +202,38 @@ def trial_note(trial: Any, spec: StudySpec) -> str:
     model = ", ".join(f"{k} {_num(v)}" for k, v in config.get("model", {}).items())
     training = ", ".join(f"{k} {_num(v)}" for k, v in config.get("training", {}).items())
     compression = trial_row(trial)["compression"]
+    compression = "none (uncompressed)" if compression == "-" else compression
     metrics = system_attrs.exact_metrics(trial)
     shown = [f"{label} {cell(metrics[name], name)}{unit}" for name, (label, unit) in SHOWN.items() if name in metrics]
     lines = [f"**Trial {trial.number}: {trial.state.name.lower()}**", "",
              f"Config: {config.get('family', '?')} ({model}); training {training}; "
              f"compression {compression}; seed {config.get('seed', '?')}.", "",
              f"Measured: {', '.join(shown) or 'nothing yet'}."]
+    lines += curve_lines(system_attrs.val_curve(trial))
     reason = trial.user_attrs.get(attrs.PRUNE_REASON) or trial.user_attrs.get(attrs.FAIL_REASON)
     if reason and trial.state.name != "COMPLETE":
         what = "Stopped early" if trial.state.name == "PRUNED" else "Failed"
         lines += ["", f"{what}: {reason}"]
     return "\n".join(lines) + "\n"
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+CURVE_COLUMNS = 10  # epochs shown in the curve's table (evenly spaced, the last always)
+
+
+def curve_lines(curve: list[float]) -> list[str]:
+    """The trial's learning curve in its note: a sparkline (one bar per epoch, scaled from its
+    lowest to its highest accuracy) and a one-row table of at most :data:`CURVE_COLUMNS` epochs;
+    optuna-dashboard leaves "Intermediate values" empty in a multi-objective study."""
+    if not curve:
+        return []
+    low, high = min(curve), max(curve)
+    spark = "".join(SPARKS[round((a - low) / (high - low) * 7) if high > low else 7] for a in curve[-60:])
+    step = max(1, -(-len(curve) // CURVE_COLUMNS))
+    shown = sorted({*range(step - 1, len(curve), step), len(curve) - 1})
+    return ["", f"Learning curve (validation accuracy per epoch, {low:.4f} to {high:.4f}): `{spark}`", "",
+            "| epoch | " + " | ".join(str(i + 1) for i in shown) + " |", "|---|" + "---|" * len(shown),
+            "| accuracy | " + " | ".join(f"{curve[i]:.4f}" for i in shown) + " |"]
 
 
 def cell(value: Any, key: str) -> str:

@@ -9,7 +9,11 @@ never fails a trial: an error is reported once as a warning and the run goes on.
 
     refresh = Refresh(spec, url)
     refresh.start(study)
-    run_study(study, spec, on_trial_end=refresh)
+    try:
+        run_study(study, spec, on_trial_end=refresh)
+    except KeyboardInterrupt:
+        refresh.interrupted(study)   # the interrupted trial's note, the study note's counts
+        raise
     refresh.finish(study)
 """
 
@@ -36,6 +40,7 @@ class Refresh:
         self.note_cost = 0.0  # seconds the last trial note took
         self.study_cost = 0.0  # seconds the last study note and figures took
         self.pending: list[Any] = []  # finished trials whose note is not written yet
+        self.noted: set[int] = set()  # trial numbers whose note this run wrote
         self.stale = False  # a trial finished since the study note and figures were written
         self._warned: set[str] = set()
 
@@ -57,6 +62,19 @@ class Refresh:
         if self.stale:
             self._timed("study note and figures", lambda: self._study(study, figures=self.figures))
 
+    def interrupted(self, study: Any) -> None:
+        """After Ctrl-C: the notes of every trial that ended in this run without one (the
+        interrupted trial never reaches the trial callback) and the study note with its counts;
+        figures wait for the next run or ``scalesearch report`` (the user asked to stop)."""
+        import datetime as dt
+
+        begun = dt.datetime.now() - dt.timedelta(seconds=time.monotonic() - self.started)
+        noted = {t.number for t in self.pending} | self.noted
+        self.pending += [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()
+                         and t.number not in noted and t.datetime_complete and t.datetime_complete >= begun]
+        self._timed("trial note", lambda: self._notes(study))
+        self._timed("study note", lambda: self._study(study, figures=False))
+
     def _affordable(self, cost: float) -> bool:
         return self.share > 0 and self.spent + cost <= self.share * (time.monotonic() - self.started)
 
@@ -69,6 +87,7 @@ class Refresh:
             begun = time.perf_counter()
             trial = self.pending.pop(0)
             save_note(live_trial(study, trial), trial_note(trial, self.spec))
+            self.noted.add(trial.number)
             self.note_cost = time.perf_counter() - begun
 
     def _study(self, study: Any, *, figures: bool) -> None:

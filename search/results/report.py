@@ -8,9 +8,13 @@ from typing import Any
 
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import StudySpec
-from scalesearch.search.config.system_attrs import exact_metrics, trial_config
+from scalesearch.search.config.system_attrs import exact_metrics, study_data, trial_config
 from scalesearch.search.results.pareto import pareto_indices
 from scalesearch.search.storage.storage import stored_study
+
+#: Optuna's trial states in scalesearch's words (PRUNED is early stopping, never compression).
+STATE_WORDS = {"COMPLETE": "complete", "PRUNED": "stopped early", "FAIL": "failed", "RUNNING": "running",
+               "WAITING": "waiting"}
 
 
 def feasible(trial: Any, spec: StudySpec) -> bool:
@@ -75,13 +79,13 @@ def study_rows(storage: Any) -> list[dict[str, Any]]:
         counts: dict[str, int] = {}
         for t in study.get_trials(deepcopy=False):
             counts[t.state.name] = counts.get(t.state.name, 0) + 1
-        spec = study.user_attrs.get(attrs.SPEC, {})
+        spec = study_data(study, attrs.SPEC) or {}
         rows.append({
             "study": summary.study_name,
             "objectives": ", ".join(f"{n} ({d.name.lower()[:3]})" for n, d in
                                     zip(study.metric_names or ["value"] * len(study.directions), study.directions, strict=False)),
             "budget": spec.get("budget", {}).get("n_trials"),
-            **{state: counts.get(state, 0) for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")},
+            **{shown: counts.get(state, 0) for state, shown in STATE_WORDS.items() if state != "WAITING"},
             "started": summary.datetime_start.strftime("%Y-%m-%d %H:%M") if summary.datetime_start else "",
         })
     return rows

@@ -19,6 +19,7 @@ from scalesearch.errors import StorageError
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.metrics import METRICS
 from scalesearch.search.config.spec import StudySpec, spec_from_data
+from scalesearch.search.results.figure_style import UNCOMPRESSED
 from scalesearch.search.results.pareto import pareto_indices
 from scalesearch.search.results.report import describe_compression
 
@@ -31,7 +32,7 @@ class TrialPoint:
     width: float | None
     depth: float | None
     compression: str  # "-" or e.g. "prune 0.3 + int8_static" (results/report.py)
-    kind: str  # "none", "pruned", "sparse", "int8_static", "pruned + int8_static", ...
+    kind: str  # "uncompressed", "pruned", "sparse", "int8_static", "pruned + int8_static", ...
     metrics: Mapping[str, float]  # measured metrics (for a stopped trial: accuracy at its rung)
     curve: tuple[float, ...]  # validation accuracy after each epoch
     epochs_run: int
@@ -60,6 +61,7 @@ class StudyView:
     points: tuple[TrialPoint, ...]  # finished trials, in finishing order
     counts: Mapping[str, int] = field(default_factory=dict)  # trials by state name, all states
     rungs: tuple[int, ...] = ()  # epochs at which early stopping compared trials (stored rung values)
+    knee: int | None = None  # the trial ``export --pick knee`` chooses on the stored scores
 
     @property
     def families(self) -> list[str]:
@@ -91,21 +93,30 @@ class StudyView:
 
 def spec_of(study: Any) -> StudySpec:
     """The spec stored with ``study`` (:class:`StorageError` when it was not made by scalesearch)."""
-    data = study.user_attrs.get(attrs.SPEC)
+    data = stored_spec_data(study)
     if data is None:
         raise StorageError(f"study {study.study_name!r} was not created by scalesearch (it has no stored spec)")
     return spec_from_data(data)
 
 
+def stored_spec_data(study: Any) -> dict[str, Any] | None:
+    """The spec stored with ``study`` as plain data: a system attr (kept off the dashboard's study
+    page), or the user attr older studies and hand-made ones carry."""
+    try:
+        return system_attrs.study_data(study, attrs.SPEC)
+    except TypeError:  # an optuna.Study not opened by scalesearch: its storage is private
+        return study.user_attrs.get(attrs.SPEC)
+
+
 def compression_kind(compression: Mapping[str, Any] | None) -> str:
-    """The marker group of a compression config: ``none``, ``pruned``, ``int8_static``, ..."""
+    """The marker group of a compression config: ``uncompressed``, ``pruned``, ``int8_static``, ..."""
     if not compression:
-        return "none"
+        return UNCOMPRESSED
     parts = [name for name, on in (("pruned", compression.get("pruning_ratio")),
                                    ("sparse", compression.get("sparsity"))) if on]
     if compression.get("quantization", "none") != "none":
         parts.append(str(compression["quantization"]))
-    return " + ".join(parts) or "none"
+    return " + ".join(parts) or UNCOMPRESSED
 
 
 def _point(trial: Any, spec: StudySpec) -> TrialPoint | None:
@@ -154,4 +165,13 @@ def read_study(study: Any, spec: StudySpec | None = None, trials: Sequence[Any] 
     objectives = tuple(spec.objectives)
     rungs = tuple(sorted({int(k[len(attrs.RUNG_PREFIX):]) for k in rung_keys}))
     return StudyView(study.study_name, spec, objectives, tuple(METRICS[o][0] for o in objectives),
-                     tuple(points), counts, rungs)
+                     tuple(points), counts, rungs, knee_of(trials, spec))
+
+
+def knee_of(trials: Sequence[Any], spec: StudySpec) -> int | None:
+    """The trial ``--pick knee`` chooses among the feasible front (on the stored scores), or None."""
+    from scalesearch.search.results.export import parse_pick
+    from scalesearch.search.results.report import pareto_trials
+
+    front = pareto_trials([t for t in trials if t.state.name == "COMPLETE"], spec)
+    return parse_pick("knee")(front, spec)[0].number if front else None

@@ -21,7 +21,7 @@ from scalesearch.search.storage.storage import open_storage
 
 #: The study's figure ids (search/results/figures.py FIGURES), in the order the study page shows
 #: them; listed here because the storage layer does not import the results layer.
-FIGURE_ORDER = ("pareto_front", "hypervolume", "learning_curves", "scaling", "importance")
+FIGURE_ORDER = ("pareto_front", "hypervolume", "learning_curves", "scaling", "parallel", "importance")
 _PLOT = '[id^="user-defined-plot:"]'
 
 

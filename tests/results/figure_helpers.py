@@ -21,6 +21,8 @@ RUN_OVERRIDES = [
     "space.families.convnext.width_multiplier={low: 0.25, high: 0.3}",
     "measure.latency_repeats=2", "measure.latency_warmup=1", "device=cpu", "threads=1",
     "early_stopping.name=asha", "early_stopping.min_epochs=3", "early_stopping.eta=3",
+    # Mostly unpruned, so each family has sizes to fit (the fake trainer scores a pruned model poorly).
+    "space.compression.pruning_ratio={choices: [0.0, 0.0, 0.0, 0.5]}",
 ]
 
 COMPRESS = Path(__file__).resolve().parents[2] / "studies" / "digits_compress.yaml"
@@ -44,6 +46,9 @@ def copy_study(study: Any, url: str, name: str | None = None) -> Any:
     copy.set_metric_names(study.metric_names)
     for key, value in study.user_attrs.items():
         copy.set_user_attr(key, value)
+    from scalesearch.search.results.study_view import stored_spec_data
+
+    copy.set_user_attr(attrs.SPEC, stored_spec_data(study))  # where hand-made studies keep it
     copy.add_trials([t for t in study.get_trials() if t.state.is_finished()])
     return copy
 

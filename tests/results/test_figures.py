@@ -28,10 +28,12 @@ def _traces(figure, **match):
 
 def test_every_figure_is_built_with_stable_keys(made_study):
     figures = build_figures(made_study)
-    assert list(figures) == list(FIGURES) == ["pareto_front", "hypervolume", "learning_curves", "scaling", "importance"]
+    assert list(figures) == list(FIGURES) == ["pareto_front", "hypervolume", "learning_curves", "scaling", "parallel",
+                                              "importance"]
     for key, figure in figures.items():
         assert isinstance(figure, go.Figure), key
-        assert any(len(t.x or ()) for t in figure.data), f"{key} draws nothing"
+        assert any(len(getattr(t, "x", None) or getattr(t, "dimensions", None) or ()) for t in figure.data), \
+            f"{key} draws nothing"
         assert figure.layout.title.text, key
 
 
@@ -132,7 +134,7 @@ def test_three_objectives_with_compression():
     assert [layout["xaxis"]["title"]["text"], layout["xaxis2"]["title"]["text"]] == [
         "latency (ms) (log scale)", "model size (MB) (log scale)"]
     legend = {t["name"] for t in figure["data"] if t.get("showlegend")}
-    assert {"none", "pruned", "int8_static", "pruned + int8_dynamic"} <= legend
+    assert {"uncompressed", "pruned", "int8_static", "pruned + int8_dynamic"} <= legend
     symbols = {s for t in figure["data"] if t.get("text") and t["mode"] == "markers" for s in t["marker"]["symbol"]}
     assert len({s.replace("-open", "") for s in symbols}) == 4
     assert "Pareto front" not in legend  # no staircase for a 3-D front: its points are outlined

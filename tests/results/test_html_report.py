@@ -108,7 +108,7 @@ def test_the_report_in_chromium(made_study, tmp_path):
             page.goto(path.as_uri(), wait_until="load")
             drawn = wait_until(lambda page=page: page.evaluate(
                 "() => { const ps = [...document.querySelectorAll('.js-plotly-plot')];"
-                " return ps.length && ps.every(p => p.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length)"
+                " return ps.length && ps.every(p => p.querySelectorAll('.scatterlayer .trace, .barlayer .trace, .parcoords .axis').length)"
                 " ? ps.map(p => p.id) : null; }"), "every figure drawn by plotly.js")
             assert drawn == [f"fig-{k}" for k in FIGURES]
             assert_no_horizontal_overflow(page)
