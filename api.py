@@ -50,7 +50,7 @@ def _overrides(overrides: Overrides) -> list[str]:
 def run(spec_or_path: str | Path | Mapping[str, Any] | Any = None, *, storage: str | None = None,
         study_name: str | None = None, n_trials: int | None = None, overrides: Overrides = (),
         data: Any = None, workers: int = 1, timeout: float | None = None,
-        allow_changed_family: bool = False) -> Any:
+        warm_start: str | Sequence[str] = (), allow_changed_family: bool = False) -> Any:
     """Run (or resume) a study to its budget and return the ``optuna.Study``.
 
     ``spec_or_path``: a spec YAML path (None: ``studies/digits.yaml``, or, with ``study_name``,
@@ -59,6 +59,8 @@ def run(spec_or_path: str | Path | Mapping[str, Any] | Any = None, *, storage: s
     ``storage``: a URL as for the CLI (default ``$SCALESEARCH_STORAGE`` or ``sqlite:///scalesearch.db``).
     ``n_trials``: the study-wide budget of finished trials. ``data``: tensors ``(x, y)``, a torch
     ``Dataset``, or ``{"x": .., "y": .., "num_classes": .., "input_size": ..}``, kept in this process.
+    ``warm_start``: earlier studies (``"d0"`` in ``storage``, or ``"sqlite:///old.db#d0"``) a new
+    study starts from, as ``run --warm-start`` (``search/study/warm_start.py``).
     ``allow_changed_family``: resume although a family of your own has a builder whose code
     changed since the study started (refused otherwise; the change is recorded in the study).
 
@@ -71,7 +73,7 @@ def run(spec_or_path: str | Path | Mapping[str, Any] | Any = None, *, storage: s
     console = _console()
     launch = open_run(spec_or_path, console=console, storage=storage, study_name=study_name, n_trials=n_trials,
                       timeout=timeout, overrides=_overrides(overrides), workers=workers, data=data,
-                      caller="python",
+                      caller="python", warm_start=[warm_start] if isinstance(warm_start, str) else list(warm_start),
                       allow_changed_family=allow_changed_family)
     try:
         outcome = execute(launch, console)

@@ -20,6 +20,10 @@ class StorageError(ScalesearchError):
     """The study storage is unreachable, malformed, or does not hold what was asked for."""
 
 
+class WarmStartError(ScalesearchError):
+    """A study to warm-start from is missing, has other objectives, or has no complete trial."""
+
+
 class ExportError(ScalesearchError):
     """No trial matches an export request."""
 

@@ -24,7 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = common.console()
     launch = open_run(args.spec, console=console, storage=args.storage, study_name=args.study_name,
                       n_trials=args.n_trials, timeout=args.timeout, overrides=args.set, workers=args.workers,
-                      devices=args.devices, graceful=args.graceful,
+                      devices=args.devices, graceful=args.graceful, warm_start=args.warm_start,
                       allow_changed_family=args.allow_changed_family)
     try:
         outcome = execute(launch, console)
@@ -87,6 +87,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--allow-changed-family", action="store_true",
                    help="resume although a plugin family's builder code changed since the study started "
                         "(recorded in the study; refused otherwise)")
+    p.add_argument("--warm-start", action="append", default=[], metavar="STUDY",
+                   help="start a new study from an earlier one (repeatable): its useful Pareto-optimal "
+                        "configurations run first and the sampler learns from its trials, which this study "
+                        "does not count; STUDY in this storage, or STORAGE_URL#STUDY")
     common.add_stopping(p)
     p.set_defaults(func=cmd_run)
 

@@ -250,6 +250,20 @@ CASES = [
     Case("deploy-onnxruntime-half", ["run", "s.yaml", "--storage", DB], "'fp16' has no ONNX counterpart",
          files={"s.yaml": _spec(deploy={"runtime": "onnxruntime", "device": "cuda"},
                                 space__compression={"quantization": "fp16"})}),
+    # -- run --warm-start (search/study/warm_start.py): checked before the new study is created
+    Case("warm-start-study-not-found", ["run", "s.yaml", "--storage", DB, "--warm-start", "nosuch"],
+         "warm start 'nosuch': study 'nosuch' not found; studies here: empty, tiny", files={"s.yaml": _spec()}),
+    Case("warm-start-no-complete-trial", ["run", "s.yaml", "--storage", DB, "--warm-start", "empty"],
+         "warm start 'empty': it has no complete trial yet", files={"s.yaml": _spec()}),
+    Case("warm-start-other-objectives", ["run", "s.yaml", "--storage", DB, "--warm-start", "tiny"],
+         "warm start 'tiny': it optimises accuracy, params, this study accuracy, flops",
+         files={"s.yaml": _spec(objectives=["accuracy", "flops"])}),
+    Case("warm-start-storage-missing", ["run", "s.yaml", "--storage", DB, "--warm-start", "sqlite:///old.db#tiny"],
+         "warm start 'sqlite:///old.db#tiny': storage: old.db does not exist", files={"s.yaml": _spec()}),
+    Case("warm-start-malformed", ["run", "s.yaml", "--storage", DB, "--warm-start", "sqlite:///store.db#"],
+         "expected STUDY or STORAGE_URL#STUDY", files={"s.yaml": _spec()}),
+    Case("warm-start-a-study-that-ran", ["run", "--storage", DB, "--study-name", "tiny", "--warm-start", "tiny"],
+         "study 'tiny' has already run 1 trial; a warm start begins a new study"),
     Case("dashboard-port-in-use", ["dashboard", "--storage", DB, "--port", "{port}"], "dashboard: cannot listen on 127.0.0.1:{port}"),
 ]
 

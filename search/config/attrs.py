@@ -28,10 +28,13 @@ EPOCHS_TRAINED = "ss.epochs_trained"  # trial: every epoch trained so far, fine-
 SAMPLER_SEED = "ss.sampler_seed"  # trial: seed of the sampler that proposed it (search/study/seeding.py)
 SEED = "ss.seed"  # retried trial: the training seed of the trial it reruns (a retry keeps its seed)
 PLANNED_PREFIX = "ss.planned."  # trial: a deployed cost known before training, e.g. ss.planned.params
+WARM_START = "ss.warm_start"  # study: the studies it was warm-started from (search/study/warm_start.py)
+WARM_TRIALS = "ss.warm_start.trials"  # study, system: their trials mapped into this space, for the sampler
+WARM_FROM = "ss.warm_start.from"  # trial: "<study> trial <n>", the earlier configuration it re-evaluates
 
 #: Non-scalar or descriptive trial attrs that are not metrics.
 NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, RUNG_REACHED, "ss.val_curve", "ss.device",
-               WORKER, SLOT, HEARTBEAT, RETRY_OF, RETRIES, SAMPLER_SEED, SEED}
+               WORKER, SLOT, HEARTBEAT, RETRY_OF, RETRIES, SAMPLER_SEED, SEED, WARM_FROM}
 
 
 def metric_key(name: str) -> str:

@@ -198,6 +198,8 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
             "pick": pick,
             "where": list(where),
             **(selection or {}),
+            **({"warm_start": study.user_attrs[attrs.WARM_START]} if attrs.WARM_START in study.user_attrs else {}),
+            **({"warm_start_config": trial.user_attrs[attrs.WARM_FROM]} if attrs.WARM_FROM in trial.user_attrs else {}),
             "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "versions": versions(),
         },

@@ -100,7 +100,7 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
              storage: str | None = None, study_name: str | None = None, n_trials: int | None = None,
              timeout: float | None = None, overrides: Sequence[str] = (), workers: int | str = 1,
              devices: str | None = None, graceful: bool = False, data: Any = None,
-             caller: str = "cli", allow_changed_family: bool = False) -> Launch:
+             caller: str = "cli", warm_start: Sequence[str] = (), allow_changed_family: bool = False) -> Launch:
     """Check, then create or resume the study; print one line saying where it stands.
 
     ``spec`` None with ``study_name`` resumes the spec stored with that study (``overrides``
@@ -119,6 +119,7 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
     from scalesearch.search.storage.storage import redact, resolve_url
     from scalesearch.search.study.family_code import check_family_code, record_family_code
     from scalesearch.search.study.study import apply_plan, count_finished, plan_study, with_budget
+    from scalesearch.search.study.warm_start import begin, for_launch
 
     quiet_trials()
     url = resolve_url(storage)
@@ -140,8 +141,11 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
     if plan.action == "resume":
         check_family_code(plan.study, plan.spec, allow=allow_changed_family, caller=caller)
     check_data(plan, workers)
+    warm = for_launch(warm_start, url, plan)  # search/study/warm_start.py; checked before anything is written
     study, spec = apply_plan(plan, url)
     record_family_code(study, spec)
+    if warm is not None:
+        begin(study, spec, warm, lambda line: console.print(line, markup=False, highlight=False))
     if auto:
         workers = auto_worker_count(study, spec, device_list)
     done = count_finished(study)

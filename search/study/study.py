@@ -37,6 +37,7 @@ from scalesearch.search.study.early_stopping import Hook, make_early_stopping
 from scalesearch.search.study.objective import Events, Objective, constraints_func
 from scalesearch.search.study.samplers import make_sampler
 from scalesearch.search.study.seeding import study_seed
+from scalesearch.search.study.warm_sampler import learning_sampler
 from scalesearch.search.training.train import Trainer, train
 
 #: Spec sections that may differ when resuming (they say how long to run, not what to run).
@@ -230,6 +231,7 @@ def apply_plan(plan: StudyPlan, storage_url: str | None) -> tuple[Any, StudySpec
     # Seeded from the study's state, so a resumed study never re-proposes its first configs.
     seed = study_seed(spec.sampler.seed, study)
     study.sampler = make_sampler(spec.sampler.name, seed, constraints_func(spec), spec.budget.n_trials)
+    study.sampler = learning_sampler(study, spec, study.sampler)  # a warm start's earlier trials too
     return study, spec
 
 
