@@ -60,11 +60,13 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     from scalesearch.search.study.study import load_study
 
     common.quiet_optuna()
-    storage = open_storage(resolve_url(args.storage), create=False)
+    url = resolve_url(args.storage)
+    storage = open_storage(url, create=False)
     study = load_study(storage, common.pick_study_name(storage, args.study_name))
-    path = export_trial(study, args.trial, args.output, device=args.device)
-    print(f"re-ran trial {args.trial} of {study.study_name} and saved its deployed model to {path}")
-    for line in describe(artifact.read_manifest(path).get("onnx") or {}):
+    path = export_trial(study, args.trial, args.output, device=args.device, storage_url=url)
+    print(f"re-ran trial {args.trial} of {study.study_name} and saved its deployed model to {path} "
+          "(model.yaml + model.safetensors + model.onnx, as train writes)")
+    for line in describe(artifact.read_card(path).get("onnx") or {}):
         print(line)
     return 0
 
@@ -136,7 +138,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser("export-model", help="re-run one trial from its stored config and save the deployed model",
                        description="Rebuild, retrain and compress trial N exactly as the search did, and save it "
-                                   "(safetensors weights + a JSON manifest that replays pruning; no pickles).")
+                                   "as train saves a model: model.yaml + model.safetensors (pruning replayed, no pickles) + model.onnx.")
     common.add_storage(p)
     common.add_study_name(p)
     p.add_argument("--trial", type=int, required=True, help="trial number (see the Pareto table or the dashboard)")

@@ -1,7 +1,7 @@
 """Predict the classes of image files with a saved model's ONNX file, as it was trained to see them.
 
-A model folder is what ``scalesearch train`` writes (``model.yaml``) or ``export-model``
-(``manifest.json``); its ``onnx`` section names the file to run (``predict_file``: the int8 one
+A model folder is what ``scalesearch train`` or ``export-model`` writes (``model.yaml``; older
+``export-model`` folders: ``manifest.json``); its ``onnx`` section names the file to run (``predict_file``: the int8 one
 when the model is quantized) and the preprocessing (``preprocess``, also stored in the ONNX
 metadata): grey or RGB, the shorter side resized to the input size and centre-cropped (as
 ``search/datasets/decode.py`` reads an image folder for training), pixels / 255, then
@@ -26,7 +26,7 @@ from typing import Any
 
 from scalesearch.errors import ArtifactError, DataError, ScalesearchError
 
-CARDS = ("model.yaml", "manifest.json")  # scalesearch train, scalesearch export-model
+CARDS = ("model.yaml", "manifest.json")  # train and export-model; export-model before model.yaml
 PREPROCESS_KEYS = ("in_chans", "input_size", "mean", "std", "class_names")
 
 

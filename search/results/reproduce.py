@@ -4,9 +4,9 @@ A trial stores its sampled config (``ss.config``) and the study its spec, and ev
 seeded: building the model, training it, pruning by magnitude, fine-tuning, calibrating on the
 first training inputs. :func:`reproduce` re-runs those steps and so returns the model the trial
 measured (same weights on the same device and torch build; latency is re-measured, not stored).
-:func:`export_trial` writes it with ``search/compression/artifact.py``, plus ``model.onnx``
-checked with onnxruntime on the study's test split (``search/results/onnx_model.py``; the
-``onnx`` section of ``manifest.json``).
+:func:`export_trial` writes it as a model folder, the format ``train`` writes
+(``search/compression/artifact.py``: ``model.yaml`` + ``model.safetensors``), plus ``model.onnx``
+checked with onnxruntime on the study's test split (``search/results/onnx_model.py``).
 
 Example::
 
@@ -16,7 +16,7 @@ Example::
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +47,13 @@ def reproduce(config: dict[str, Any], spec: StudySpec, data: Dataset, device: st
 
 
 def export_trial(study: Any, number: int, path: str | Path, *, spec: StudySpec | None = None,
-                 data: Dataset | None = None, device: str | None = None) -> Path:
-    """Re-run trial ``number`` of ``study`` and save its deployed model to directory ``path``."""
+                 data: Dataset | None = None, device: str | None = None, storage_url: str = "") -> Path:
+    """Re-run trial ``number`` of ``study`` and save its deployed model to model folder ``path``,
+    in the format ``train`` writes (``search/compression/artifact.py``): ``model.yaml`` (the
+    trial's export, ``io``, the pruning history, ``onnx``) + ``model.safetensors`` + ``model.onnx``."""
     import optuna
 
+    from scalesearch.search.results.export import export_data
     from scalesearch.search.runtime.device import resolve_device
     from scalesearch.search.study.study import load_data, stored_spec
 
@@ -64,9 +67,14 @@ def export_trial(study: Any, number: int, path: str | Path, *, spec: StudySpec |
     data = data or load_data(spec.dataset, None, device, study=study)  # the study's recorded split
     config = system_attrs.trial_config(trial)
     compressed = reproduce(config, spec, data, device)
-    path = artifact.save(path, compressed, config, ModelInput(data.num_classes, data.in_chans, data.input_size))
-    manifest = artifact.read_manifest(path)  # + model.onnx, checked on the study's test split
-    manifest["onnx"] = write_onnx(compressed.float_model, data, path, compressed.config.quantization,
-                                  spec.deploy.calibration_samples, grey_from_colour=spec.dataset.in_chans == 1)
-    (path / artifact.MANIFEST).write_text(json.dumps(manifest, indent=1))
-    return path
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    card = export_data(study, spec, trial, storage_url=storage_url, pick=f"trial:{number}") | {
+        "io": dataclasses.asdict(ModelInput(data.num_classes, data.in_chans, data.input_size)),
+        "compression": artifact.compression_data(compressed.config),
+        "reproduced": {"study": study.study_name, "trial": number, "device": device,
+                       "record": {k: v for k, v in compressed.record.items() if isinstance(v, int | float | str)}},
+    }
+    card["onnx"] = write_onnx(compressed.float_model, data, path, compressed.config.quantization,  # checked on test
+                              spec.deploy.calibration_samples, grey_from_colour=spec.dataset.in_chans == 1)
+    return artifact.save(path, compressed, card)

@@ -21,13 +21,13 @@ from typing import Any
 import yaml
 
 from scalesearch.errors import ExportError, SpecError
+from scalesearch.search.compression.artifact import CARD, WEIGHTS  # noqa: F401  (one model folder format)
 from scalesearch.search.config.spec import TrainingSpec, spec_from_data
 from scalesearch.search.datasets.spec import DatasetSpec
 from scalesearch.spaces.space import read_yaml
 
 FITS = ("train", "train+val")  # the splits a retrain trains on (train: the search's protocol)
 REQUIRED = ("family", "model", "training", "seed", "dataset", "trainer")
-WEIGHTS, CARD = "model.safetensors", "model.yaml"
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
             fit: str = "train") -> RetrainResult:
     """Train the exported config on ``fit`` (``train`` or ``train+val``), report test accuracy,
     save weights + card."""
-    from safetensors.torch import save_file
-
-    from scalesearch.search.compression.artifact import compress_retrained
+    from scalesearch.search.compression.artifact import compress_retrained, write_weights
     from scalesearch.search.results.onnx_model import write_onnx
     from scalesearch.search.runtime.device import resolve_device, set_threads
     from scalesearch.search.study.study import load_data
@@ -98,9 +96,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     model = build_model({"family": export["family"], "model": export["model"], "seed": export["seed"]}, full)
     result = train(model, full, cfg, device, on_epoch)
     compressed = compress_retrained(model, full, export, cfg, device)  # None without compression
-    source = compressed[0].quant_state if compressed else model.state_dict()
-    state = {k: v.detach().contiguous().cpu() for k, v in source.items()}
-    save_file(state, str(out / WEIGHTS))
+    write_weights(out, compressed[0].quant_state if compressed else model.state_dict())
     card = dict(export) | {
         "training": training,
         "io": {"num_classes": full.num_classes, "in_chans": full.in_chans, "input_size": full.input_size},
@@ -137,20 +133,8 @@ def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int 
 
 
 def load_model(model_dir: str | Path) -> Any:
-    """Rebuild a retrained model from ``model.yaml`` and load ``model.safetensors`` into it."""
-    from safetensors.torch import load_file
+    """The model saved in ``model_dir`` by ``train`` or ``export-model`` (``model.yaml`` +
+    ``model.safetensors``), rebuilt in eval mode; nothing is unpickled."""
+    from scalesearch.search.compression.artifact import load
 
-    from scalesearch.search.compression.artifact import restore
-    from scalesearch.spaces.registry import ModelInput, get_family
-
-    folder = Path(model_dir)
-    card = read_export(folder / CARD)
-    if "io" not in card:
-        raise SpecError(f"model: {folder / CARD} is an export, not a retrained model; run scalesearch train first")
-    io = ModelInput(**card["io"])
-    model = get_family(card["family"]).build(io, **card["model"])
-    state = load_file(str(folder / WEIGHTS))
-    if card.get("compression"):  # pruned shapes and quantized modules are rebuilt, not unpickled
-        return restore(model, io, card["compression"], card.get("pruning_history", []), state).eval()
-    model.load_state_dict(state)
-    return model.eval()
+    return load(model_dir)[0]

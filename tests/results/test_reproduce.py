@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import scalesearch
 from scalesearch.errors import ExportError
 from scalesearch.search.compression import artifact
 from scalesearch.search.compression.compress import predictions
@@ -37,6 +38,9 @@ def test_exported_trial_reloads_with_the_recorded_accuracy_and_params(tmp_path) 
     for trial in study.trials:
         path = export_trial(study, trial.number, tmp_path / f"t{trial.number}", data=digits())
         model, manifest = artifact.load(path)
+        assert {p.name for p in path.iterdir()} >= {"model.yaml", "model.safetensors", "model.onnx"}  # as train
+        loaded = scalesearch.load_model(path)  # the one format load_model, predict and train read
+        assert (predictions(loaded, digits().val, "cpu") == predictions(model, digits().val, "cpu")).all()
         accuracy = (predictions(model, digits().val, "cpu") == digits().val.y).float().mean().item()
         assert accuracy == pytest.approx(exact_metrics(trial)["accuracy"], abs=1e-6)  # not the rounded attr
         for knob, value in trial_config(trial)["compression"].items():
