@@ -55,7 +55,7 @@ from scalesearch.search.results.reeval import (
     reevaluate,
     stored_stability,
 )
-from scalesearch.search.results.report import complete_trials, feasible, pareto_trials
+from scalesearch.search.results.report import complete_trials, feasible, fmt, pareto_trials
 from scalesearch.search.results.uncertainty import Estimate, estimate
 from scalesearch.search.results.useful import classes_of, set_aside_text, split_useful, usefulness
 from scalesearch.search.training.train import Trainer, train
@@ -210,7 +210,8 @@ def off_front_text(chosen: Any, front: Sequence[Any], spec: StudySpec, rule: str
     signed = lambda t: [s * v for s, v in zip(signs, t.values, strict=True)]  # noqa: E731
     over = next((t for t in front if dominates(signed(t), signed(chosen))), None)
     by = "" if over is None else f"trial {over.number} dominates it there: " + ", ".join(
-        f"{name} {a:.4g} vs {b:.4g}" for name, a, b in zip(spec.objectives, over.values, chosen.values, strict=True))
+        f"{name} {fmt(a, name)} vs {fmt(b, name)}" for name, a, b in zip(spec.objectives, over.values, chosen.values,
+                                                                        strict=True))
     return (f"trial {chosen.number} is not on the Pareto front run printed (stored single scores; {by}); its score "
             f"is within noise of that front, and re-evaluation over {seeds} seeds ranked it first under rule {rule}")
 

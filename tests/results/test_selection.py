@@ -282,7 +282,7 @@ def test_an_off_front_pick_says_why_and_the_plan_says_what_it_costs(spec, tiny_d
                     resplit=False, on_plan=lines.append)
     assert chosen.trial.number == 2  # dominated by trial 1 on stored single scores
     assert chosen.off_front.startswith("trial 2 is not on the Pareto front run printed (stored single scores; "
-                                       "trial 1 dominates it there: accuracy 0.972 vs 0.965, params 1.2e+04 vs 2.1e+04)")
+                                       "trial 1 dominates it there: accuracy 0.9720 vs 0.9650, params 12K vs 21K)")
     assert lines == ["re-evaluating the top 3 candidates with 2 more seeds each: 6 trainings"]
     assert select(study, spec, "max:accuracy", rule="single", data=tiny_data).off_front == ""
 
