@@ -1,0 +1,204 @@
+"""Warm start against cold start at the same small budget (issue 26).
+
+For each transfer and seed S, the earlier study is the default study run with ``sampler.seed=S``
+(``d<S>`` in ``<sources>/seed<S>/study.db``; copied first, never written). Three runs of the
+target study, all with ``sampler.seed=S`` and nothing else different:
+
+  cold-8    8 trials, no warm start
+  cold-16   16 trials, no warm start
+  warm-16   16 trials, ``--warm-start <copy>#d<S>``
+
+Warm at 8 trials is read from the first 8 finished trials of warm-16: the warm sampler is the same
+at either budget (the queue is min(4, budget // 2) = 4 configurations at 8 and 16, the family
+seeds are the same, and TPE's startup count never applies, since the earlier trials already
+exceed it), and training is deterministic on the CPU. ``--check-prefix`` runs warm-8 once for the
+first seed of the first transfer and compares. Cold at 8 cannot be read that way (TPE's random
+startup is 4 trials at a budget of 8, 5 at 16), so it is its own run.
+
+Hypervolume: the COMPLETE trials' validation front, accuracy against log10 params, reference
+point accuracy 0.90 and 10^7 params (as docs/benchmarks.md's default-study table).
+
+    python benchmarks/warm_start.py --workdir /tmp/warm --seeds 0 1 2
+    python benchmarks/warm_start.py --workdir /tmp/warm --report-only
+
+Transfers:
+
+  narrow   the default space -> ResNets only, widths up to 0.25, pruning 0 or 0.25 (ConvNeXt
+           configurations dropped, wider ResNets clipped, pruning 0.5 moved to 0.25)
+  pixels   digits at 8 px -> digits at 12 px (``dataset.input_size=12``), same space
+
+Both targets train 4 epochs (+1 of fine-tuning when pruned) where the earlier default studies
+trained 12 (+2): to fit the benchmark on two shared cores, and a shift a quick re-run makes too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = (0.90, 7.0)  # (accuracy, log10 params), as benchmarks/search_efficiency.py
+NARROW = {
+    "name": "small_cnn_narrow",
+    "description": "ResNets of small_cnn up to width 0.25, pruned by 0 or 0.25 (the warm-start benchmark's narrower space).",
+    "input_size": 8,
+    "families": {"resnet": {"width_multiplier": {"low": 0.03125, "high": 0.25, "log": True},
+                            "depth_multiplier": {"choices": [0.5, 1.0]}, "block": "basic",
+                            "drop_rate": {"low": 0.0, "high": 0.3}, "drop_path_rate": {"low": 0.0, "high": 0.2}}},
+    "training": {"lr": {"low": 1.0e-3, "high": 1.0e-2, "log": True},
+                 "weight_decay": {"low": 1.0e-5, "high": 1.0e-1, "log": True},
+                 "label_smoothing": {"low": 0.0, "high": 0.15}, "epochs": 4, "batch_size": {"choices": [32, 64]},
+                 "schedule": "onecycle"},
+    "compression": {"pruning_ratio": {"choices": [0.0, 0.25]}, "finetune_epochs": 1},
+}
+TRANSFERS = {
+    "narrow": {"label": "default space -> narrower (ResNets up to w=0.25)", "set": ["space={narrow}"]},
+    "pixels": {"label": "digits 8 px -> 12 px", "set": ["dataset.input_size=12", "space.training.epochs=4",
+                                                       "space.compression.finetune_epochs=1"]},
+}
+ARMS = {"cold-8": (8, False), "cold-16": (16, False), "warm-16": (16, True)}
+
+
+def hypervolume(points: list[tuple[float, float]]) -> float:
+    """HV of ``(accuracy, params)`` points: accuracy maximised, log10(params) minimised."""
+    from scalesearch.search.results.hypervolume import hypervolume as dominated_volume
+
+    return dominated_volume([(-a, math.log10(p)) for a, p in points], (-REFERENCE[0], REFERENCE[1]))
+
+
+def copy_source(sources: Path, seed: int, folder: Path) -> str:
+    """A consistent copy of ``d<seed>`` (SQLite's backup API: the WAL included)."""
+    target = folder / "source.db"
+    done = sources / f"seed{seed}" / "study.done"
+    while not done.exists():  # the earlier study may still be running
+        print(f"waiting for {done}", flush=True)
+        time.sleep(30)
+    if not target.exists():
+        with sqlite3.connect(sources / f"seed{seed}" / "study.db") as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+    return f"sqlite:///{target}#d{seed}"
+
+
+def run_arm(folder: Path, arm: str, n_trials: int, seed: int, extra: list[str], warm: str | None) -> float:
+    """One study by the CLI (its own process); returns wall seconds (0 when already done)."""
+    db = folder / f"{arm}.db"
+    done = folder / f"{arm}.done"
+    if done.exists():
+        return 0.0
+    cmd = [sys.executable, "-m", "scalesearch.cli", "run", str(ROOT / "studies" / "digits.yaml"),
+           "--storage", f"sqlite:///{db}", "--study-name", arm, "--n-trials", str(n_trials),
+           "--set", f"sampler.seed={seed}", "--set", "threads=1"]
+    for item in extra:
+        cmd += ["--set", item]
+    if warm:
+        cmd += ["--warm-start", warm]
+    started = time.monotonic()
+    with open(folder / f"{arm}.log", "w") as log:
+        code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()).returncode
+    if code != 0:
+        raise SystemExit(f"{folder / arm}: exit {code}; see {folder / f'{arm}.log'}")
+    done.write_text("ok\n")
+    return time.monotonic() - started
+
+
+def history(db: Path, arm: str) -> list[dict[str, Any]]:
+    """The study's finished trials in finishing order: number, state, accuracy, params, origin."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.load_study(study_name=arm, storage=f"sqlite:///{db}")
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")]
+    finished.sort(key=lambda t: t.datetime_complete)
+    return [{"number": t.number, "state": t.state.name, "values": list(t.values) if t.values else None,
+             "from": t.user_attrs.get("ss.warm_start.from")} for t in finished]
+
+
+def hv_at(trials: list[dict[str, Any]], k: int) -> float:
+    return hypervolume([tuple(t["values"]) for t in trials[:k] if t["state"] == "COMPLETE" and t["values"]])
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
+    narrow = args.workdir / "narrow.yaml"
+    narrow.parent.mkdir(parents=True, exist_ok=True)
+    narrow.write_text(yaml.safe_dump(NARROW, sort_keys=False))
+    for seed in args.seeds:
+        for name in args.transfers:
+            folder = args.workdir / name / f"seed{seed}"
+            folder.mkdir(parents=True, exist_ok=True)
+            warm = copy_source(args.sources, seed, folder)
+            extra = [s.format(narrow=narrow) for s in TRANSFERS[name]["set"]]
+            entry = results.setdefault(name, {}).setdefault(str(seed), {})
+            for arm, (n_trials, warmed) in ARMS.items():
+                seconds = run_arm(folder, arm, n_trials, seed, extra, warm if warmed else None)
+                trials = history(folder / f"{arm}.db", arm)
+                entry[arm] = {"trials": trials, "seconds": round(seconds, 1) or entry.get(arm, {}).get("seconds"),
+                              "hv8": hv_at(trials, 8), "hv16": hv_at(trials, 16) if n_trials == 16 else None}
+                print(f"{name} seed {seed} {arm}: HV@8 {entry[arm]['hv8']:.4f}"
+                      + (f" HV@16 {entry[arm]['hv16']:.4f}" if entry[arm]["hv16"] is not None else "")
+                      + f" ({seconds:.0f}s)", flush=True)
+                args.out.write_text(json.dumps(results, indent=1))
+            if args.check_prefix and seed == args.seeds[0] and name == args.transfers[0]:
+                run_arm(folder, "warm-8", 8, seed, extra, warm)
+                short = history(folder / "warm-8.db", "warm-8")
+                same = [t["values"] for t in short] == [t["values"] for t in entry["warm-16"]["trials"][:8]]
+                entry["prefix_check"] = {"warm8_hv": hv_at(short, 8), "identical_first_8": same}
+                print(f"{name} seed {seed}: warm-8 run HV {hv_at(short, 8):.4f}; first 8 trials identical "
+                      f"to warm-16's: {same}", flush=True)
+                args.out.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
+
+
+def report(results: dict[str, Any]) -> str:
+    """A Markdown table: per transfer and budget, cold and warm HV (mean ± s.e. over seeds), the
+    ratio of means and the paired difference (mean ± s.e.)."""
+    lines = ["| transfer | trials | seeds | cold HV | warm HV | warm / cold | warm - cold (paired) | per seed (cold -> warm) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, seeds in results.items():
+        for budget, cold_arm, key in ((8, "cold-8", "hv8"), (16, "cold-16", "hv16")):
+            rows = [(s[cold_arm][key], s["warm-16"][key]) for s in seeds.values()
+                    if cold_arm in s and "warm-16" in s and s[cold_arm][key] is not None]
+            if not rows:
+                continue
+            cold, warm = mean_se([c for c, _ in rows]), mean_se([w for _, w in rows])
+            diff = mean_se([w - c for c, w in rows])
+            per = ", ".join(f"{c:.3f} -> {w:.3f}" for c, w in rows)
+            lines.append(f"| {TRANSFERS[name]['label']} | {budget} | {len(rows)} | {cold[0]:.4f} ± {cold[1]:.4f} | "
+                         f"{warm[0]:.4f} ± {warm[1]:.4f} | {warm[0] / cold[0]:.2f}x | {diff[0]:+.4f} ± {diff[1]:.4f} | {per} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--sources", type=Path, default=Path("/work/bench/before"),
+                        help="folder with seed<S>/study.db holding the default study d<S>")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--transfers", nargs="+", default=list(TRANSFERS), choices=list(TRANSFERS))
+    parser.add_argument("--check-prefix", action="store_true",
+                        help="also run warm-8 once and check it equals warm-16's first 8 trials")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    args.out = args.workdir / "warm_start.json"
+    results = json.loads(args.out.read_text()) if args.report_only else measure(args)
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
