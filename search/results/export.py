@@ -2,10 +2,13 @@
 
 Selection rules (``--pick``), chosen by name from ``PICKS``:
 
-- ``knee`` (default): the compromise point. Among the Pareto-optimal trials (after ``--where``
-  filters), each objective is scaled to [0, 1] over that front (0 = best; cost objectives on a
-  log scale, since they span orders of magnitude, unless one is zero), and the trial closest
-  (Euclidean) to the ideal point — best on every objective at once — wins. Ties go to the earlier trial.
+- ``knee`` (default): the compromise point. Among the Pareto-optimal useful trials (after
+  ``--where`` filters; :mod:`.useful` sets aside tiny, barely-learned ones), each objective is
+  scaled to [0, 1] over that front (0 = best; cost objectives on a log scale, since they span
+  orders of magnitude, unless one is zero), and the trial closest (Euclidean) to the ideal
+  point — best on every objective at once — wins. Ties go to the earlier trial.
+  ``knee:<definition>`` names one of :data:`KNEES` (``ideal``, the default; ``chord``;
+  ``marginal``), compared in ``benchmarks/pick_evidence.py``.
 - ``max:<metric>`` / ``min:<metric>``: the Pareto-optimal trial with the highest / lowest metric
   (any measured metric, e.g. ``max:accuracy``, ``min:latency_ms``).
 
