@@ -23,13 +23,16 @@ How each deployed metric is measured:
 * ``latency_ms``: median forward time of ``deploy.batch_size`` samples on ``deploy.device``
   with ``deploy.threads`` CPU threads (CUDA: from CUDA events), float32 inputs in the model's
   memory format; ``latency_ms_batch`` at ``measure.latency_batch_size``. Measured while no
-  other worker of the host trains on that device, or marked ``latency_contended``.
+  other worker of the host trains on that device, or marked ``latency_contended``. A value that
+  fails its check (unsteady passes, or far above what its FLOPs predict from the study's other
+  trials: ``measure.latency_doubt``) is measured again; still failing, it is flagged
+  ``latency_suspect`` and the trial is left off the front.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from scalesearch.search.compression.compress import (
@@ -40,6 +43,7 @@ from scalesearch.search.compression.compress import (
 from scalesearch.search.compression.measure import (
     count_flops,
     count_params,
+    latency_doubt,
     measure_latency,
     serialized_size,
 )
@@ -92,22 +96,41 @@ def cpu_threads(threads: int | None, device: str) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: StudySpec) -> dict[str, Any]:
+def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: StudySpec, *,
+                    flops: float | None = None, reference: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
     """``latency_ms`` at ``deploy.batch_size`` and ``latency_ms_batch`` at the measure batch,
     measured while no other worker of this host trains on ``device`` (``latency_contended``:
-    whether others still did after waiting, see ``search/runtime/device_share.py``)."""
+    whether others still did after waiting, see ``search/runtime/device_share.py``). A doubtful
+    value (unsteady, or an outlier for its ``flops`` against the study's ``reference``:
+    ``measure.latency_doubt``) is measured again; still doubtful, it is kept, flagged
+    ``latency_suspect`` with the reason, and left off the front."""
+    first = _latency_once(model, shape, device, spec)
+    reason = latency_doubt(first["latency_ms"], first.pop("spread"), flops, reference)
+    if reason is None:
+        return first
+    again = _latency_once(model, shape, device, spec)
+    still = latency_doubt(again["latency_ms"], again.pop("spread"), flops, reference)
+    if still is None:
+        return again | {"latency_remeasured": 1}
+    best = min((first, again), key=lambda m: m["latency_ms"])
+    return best | {"latency_remeasured": 1, "latency_suspect": still}
+
+
+def _latency_once(model: Any, shape: tuple[int, ...], device: str, spec: StudySpec) -> dict[str, Any]:
     m, d = spec.measure, spec.deploy
     kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats, "seconds": m.latency_seconds}
     with device_share(device).exclusive() as contended, cpu_threads(d.threads, device):
         latency = measure_latency(model, shape, device, batch_size=m.latency_batch_size, **kw)
+        spread = latency.spread
         if d.batch_size == 1:
             at_deploy = latency.batch1_ms
         elif d.batch_size == m.latency_batch_size:
             at_deploy = latency.batch_ms
         else:
-            at_deploy = measure_latency(model, shape, device, batch_size=d.batch_size, **kw).batch_ms
+            extra = measure_latency(model, shape, device, batch_size=d.batch_size, **kw)
+            at_deploy, spread = extra.batch_ms, max(spread, extra.spread)
     return {"latency_ms": at_deploy, "latency_ms_batch": latency.batch_ms,
-            "latency_batch_size": latency.batch_size, "latency_contended": contended}
+            "latency_batch_size": latency.batch_size, "latency_contended": contended, "spread": spread}
 
 
 def _costs(float_model: Any, deployed: Any, shape: tuple[int, ...],
@@ -123,7 +146,8 @@ def _costs(float_model: Any, deployed: Any, shape: tuple[int, ...],
 
 
 def _measured(float_model: Any, deployed: Any, quantization: str, shape: tuple[int, ...],
-              deploy_device: str, data: Dataset, spec: StudySpec) -> dict[str, Any]:
+              deploy_device: str, data: Dataset, spec: StudySpec, flops: float | None = None,
+              reference: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
     """Latency of the deployed model on ``deploy.runtime``. ``onnxruntime`` runs the exported
     ONNX model instead and also measures its accuracy and file size, which replace torch's
     (``search/compression/onnx_deploy.py``)."""
@@ -131,7 +155,7 @@ def _measured(float_model: Any, deployed: Any, quantization: str, shape: tuple[i
         from scalesearch.search.compression.onnx_deploy import onnx_metrics
 
         return onnx_metrics(float_model, quantization, data, spec, deploy_device)
-    return latency_metrics(deployed, shape, deploy_device, spec)
+    return latency_metrics(deployed, shape, deploy_device, spec, flops=flops, reference=reference)
 
 
 def deployed_accuracy(model: Any, result: TrainResult, data: Dataset, device: str, deploy_device: str) -> float:
@@ -147,11 +171,14 @@ def deployed_accuracy(model: Any, result: TrainResult, data: Dataset, device: st
 
 def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: Dataset,
                  spec: StudySpec, device: str, train_cfg: TrainConfig,
-                 trainer: Trainer = train, planned: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 trainer: Trainer = train, planned: Mapping[str, Any] | None = None,
+                 reference: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
     """Metrics of the deployed model (objective values first), plus compression facts.
 
     ``planned``: the costs counted before training (``search/compression/estimate.py``); for a
-    trial that does not compress they are the trained model's own and are reused."""
+    trial that does not compress they are the trained model's own and are reused.
+    ``reference``: the study's other trials' ``(flops, latency_ms)`` on this deploy device, which
+    a latency is checked against (``measure.latency_reference``)."""
     from scalesearch.search.compression.compress import accuracy
 
     deploy_device = resolve_deploy_device(spec.deploy.device, device)
@@ -160,15 +187,16 @@ def deploy_trial(model: Any, config: dict[str, Any], result: TrainResult, data: 
     known = None if cc.active else planned
     metrics: dict[str, Any] = {"accuracy": deployed_accuracy(model, result, data, device, deploy_device),
                                **_costs(model, model, shape, known)}
-    metrics |= _measured(model, model, "none", shape, deploy_device, data, spec)
+    metrics |= _measured(model, model, "none", shape, deploy_device, data, spec, metrics["flops"], reference)
     metrics["deploy_device"] = deploy_device
     if not cc.active:
         return metrics
     before = {f"{k}_uncompressed": metrics[k]
               for k in ("accuracy", "params", "flops", "size_mb", "latency_ms", "nonzero_params")}
+    before |= {f"{k}_uncompressed": metrics.pop(k) for k in ("latency_suspect", "latency_remeasured") if k in metrics}
     out = compress(model, data, cc, train_cfg=train_cfg, device=device, deploy_device=deploy_device,
                    trainer=trainer, calibration_samples=spec.deploy.calibration_samples)
-    deployed = {"accuracy": accuracy(out.model, data.val, deploy_device),
-                **_costs(out.float_model, out.model, shape),
-                **_measured(out.float_model, out.model, cc.quantization, shape, deploy_device, data, spec)}
+    deployed = {"accuracy": accuracy(out.model, data.val, deploy_device), **_costs(out.float_model, out.model, shape)}
+    deployed |= _measured(out.float_model, out.model, cc.quantization, shape, deploy_device, data, spec,
+                          deployed["flops"], reference)
     return metrics | before | out.record | deployed

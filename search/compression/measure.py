@@ -1,10 +1,20 @@
-"""Cost measurements of a model: parameters, forward FLOPs, serialized size, latency."""
+"""Cost measurements of a model: parameters, forward FLOPs, serialized size, latency.
+
+Latency is a median over several timed passes, and it checks itself (:func:`latency_doubt`):
+a measurement whose median is far above its fastest pass was disturbed, and a latency far above
+what the model's FLOPs predict from the study's other trials (a robust log-log fit) is an
+outlier. A doubtful value is measured again by the deploy step; if it is still doubtful it is
+kept but flagged (``latency_suspect``), and the front leaves that trial out
+(``search/config/feasibility.py``) rather than trust it.
+"""
 
 from __future__ import annotations
 
 import io
+import math
 import statistics
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +38,7 @@ class Latency:
     batch_ms: float  # median over repeats, `batch_size` samples
     batch_size: int
     device: str
+    spread: float = 1.0  # the larger median / fastest pass of the two batch sizes (1 = steady)
 
 
 def count_params(model: Any) -> int:
@@ -115,13 +126,17 @@ def _cuda_event_ms(model: Any, x: Any, warmup: int, repeats: int) -> list[float]
     return [start.elapsed_time(end) for start, end in events]
 
 
-def _median_ms(model: Any, x: Any, warmup: int, repeats: int, seconds: float | None) -> float:
+def _median_ms(model: Any, x: Any, warmup: int, repeats: int, seconds: float | None) -> tuple[float, float]:
+    """(median, median / fastest) of the timed passes."""
     import torch
 
     with torch.inference_mode():
         if x.device.type == "cuda":  # cheap to queue; one synchronisation at the end
-            return statistics.median(_cuda_event_ms(model, x, warmup, repeats))
-        return statistics.median(wall_times_ms(model, x, warmup, repeats, seconds))
+            times = _cuda_event_ms(model, x, warmup, repeats)
+        else:
+            times = wall_times_ms(model, x, warmup, repeats, seconds)
+    median = statistics.median(times)
+    return median, median / min(times) if min(times) > 0 else 1.0
 
 
 def measure_latency(model: Any, input_shape: tuple[int, ...], device: str, *,
@@ -143,6 +158,55 @@ def measure_latency(model: Any, input_shape: tuple[int, ...], device: str, *,
     def batch(n: int) -> Any:
         return torch.randn((n, *input_shape), device=device).contiguous(memory_format=fmt)
 
-    one = _median_ms(model, batch(1), warmup, repeats, seconds)
-    many = _median_ms(model, batch(batch_size), warmup, repeats, seconds)
-    return Latency(one, many, batch_size, device)
+    one, spread_one = _median_ms(model, batch(1), warmup, repeats, seconds)
+    many, spread_many = _median_ms(model, batch(batch_size), warmup, repeats, seconds)
+    return Latency(one, many, batch_size, device, max(spread_one, spread_many))
+
+
+#: A latency this many times what the study's other trials predict for its FLOPs is an outlier.
+OUTLIER_FACTOR = 5.0
+#: Other measured trials needed before the study-relative check applies.
+MIN_REFERENCE = 4
+#: A measurement whose median is this many times its fastest pass was disturbed while it ran.
+UNSTEADY = 3.0
+
+
+def latency_reference(metrics: Iterable[Mapping[str, Any]], device: str) -> list[tuple[float, float]]:
+    """``(flops, latency_ms)`` of trials measured on ``device`` whose latency was not flagged:
+    what :func:`latency_outlier` compares a new measurement with."""
+    return [(float(m["flops"]), float(m["latency_ms"])) for m in metrics
+            if m.get("deploy_device") == device and not m.get("latency_suspect")
+            and isinstance(m.get("flops"), int | float) and isinstance(m.get("latency_ms"), int | float)
+            and m["flops"] > 0 and m["latency_ms"] > 0]
+
+
+def latency_outlier(flops: float, ms: float, reference: Sequence[tuple[float, float]],
+                    factor: float = OUTLIER_FACTOR) -> str | None:
+    """Why ``ms`` is far above what ``flops`` predicts from ``reference`` (other trials'
+    ``(flops, ms)``), or None. The prediction is a robust fit of log latency on log FLOPs
+    (Theil-Sen slope, clipped to [0, 1.5]; median intercept); the value is an outlier when it
+    exceeds the prediction by ``factor`` and by 4 robust standard deviations of the others' scatter."""
+    points = [(math.log(f), math.log(t)) for f, t in reference if f > 0 and t > 0]
+    if len(points) < MIN_REFERENCE or flops <= 0 or ms <= 0:
+        return None
+    slopes = [(y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1:] if x2 != x1]
+    slope = min(1.5, max(0.0, statistics.median(slopes))) if slopes else 0.0
+    intercept = statistics.median(y - slope * x for x, y in points)
+    residuals = [y - intercept - slope * x for x, y in points]
+    centre = statistics.median(residuals)
+    scatter = 1.4826 * statistics.median(abs(r - centre) for r in residuals)
+    excess = math.log(ms) - (intercept + slope * math.log(flops))
+    if excess > max(math.log(factor), 4 * scatter):
+        predicted = math.exp(intercept + slope * math.log(flops) + centre)
+        return (f"latency {ms:.3g} ms is {ms / predicted:.0f}x what its {flops:.3g} FLOPs predict "
+                f"from {len(points)} other trials ({predicted:.3g} ms)")
+    return None
+
+
+def latency_doubt(ms: float, spread: float, flops: float | None,
+                  reference: Sequence[tuple[float, float]]) -> str | None:
+    """Why a latency measurement should not be trusted as it is, or None: its passes were
+    unsteady (median over :data:`UNSTEADY` times the fastest), or it is an outlier for its FLOPs."""
+    if spread > UNSTEADY:
+        return f"latency {ms:.3g} ms: its median is {spread:.1f}x its fastest pass (disturbed while measured)"
+    return latency_outlier(flops, ms, reference) if flops else None

@@ -4,13 +4,15 @@ Two checks that need no training: a constraint outside the values its metric can
 (``accuracy > 1``, ``params <= 0``), and constraints on one metric that contradict each other
 (``params <= 1000`` with ``params >= 5000``). Bounds that depend on the space (the smallest model
 it can build) are left to the trials: compression can shrink a model below any corner's size.
+:func:`untrusted` says when a complete trial stays off the front for a flagged measurement.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from scalesearch.errors import SpecError
 from scalesearch.search.config.metrics import Condition
@@ -75,3 +77,18 @@ def check_satisfiable(conditions: Sequence[Condition], where: str = "constraints
         if allowed[metric].empty():
             others = " and ".join(str(c) for c in conditions if c.metric == metric)
             raise SpecError(f"{where}: nothing can satisfy {others} at once; relax one of them")
+
+
+#: Metric -> the flag that marks its measured value untrusted (``search/compression/measure.py``:
+#: a latency still doubtful after it was measured again).
+SUSPECT_FLAGS = {"latency_ms": "latency_suspect", "latency_ms_batch": "latency_suspect"}
+
+
+def untrusted(metrics: Mapping[str, Any], used: Iterable[str]) -> str | None:
+    """Why a trial is kept off the front although its constraints may hold: a metric in ``used``
+    (the study's objectives and constrained metrics) whose measurement was flagged; else None."""
+    for metric in used:
+        reason = metrics.get(SUSPECT_FLAGS.get(metric, ""))
+        if reason:
+            return str(reason)
+    return None

@@ -18,9 +18,13 @@ STATE_WORDS = {"COMPLETE": "complete", "PRUNED": "stopped early", "FAIL": "faile
 
 
 def feasible(trial: Any, spec: StudySpec) -> bool:
-    """Complete, and every spec constraint holds on its measured metrics (exact, not as shown)."""
+    """Complete, every spec constraint holds on its measured metrics (exact, not as shown), and
+    none of the metrics the study uses was flagged untrusted (``config.feasibility.untrusted``)."""
+    from scalesearch.search.config.feasibility import untrusted
+
     metrics = exact_metrics(trial)
-    return all(c.holds(metrics) for c in spec.conditions)
+    used = (*spec.objectives, *(c.metric for c in spec.conditions))
+    return all(c.holds(metrics) for c in spec.conditions) and untrusted(metrics, used) is None
 
 
 def complete_trials(study: Any) -> list[Any]:

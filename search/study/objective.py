@@ -135,7 +135,7 @@ class Objective:
         try:
             # Compression (if configured) and measurement on the deploy device.
             metrics |= deploy_trial(model, config, result, self.data, self.spec, self.device, cfg, trainer,
-                                    planned=planned)
+                                    planned=planned, reference=self._latency_reference(trial))
         except Diverged as e:
             trial.set_user_attr(attrs.PRUNE_REASON, f"diverged while fine-tuning: {e}")
             raise optuna.TrialPruned(f"diverged while fine-tuning: {e}") from None
@@ -146,6 +146,23 @@ class Objective:
         system_attrs.set_trial_data(trial, system_attrs.VAL_CURVE, [round(a, 5) for a in result.curve])
         stored = system_attrs.exact_metrics(trial)
         return [float(stored[name]) for name in self.spec.objectives]
+
+    def _latency_reference(self, trial: Any) -> list[tuple[float, float]]:
+        """The study's complete trials' ``(flops, latency_ms)`` on this deploy device, which a new
+        latency is checked against (``search/compression/measure.py``); read only where the
+        study's front or constraints use latency."""
+        import optuna
+
+        used = {*self.spec.objectives, *(c.metric for c in self.spec.conditions)}
+        if not used & {"latency_ms", "latency_ms_batch"}:
+            return []
+
+        from scalesearch.search.compression.deploy import resolve_deploy_device
+        from scalesearch.search.compression.measure import latency_reference
+
+        done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        device = resolve_deploy_device(self.spec.deploy.device, self.device)
+        return latency_reference((system_attrs.exact_metrics(t) for t in done), device)
 
     @staticmethod
     def _store(trial: Any, metrics: dict[str, Any]) -> None:
