@@ -25,8 +25,8 @@ How each deployed metric is measured:
   memory format; ``latency_ms_batch`` at ``measure.latency_batch_size``. Measured while no
   other worker of the host trains on that device, or marked ``latency_contended``. A value that
   fails its check (unsteady passes, or far above what its FLOPs predict from the study's other
-  trials: ``measure.latency_doubt``) is measured again; still failing, it is flagged
-  ``latency_suspect`` and the trial is left off the front.
+  trials: ``measure.latency_doubt``) is measured again; still an outlier, it is
+  flagged ``latency_suspect`` and the trial is left off the front.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from scalesearch.search.compression.measure import (
     count_flops,
     count_params,
     latency_doubt,
+    latency_outlier,
     measure_latency,
     serialized_size,
 )
@@ -102,18 +103,20 @@ def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: Study
     measured while no other worker of this host trains on ``device`` (``latency_contended``:
     whether others still did after waiting, see ``search/runtime/device_share.py``). A doubtful
     value (unsteady, or an outlier for its ``flops`` against the study's ``reference``:
-    ``measure.latency_doubt``) is measured again; still doubtful, it is kept, flagged
-    ``latency_suspect`` with the reason, and left off the front."""
+    ``measure.latency_doubt``) is measured again; still an outlier, it is kept, flagged
+    ``latency_suspect`` with the reason, and left off the front (unsteady twice: the lower is kept)."""
     first = _latency_once(model, shape, device, spec)
     reason = latency_doubt(first["latency_ms"], first.pop("spread"), flops, reference)
     if reason is None:
         return first
     again = _latency_once(model, shape, device, spec)
-    still = latency_doubt(again["latency_ms"], again.pop("spread"), flops, reference)
-    if still is None:
+    spread = again.pop("spread")
+    if latency_doubt(again["latency_ms"], spread, flops, reference) is None:
         return again | {"latency_remeasured": 1}
+    # Unsteady twice is a busy machine, not a wrong value; only an outlier twice is flagged.
     best = min((first, again), key=lambda m: m["latency_ms"])
-    return best | {"latency_remeasured": 1, "latency_suspect": still}
+    still = latency_outlier(flops, best["latency_ms"], reference) if flops else None
+    return best | {"latency_remeasured": 1} | ({"latency_suspect": still} if still else {})
 
 
 def _latency_once(model: Any, shape: tuple[int, ...], device: str, spec: StudySpec) -> dict[str, Any]:

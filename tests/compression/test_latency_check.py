@@ -81,3 +81,10 @@ def test_a_flagged_latency_keeps_its_trial_off_the_front_only_where_latency_coun
     assert not feasible(suspect, with_latency)
     assert feasible(suspect, without)  # latency plays no part in that study's front
     assert feasible(_trial(accuracy=0.9, latency_ms=0.8, params=10), with_latency)
+
+
+def test_unsteady_twice_is_remeasured_but_not_flagged(monkeypatch):
+    """A busy machine spreads the passes; the value is plausible for its FLOPs, so it is kept."""
+    noisy = [0.5, 0.6, 3.0, 3.0, 3.0]  # median 3.0, 6x the fastest
+    metrics = _latency(monkeypatch, FakeTimer(noisy, [3.0] * 5, noisy, [3.0] * 5))
+    assert metrics["latency_remeasured"] == 1 and "latency_suspect" not in metrics
