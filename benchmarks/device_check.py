@@ -114,12 +114,14 @@ def _fmt(value: Any) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _run_cli(args: list[str], left: float) -> tuple[int, float, str]:
-    """``scalesearch ARGS``; with ``left`` seconds to the deadline it stops starting trials
-    ``TRIAL_MARGIN`` before it (``run --timeout``) and is killed at it."""
+def _run_cli(args: list[str], left: float, stop_after: float | None = None) -> tuple[int, float, str]:
+    """``scalesearch ARGS``; with ``left`` seconds to the deadline it stops starting trials after
+    ``stop_after`` seconds (default: ``TRIAL_MARGIN`` before the deadline; ``run --timeout``)
+    and is killed at the deadline."""
     started = time.monotonic()
     if math.isfinite(left):
-        args = [*args, "--timeout", str(round(max(5.0, left - TRIAL_MARGIN)))]
+        stop = left - TRIAL_MARGIN if stop_after is None else min(stop_after, left - TRIAL_MARGIN)
+        args = [*args, "--timeout", str(round(max(5.0, stop)))]
     proc = subprocess.run([sys.executable, "-m", "scalesearch.cli", *args], capture_output=True, text=True,
                           timeout=max(5.0, left) if math.isfinite(left) else None, cwd=ROOT,
                           env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -219,14 +221,17 @@ def packing(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
     from scalesearch.search.runtime.packing import recommend_workers
 
     rates: dict[int, dict[str, Any]] = {}
-    for n in cfg["packing"]:
+    for i, n in enumerate(cfg["packing"]):
+        # Each worker count gets an equal part of what is left, so a slow first count cannot
+        # leave the others unmeasured: a rate needs a few finished trials, not all of them.
+        part = (report.left() - TRIAL_MARGIN) / (len(cfg["packing"]) - i)
         if report.left() < 30:
             report.row("packing", f"{n} workers", "skipped", "out of time (this section may not fit)")
             continue
         url, name = f"sqlite:///{work / f'pack{n}.db'}", f"device-check-pack{n}"
         n_trials = n * cfg["trials_per_worker"]
         args = _run_args(cfg, url, name, n_trials, ["early_stopping.name=none"]) + ["--workers", str(n)]
-        code, wall, tail = _run_cli(args, report.left())
+        code, wall, tail = _run_cli(args, report.left(), stop_after=part)
         if code != 0:
             raise RuntimeError(f"run --workers {n} exited {code}: {tail}")
         rates[n] = _study_facts(url, name) | {"wall_s": wall}

@@ -107,3 +107,17 @@ def test_the_full_check_needs_a_gpu(tmp_path, capsys, monkeypatch):
     code = load_benchmark("device_check").main(["--out", str(tmp_path / "x.json")])
     assert code == 2
     assert capsys.readouterr().out.strip().startswith("error: no CUDA device here")
+
+
+def test_packing_gives_each_worker_count_an_equal_part_of_the_time_left(dc, tmp_path, monkeypatch):
+    stops: list[float] = []
+    report = dc.Report(tmp_path / "dc.json", "cuda", None)
+    monkeypatch.setattr(report, "left", lambda: 400.0 - 100.0 * len(stops))  # each run takes 100 s
+    monkeypatch.setattr(dc, "_run_cli", lambda args, left, stop_after=None: stops.append(stop_after) or (0, 1.0, ""))
+    monkeypatch.setattr(dc, "_study_facts", lambda url, name: {"complete": 1, "pruned": 0, "failed": 0,
+                                                                 "trials_per_hour": 10.0, "peak_gpu_mb": None})
+    dc.packing(report, dc.SMOKE, tmp_path)
+    margin = dc.TRIAL_MARGIN
+    assert stops == [(400 - margin) / 4, (300 - margin) / 3, (200 - margin) / 2, (100 - margin) / 1]
+    notes = [r["note"] for r in report.data["rows"] if "trials/hour" in r["item"]]
+    assert notes[0].endswith("cut short: 1 of 3 trials before the limit")
