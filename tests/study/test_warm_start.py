@@ -30,8 +30,11 @@ from tests.workers_helpers import (
     fake_worker,
     load,
     postgres_url,  # noqa: F401  (fixture)
+    scalesearch,
     states,
     storage_url_for,
+    tiny_spec_data,
+    write_spec,
 )
 
 SOURCE = [*TINY_OVERRIDES, "budget.n_trials=6", "study_name=before", "sampler.name=tpe"]
@@ -221,3 +224,33 @@ def test_workers_share_one_warm_start_queue(backend, tmp_path, request):
            if attrs.WARM_FROM in t.user_attrs and t.state == optuna.trial.TrialState.COMPLETE]
     assert sorted(ran) == sorted(q["from"] for q in plan.queue)  # each once, none twice
     assert len({t.user_attrs[attrs.WORKER] for t in study.trials}) >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # a hang guard only (real training on a busy machine)
+def test_run_with_workers_warm_starts_once_and_a_resume_keeps_it(tmp_path):
+    """End to end: ``run --workers 2 --warm-start`` (real tiny trainings, two worker processes):
+    the queue runs once; ``run --study-name`` again with a bigger budget queues nothing again."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    earlier = create_study(url, tiny_spec_data("before", sampler={"name": "tpe", "seed": 0}))
+    width = optuna.distributions.FloatDistribution(0.0625, 0.125, log=True)
+    lr = optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)
+    for i in range(6):
+        earlier.add_trial(optuna.trial.create_trial(
+            params={"resnet.width_multiplier": 0.0625 * 2 ** (i / 6), "lr": 1e-3 * 10 ** (i / 6)},
+            distributions={"resnet.width_multiplier": width, "lr": lr}, values=[0.5 + i / 20, 1000.0 + 100 * i]))
+    spec = write_spec(tmp_path / "spec.yaml", tiny_spec_data("after", n_trials=4, sampler={"name": "tpe", "seed": 0}))
+    proc = scalesearch("run", str(spec), "--storage", url, "--workers", "2", "--warm-start", "before", cwd=tmp_path)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out
+    assert "warm start from before (6 complete trials): 2 configurations" in out and "Traceback" not in out
+    study = load(url, "after")
+    queued = sorted(t.user_attrs[attrs.WARM_FROM] for t in study.trials if attrs.WARM_FROM in t.user_attrs)
+    assert states(study) == {"COMPLETE": 4} and len(queued) == 2 and len(set(queued)) == 2
+    proc = scalesearch("run", "--storage", url, "--study-name", "after", "--n-trials", "5", "--warm-start", "before",
+                       cwd=tmp_path)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0 and "keeps its start" in out, out
+    study = load(url, "after")
+    assert states(study) == {"COMPLETE": 5}
+    assert sorted(t.user_attrs[attrs.WARM_FROM] for t in study.trials if attrs.WARM_FROM in t.user_attrs) == queued
