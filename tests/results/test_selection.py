@@ -297,3 +297,19 @@ def test_the_default_budget_is_cut_to_a_share_of_the_study_time(spec, tiny_data)
     explicit = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(),
                       resplit=False)
     assert explicit.reevaluated == (1, 2, 3)
+
+
+def test_the_closing_front_table_leaves_out_and_names_a_barely_learned_trial(spec):
+    from rich.console import Console
+
+    from scalesearch.search.results.tables import front_table
+
+    study = _study(spec)
+    _add(study, (2_700, 0.29))  # trial 5
+    console = Console(width=250, record=True)
+    console.print(front_table(study, spec))
+    text = console.export_text()
+    assert "Pareto front of digits (4 trials)" in text
+    assert not any(line.strip("│ ").startswith("5 ") for line in text.splitlines())
+    flat = " ".join(text.split())  # the caption wraps at the table's width
+    assert "set aside trial 5 (0.2900): accuracy below 0.4925" in flat and "export --trial N still exports it" in flat
