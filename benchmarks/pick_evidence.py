@@ -18,7 +18,9 @@ than 3x the parameters (a pick that gives that up is a bad knee).
 Studies come from ``--from DIR`` (``DIR/seed<S>/study.db``, e.g. the lead's before/after runs)
 or are run here (``--run``: ``studies/digits.yaml`` with ``--set sampler.seed=S``). A study from
 ``--from`` is copied (SQLite backup) into the workdir first; the original is never written.
-Resumable: each seed's results go to ``<workdir>/seed<S>.json`` as soon as they exist.
+Resumable: each seed's results go to ``<workdir>/seed<S>.json`` as soon as they exist. A pick
+already retrained in the ``--from`` folder (``seed<S>/*/model.yaml`` of the same trial, ``--fit
+train``) is read, not retrained: ``train`` uses the trial's own seed, so it is the same model.
 
     PYTHONPATH=.. nice python benchmarks/pick_evidence.py --workdir /tmp/pick --from /work/bench/before
         [--seeds 0 1 2 3 4] [--arms knee:ideal small] [--report]
@@ -70,6 +72,20 @@ def neighbour(study: Any, spec: Any, trial: Any) -> dict[str, Any] | None:
             "gain": gain, "ratio": ratio, "gives_up": gain > GIVE_UP and ratio < CHEAPER}
 
 
+def reused_retrain(source: str | None, seed: int, trial: int) -> dict[str, Any] | None:
+    """A ``--fit train`` retrain of ``trial`` already in ``source/seed<S>/*/model.yaml`` (``train``
+    retrains an export with the trial's own seed, so the same trial gives the same model)."""
+    import yaml
+
+    for card in sorted(Path(source or "/nonexistent").glob(f"seed{seed}/*/model.yaml")):
+        data = yaml.safe_load(card.read_text())
+        retrained = data.get("retrain") or {}
+        if data.get("provenance", {}).get("trial") == trial and retrained.get("fit", "train") == "train":
+            return {"test_accuracy": retrained["test_accuracy"], "seconds": round(retrained.get("train_seconds", 0), 1),
+                    "reused": str(card)}
+    return None
+
+
 def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     import optuna
 
@@ -114,6 +130,9 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         _save(out, state)
     for arm in args.arms:
         key = str(run["picks"][arm]["trial"])
+        if key not in run["retrains"] and (found := reused_retrain(args.source, seed, int(key))):
+            run["retrains"][key] = found
+            _save(out, state)
         if key not in run["retrains"]:
             result = retrain(run["picks"][arm]["export"], workdir / f"seed{seed}_trial{key}", device="cpu",
                              threads=spec.threads)
