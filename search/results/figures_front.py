@@ -103,11 +103,8 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
     note = (f"{n_done} complete{stopped}; {n_front} Pareto-optimal (outlined, {shape}){knee_text}. "
             "Hover a point for its trial.")
     names = " vs ".join(style.label(o).split(" (")[0] for o in view.objectives)
-    if len(pairs) == 1:
-        # Top left: above a front that rises to the right nothing can lie (it would dominate the front).
-        extra = {"legend": style.layout("")["legend"] | {"x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top"}}
-    else:
-        extra = style.legend_below([t["name"] for t in traces if t.get("showlegend")], style.layout("", note)["margin"])
+    # Below the panels, never over a point (the front's best point can sit in any corner).
+    extra = style.legend_below([t["name"] for t in traces if t.get("showlegend")], style.layout("", note)["margin"])
     return {"data": traces, "layout": style.layout(f"Pareto front: {names}", note, **layout_axes, annotations=marks,
                                                    **extra)}
 

@@ -94,6 +94,7 @@ def learning_curves_figure(view: StudyView) -> dict[str, Any]:
         f", {n_stop} stopped early (faint, ending in ×); dotted lines: early-stopping rungs" if n_stop else "")
     return {"data": traces, "layout": style.layout(
         "Learning curves", note, shapes=shapes, annotations=notes,
-        xaxis=style.axis("epoch", rangemode="tozero"),
+        xaxis=style.axis("epoch", rangemode="tozero", dtick=max(1, -(-max((len(p.curve) for p in with_curves),
+                                                                         default=1) // 10))),
         yaxis=style.axis("validation accuracy", range=[max(0.0, low - 0.02), 1.0]),
     )}

@@ -23,7 +23,6 @@ from scalesearch.search.results import figure_style as style
 from scalesearch.search.results.figures import figure_data
 from scalesearch.search.results.report import pareto_trials
 from scalesearch.search.results.study_view import StudyView, TrialPoint, read_study
-from scalesearch.search.storage.storage import redact
 
 HTML_NAME = "report.html"
 COLUMNS = ("trial", "family", "width", "depth", "compression", "accuracy", "params", "flops", "latency_ms",
@@ -39,9 +38,11 @@ figcaption{font-size:12px;color:#666;padding:2px 6px}
 table{border-collapse:collapse;background:#fff;width:100%;table-layout:auto}
 th,td{border-bottom:1px solid #e6e6e6;padding:4px 8px;text-align:right;vertical-align:top}
 th{background:#f0f0f0;font-weight:600}td.l,th.l{text-align:left}
-td code{font-size:12px;overflow-wrap:anywhere;word-break:break-all;white-space:normal}
+td code{font-size:12px;overflow-wrap:anywhere;white-space:normal}.nw{white-space:nowrap}
 tr.knee td{background:#fff7e0}.note{color:#666;font-size:12px}
 .front{max-height:430px;overflow-y:auto;border:1px solid #e3e3e3}.front th{position:sticky;top:0}
+.all{max-height:520px;overflow:auto;border:1px solid #e3e3e3}.all th{position:sticky;top:0;cursor:pointer}
+tr:target td{background:#ffe9a8}tr.s-failed td{color:#a33}tr.s-stopped-early td{color:#777}ul.why{margin:2px 0 8px}
 """
 
 
@@ -53,7 +54,9 @@ class Report:
 
 
 def export_command(view: StudyView, number: int, storage_url: str | None) -> str:
-    storage = f" --storage {redact(storage_url)}" if storage_url else ""
+    from scalesearch.search.results.notes import shown_url
+
+    storage = f" --storage {shown_url(storage_url)}" if storage_url else ""
     return f"scalesearch export{storage} --study-name {view.name} --trial {number} -o trial_{number}.yaml"
 
 
@@ -76,6 +79,8 @@ def _header(column: str) -> str:
     return f"{name} ({unit})" if unit else name
 
 
+INTERVAL_NOTE = ("; 95 % interval: the configuration's validation accuracy with the validation split's noise "
+                 "and the seed spread (pooled over re-evaluated trials), as export states it")
 SEEDS_NOTE = ("; accuracy over seeds: the deployed accuracy of trials trained again with more seeds "
               "(export, stability or measure.final_reeval; re-split: each on a fresh train/validation partition) "
               "and its 95 % validation interval")
@@ -89,28 +94,43 @@ def _over_seeds(summary: dict[str, Any] | None) -> str:
 
 
 def front_table(view: StudyView, storage_url: str | None, knee: int | None,
-                seeds: dict[int, dict[str, Any]] | None = None) -> str:
+                seeds: dict[int, dict[str, Any]] | None = None,
+                intervals: dict[int, tuple[float, float]] | None = None) -> str:
     """The Pareto front as an HTML table of named, rounded values with an export command per row;
-    with ``seeds`` (``reeval.seed_summaries``), a column of the deployed accuracy over seeds."""
+    with ``intervals``, each row's 95 % accuracy interval beside its accuracy; with ``seeds``
+    (``reeval.seed_summaries``), a column of the deployed accuracy over seeds."""
     compressed = bool(view.spec.space.compression)
     columns = [c for c in COLUMNS if c != "compression" or compressed]
-    head = "".join(f"<th class={'l' if c in ('family', 'compression') else 'r'}>{_header(c)}</th>" for c in columns)
+    head = "".join(f"<th class={'l' if c in ('family', 'compression') else 'r'}>{_header(c)}</th>"
+                   + ("<th class=r>95 % interval</th>" if c == "accuracy" and intervals else "") for c in columns)
     if seeds:
         head += "<th class=r>accuracy over seeds (mean ± std, 95 % interval)</th>"
     rows = []
     for point in view.front():
-        cells = "".join(f"<td class={'l' if c in ('family', 'compression') else 'r'}>{html.escape(_cell(point, c))}</td>"
-                        for c in columns)
+        cells = ""
+        for c in columns:
+            text = _cell(point, c) + (" (knee)" if c == "trial" and point.number == knee else "")
+            if c == "trial":
+                text = f"<a href='#trial-{point.number}'>{html.escape(text)}</a>"
+            else:
+                text = html.escape(text)
+            cells += f"<td class='{'l' if c in ('family', 'compression') else 'r'} nw'>{text}</td>"
+            if c == "accuracy" and intervals:
+                shown = intervals.get(point.number)
+                cells += f"<td class='r nw'>{'-' if shown is None else f'[{shown[0]:.4f}, {shown[1]:.4f}]'}</td>"
         if seeds:
             cells += f"<td class=r>{html.escape(_over_seeds(seeds.get(point.number)))}</td>"
-        mark = " (knee)" if point.number == knee else ""
+        mark = point.number == knee
         command = html.escape(export_command(view, point.number, storage_url))
-        rows.append(f"<tr{' class=knee' if mark else ''}>{cells}<td class=l><code>{command}</code>{mark}</td></tr>")
+        rows.append(f"<tr id=front-{point.number}{' class=knee' if mark else ''}>{cells}"
+                    f"<td class=l><code>{command}</code></td></tr>")
     return (f"<div class=front><table><thead><tr>{head}<th class=l>export it</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _summary(view: StudyView, storage_url: str | None) -> str:
+    from scalesearch.search.results.notes import shown_url
+
     spec: StudySpec = view.spec
     counts = view.counts
     objectives = ", ".join(f"{o} ({METRICS[o][0][:3]}{', ' + METRICS[o][1] if METRICS[o][1] else ''})"
@@ -125,7 +145,7 @@ def _summary(view: StudyView, storage_url: str | None) -> str:
         f"Space {spec.space.name}: families {families}; compression knobs: {compression}.",
         f"Trials: {finished} of {spec.budget.n_trials} finished ({counts.get('COMPLETE', 0)} complete, "
         f"{counts.get('PRUNED', 0)} stopped early), {counts.get('FAIL', 0)} failed; {state}.",
-        f"Storage {html.escape(redact(storage_url)) if storage_url else '(not given)'}; written "
+        f"Storage {html.escape(shown_url(storage_url)) if storage_url else '(not given)'}; written "
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.",
     ]
     return "".join(f"<p class=meta>{html.escape(line) if i < 3 else line}</p>" for i, line in enumerate(lines))
@@ -139,19 +159,33 @@ def _knee(trials: list[Any], spec: StudySpec) -> int | None:
     return parse_pick("knee")(front, spec)[0].number if front else None
 
 
+#: A click on a point whose hover names its trial goes to that trial's row in the table of all trials.
+CLICK_TO_ROW = ("document.getElementById('fig-{key}').on('plotly_click',function(e){{var p=e.points[0],"
+                "m=/trial (\\d+)/.exec(p.text||(p.data.text||[])[p.pointNumber]||'');"
+                "if(m){{location.hash='trial-'+m[1];}}}});")
+
+
 def _plot(key: str, figure: dict[str, Any]) -> str:
     """A div and the script that draws ``figure`` (plain plotly data) into it with plotly.js."""
     data = json.dumps(figure, separators=(",", ":")).replace("</", "<\\/")
     height = figure["layout"].get("height", style.HEIGHT)
     return (f"<div id=fig-{key} class=plot style='height:{height}px'></div><script>"
             f"(function(){{var f={data};Plotly.newPlot('fig-{key}',f.data,f.layout,"
-            f"{{responsive:true,displaylogo:false}});}})();</script>")
+            f"{{responsive:true,displaylogo:false}});{CLICK_TO_ROW.format(key=key)}}})();</script>")
 
 
 def render(view: StudyView, figures: dict[str, dict[str, Any]], storage_url: str | None, knee: int | None,
-           pngs: dict[str, str], seeds: dict[int, dict[str, Any]] | None = None) -> str:
+           pngs: dict[str, str], seeds: dict[int, dict[str, Any]] | None = None,
+           rows: list[dict[str, Any]] | None = None, intervals: dict[int, tuple[float, float]] | None = None) -> str:
     """The report page as one string (plotly.js inlined once)."""
     from plotly.offline import get_plotlyjs
+
+    from scalesearch.search.results.trials_table import (
+        CSV_NAME,
+        SORT_JS,
+        ended_badly_html,
+        trials_html,
+    )
 
     blocks = []
     for key, figure in figures.items():
@@ -163,11 +197,17 @@ def render(view: StudyView, figures: dict[str, dict[str, Any]], storage_url: str
         f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{CSS}</style>"
         f"<script>{get_plotlyjs()}</script></head><body><main>"
         f"<h1>{html.escape(title)}</h1>{_summary(view, storage_url)}"
-        f"<h2>Pareto front ({len(view.front())} trials)</h2>{front_table(view, storage_url, knee, seeds)}"
+        f"<h2>Pareto front ({style.plural(len(view.front()), 'trial')})</h2>"
+        f"{front_table(view, storage_url, knee, seeds, intervals)}"
         f"<p class=note>Rows: Pareto-optimal complete trials that meet the constraints, fewest parameters first; "
         f"the highlighted row is the knee on the stored scores (<code>--pick knee</code>), the balanced choice"
-        f"{SEEDS_NOTE if seeds else ''}.</p>"
+        f"{INTERVAL_NOTE if intervals else ''}{SEEDS_NOTE if seeds else ''}. A trial number, or a point in a figure, "
+        f"leads to its row in the table of all trials.</p>"
         f"<h2>Figures</h2><div class=grid>{''.join(blocks)}</div>"
+        + (f"<h2>All trials ({len(rows)})</h2>{ended_badly_html(rows)}{trials_html(rows, knee)}"
+           f"<p class=note>Click a header to sort; exact values in <a href='{CSV_NAME}'>{CSV_NAME}</a>. "
+           f"A trial stopped early shows its accuracy at the rung where it stopped.</p>"
+           f"<script>{SORT_JS}</script>" if rows else "") +
         f"<script type=application/json id=ss-summary>{json.dumps({'study': view.name, 'figures': list(figures)})}</script>"
         f"</main></body></html>"
     )
@@ -198,15 +238,33 @@ def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = N
         if started:
             report.pngs = _pngs(figures, out, report)
         from scalesearch.search.results.reeval import seed_summaries
+        from scalesearch.search.results.trials_table import CSV_NAME, trial_rows, write_csv
 
         front = [t for t in trials if t.number in {p.number for p in view.front()}]
+        rows = trial_rows(trials)
+        write_csv(rows, out / CSV_NAME)
         text = render(view, figures, storage_url, knee, {p.stem: p.name for p in report.pngs},
-                      seed_summaries(study, front))
+                      seed_summaries(study, front), rows, front_intervals(study, view.spec, front))
         report.path.write_text(text, encoding="utf-8")
         return report
     finally:
         if started:
             figure_images.stop()
+
+
+def front_intervals(study: Any, spec: StudySpec, front: list[Any]) -> dict[int, tuple[float, float]]:
+    """Each front trial's 95 % validation interval (``selection.estimates``, what export states);
+    empty when the study recorded no split sizes (the report does not load the dataset)."""
+    from scalesearch.search.datasets.recorded import split_record
+    from scalesearch.search.results.selection import estimates
+
+    try:
+        record = split_record(study)
+        if not front or not record or "sizes" not in record:
+            return {}
+        return {number: e.validation for number, e in estimates(study, spec, front).items()}
+    except TypeError:  # an optuna.Study not opened by scalesearch: its stored re-evaluations are out of reach
+        return {}
 
 
 def _pngs(figures: dict[str, dict[str, Any]], out: Path, report: Report) -> list[Path]:

@@ -173,7 +173,7 @@ def order_text(spec: StudySpec, cost: str | None) -> str:
     if cost is None:
         return "."
     best = next((o for o, d in zip(spec.objectives, spec.directions, strict=True) if d == "maximize"), None)
-    name = MEANING.get(cost, cost).split(" (")[0]
+    name = MEANING.get(cost, cost).split(" (")[0].split(",")[0]
     if best is None or len(spec.objectives) != 2:
         return f", lowest {name} first."
     return (f", lowest {name} first: each is the best {best} found at its {name}, so {best} rises down the "

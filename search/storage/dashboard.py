@@ -12,6 +12,7 @@ grid that holds them above the built-in cards, with the figures in :data:`FIGURE
 
 from __future__ import annotations
 
+import json
 import wsgiref.simple_server
 from collections.abc import Callable
 from typing import Any
@@ -25,11 +26,19 @@ FIGURE_ORDER = ("pareto_front", "hypervolume", "learning_curves", "scaling", "pa
 _PLOT = '[id^="user-defined-plot:"]'
 
 
+#: Said beside optuna-dashboard's toggles, which stay above its own plots (they change none of ours),
+#: in our words: its PRUNED is scalesearch's "stopped early", never compression's pruning.
+TOGGLES_NOTE = ("Optuna's own plots below. Its toggles change only them; 'PRUNED' there means "
+                "stopped early (early stopping), not pruned (compression).")
+
+
 def figures_first_css(order: tuple[str, ...] = FIGURE_ORDER) -> str:
     """The style sheet: on optuna-dashboard's study page (a flex column of toggles, cards and a
-    grid), the grid holding the saved figures (grid > item > card > content > figure) comes right
-    after the toggles, and within it the figures come first, in ``order``."""
-    rules = [f"div:has(> div > div > div > div > {_PLOT}) > fieldset {{ order: -2; }}",
+    grid), the grid holding the saved figures (grid > item > card > content > figure) comes first,
+    and within it the figures, in ``order``; the toggles ("Log y scale", "Include PRUNED trials")
+    stay with the built-in plots they change, with a line saying so (:data:`TOGGLES_NOTE`)."""
+    rules = [f"div:has(> div > div > div > div > {_PLOT}) > fieldset::before {{ content: {json.dumps(TOGGLES_NOTE)};"
+             " font-size: 12px; color: #666; margin-right: auto; align-self: center; padding-left: 8px; }",
              f"div:has(> div > div > div > {_PLOT}) {{ order: -1; }}",
              f"div:has(> div > div > {_PLOT}) {{ order: -1; }}"]
     rules += [f'div:has(> div > div > [id="user-defined-plot:{key}"]) {{ order: {i - len(order) - 1}; }}'

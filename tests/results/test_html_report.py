@@ -47,8 +47,15 @@ def test_report_on_every_storage(backend, made_study, tmp_path, request):
     front = view.front()
     for point in front:  # one row per Pareto-optimal trial, with its export command
         assert f"--study-name {name} --trial {point.number} -o trial_{point.number}.yaml" in text
-    assert text.count("<tr") == len(front) + 1 and text.count("(knee)") == 1
+    assert text.count("<tr id=front-") == len(front) and text.count("(knee)") == 2  # front table, all trials
     assert f"{front[0].metrics['accuracy']:.4f}" in text
+    # Every trial has a row (linked from the front table and from a figure's points) and a CSV line.
+    assert text.count("<tr id=trial-") == len(study.trials)
+    assert all(f"<a href='#trial-{p.number}'>" in text for p in front)
+    assert "plotly_click" in text and "class=sortable" in text
+    lines = (tmp_path / "out" / "trials.csv").read_text().splitlines()
+    assert lines[0].startswith("trial,state,family") and len(lines) == len(study.trials) + 1
+    assert sum(",stopped early," in line for line in lines) == sum(t.state.name == "PRUNED" for t in study.trials)
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
@@ -62,6 +69,26 @@ def test_three_objectives_with_compression_and_a_running_trial(tmp_path):
     _assert_offline(text)
     assert "running (1 trial in progress)" in text
     assert "compression" in text and "prune 0.5" in text and "latency (ms)" in text and "size (MB)" in text
+    assert "trials stopped early:" in text and "asha: at rung 3 epochs" in text  # each with its reason
+
+
+def test_the_front_table_states_each_rows_accuracy_interval(made_study, tmp_path):
+    from scalesearch.search.config import attrs, system_attrs
+    from scalesearch.search.storage.storage import stored_study
+
+    url = f"sqlite:///{tmp_path / 'i.db'}"
+    copy = copy_study(made_study, url, "interval")
+    study = stored_study("interval", copy._storage)
+    from scalesearch.search.datasets.recorded import split_record
+
+    record = split_record(made_study) or {"assignment": "", "sizes": {"train": 1000, "val": 360, "test": 360}}
+    system_attrs.set_study_data(study, attrs.SPLIT, record)
+    text = write_report(study, tmp_path / "out", storage_url=url, png=False).path.read_text()
+    assert "95 % interval</th>" in text
+    for point in read_study(study).front():
+        row = re.search(rf"<tr id=front-{point.number}(?: class=knee)?>(.*?)</tr>", text).group(1)
+        low, high = map(float, re.search(r"\[(0\.\d{4}), (0\.\d{4}|1\.0000)\]", row).groups())
+        assert low < point.metrics["accuracy"] < high
 
 
 def test_the_report_command_prints_where_it_wrote(made_study, tmp_path, capsys):

@@ -9,12 +9,13 @@ import pytest
 
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import load_spec
-from scalesearch.search.results.notes import describe_param, study_note, trial_note
+from scalesearch.search.results.notes import describe_param, shown_url, study_note, trial_note
 from scalesearch.search.results.refresh import Refresh
 from scalesearch.search.results.report import complete_trials, pareto_trials, trial_row
 from scalesearch.search.study.study import open_study, run_study
 from scalesearch.spaces.space import Choice, Fixed, FloatRange, IntRange
 from tests.conftest import TINY_OVERRIDES
+from tests.results.figure_helpers import COMPRESS
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_the_study_note_answers_which_model_and_how_to_export_it(ran, storage_ur
     best = max(under, key=lambda r: r["accuracy"])
     row = next(line for line in table if re.match(rf"\| (\*\*)?{best['trial']}\b", line))
     assert f"`--trial {best['trial']}`" in row and f"{best['accuracy']:.4f}" in row
-    assert f"scalesearch export --storage {storage_url} --study-name {study.study_name} --trial" in note
+    assert f"scalesearch export --storage {shown_url(storage_url)} --study-name {study.study_name} --trial" in note
     assert "--pick knee" in note and "(knee)" in note
 
 
@@ -111,3 +112,45 @@ def test_the_study_refresh_stays_within_its_share_of_wall_time(spec, storage_url
     refresh.finish(study)
     assert "3 / 3 trials finished" in note_of(study)
     assert all(note_of(study, t).startswith(f"**Trial {t.number}: ") for t in study.trials)  # none lost
+
+
+def test_a_trial_note_draws_its_learning_curve():
+    from scalesearch.search.results.notes import CURVE_COLUMNS, curve_lines
+
+    lines = curve_lines([0.5, 0.7, 0.9])
+    assert "`▁▄█`" in lines[1] and "0.5000 to 0.9000" in lines[1]
+    assert lines[3] == "| epoch | 1 | 2 | 3 |" and lines[5] == "| accuracy | 0.5000 | 0.7000 | 0.9000 |"
+    long = curve_lines([i / 100 for i in range(40)])
+    assert long[3].count("|") - 2 <= CURVE_COLUMNS and long[3].endswith("| 40 |")  # bounded, the last kept
+    assert curve_lines([]) == []
+
+
+def test_the_front_and_budget_example_follow_the_studys_own_objectives():
+    from scalesearch.search.results.notes import front_section
+    from tests.results.figure_helpers import compression_study
+
+    study = compression_study()
+    text = "\n".join(front_section(study, load_spec(COMPRESS), "sqlite:///runs.db"))
+    assert "fewest parameters" not in text and "params<" not in text  # params is no objective here
+    assert "lowest latency first" in text and "--where 'latency_ms<" in text
+    assert "sqlite:////" in text and "sqlite:///runs.db" not in text  # an absolute path: any folder works
+
+
+def test_an_interrupted_run_writes_the_interrupted_trials_note_and_the_study_counts(spec, storage_url, tiny_data):
+    study, spec = open_study(spec, storage_url, budget={"n_trials": 3})
+    refresh = Refresh(spec, storage_url, share=1.0, figures=False)
+    refresh.start(study)
+
+    def interrupted(model, data, cfg, device, on_epoch=None):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            run_study(study, spec, data=tiny_data, device="cpu", trainer=interrupted, on_trial_end=refresh)
+        except KeyboardInterrupt:
+            refresh.interrupted(study)
+            raise
+    failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
+    assert failed and failed[0].user_attrs.get(attrs.FAIL_REASON) == "interrupted"
+    assert "Failed: interrupted" in note_of(study, failed[0])
+    assert f"{len(failed)} failed" in note_of(study)
