@@ -1,0 +1,62 @@
+"""Every figure as optuna-dashboard draws it: in a box 450 px high and as wide as a half-width
+tile at 1600 px (728 px), by the plotly.js that ships with plotly. A legend lies wholly inside
+the box (not cut), and every log axis carries at least 3 tick labels, read from the SVG."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scalesearch.search.results.figures import figure_data
+from scalesearch.search.results.study_view import read_study
+from tests.browser_helpers import browser_page
+from tests.results.figure_helpers import compression_study
+
+pytestmark = pytest.mark.slow
+TILE = {"width": 728, "height": 450}  # measured on the dashboard's study page at 1600x1000
+
+
+def drawn(figures: dict, tile: dict = TILE) -> dict:
+    """Per figure: its box, its legend's box, and the tick labels of each log axis."""
+    from plotly.offline import get_plotlyjs
+
+    divs = "".join(f"<div id='{k}' style='width:{tile['width']}px;height:{tile['height']}px'></div>" for k in figures)
+    with browser_page() as page:
+        page.set_content(f"<html><head><script>{get_plotlyjs()}</script></head><body>{divs}</body></html>")
+        page.evaluate("(figs) => Promise.all(Object.entries(figs).map(([k, f]) => Plotly.newPlot(k, f.data, f.layout)))",
+                      json.loads(json.dumps(figures)))
+        return page.evaluate("""(keys) => Object.fromEntries(keys.map(k => {
+            const div = document.getElementById(k), box = div.getBoundingClientRect();
+            const legend = div.querySelector('.legend'), lb = legend && legend.getBoundingClientRect();
+            const layout = div._fullLayout, ticks = {};
+            for (const name of Object.keys(layout).filter(n => /^[xy]axis\\d*$/.test(n))) {
+                if (layout[name].type !== 'log') continue;
+                const id = layout[name]._id;
+                ticks[name] = [...div.querySelectorAll(`.${id}tick text`)].map(t => t.textContent);
+            }
+            return [k, {box: [box.left, box.top, box.right, box.bottom],
+                        legend: lb && [lb.left, lb.top, lb.right, lb.bottom], ticks}]; }))""", list(figures))
+
+
+def _check(result: dict) -> None:
+    for key, fig in result.items():
+        left, top, right, bottom = fig["box"]
+        if fig["legend"]:
+            l, t, r, b = fig["legend"]
+            assert left <= l and top <= t and r <= right + 0.5 and b <= bottom + 0.5, \
+                f"{key}: legend {fig['legend']} is cut by its {TILE['width']}x{TILE['height']} box {fig['box']}"
+        for axis, labels in fig["ticks"].items():
+            assert len([x for x in labels if x]) >= 3, f"{key} {axis}: log axis with tick labels {labels}"
+
+
+def test_figures_fit_the_dashboards_box_with_readable_log_axes(made_study):
+    figures = figure_data(read_study(made_study))
+    assert {"scaling", "importance", "pareto_front"} <= set(figures)
+    _check(drawn(figures))
+
+
+def test_three_objective_figures_fit_the_dashboards_box():
+    figures = figure_data(read_study(compression_study()))
+    assert figures["pareto_front"]["layout"]["xaxis"]["type"] == "log"  # latency: a cost, on a log axis
+    _check(drawn(figures))
