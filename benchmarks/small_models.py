@@ -3,9 +3,13 @@
 For each seed, in ``WORKDIR/seedN``: run the default study (``studies/digits.yaml``, its own
 24 trials, ``--set sampler.seed=N``, study name ``dN`` in ``study.db``), then export and retrain
 (``scalesearch train``: the train split, test accuracy on the held-out test split) two picks:
-the best model of at most 50K params (``export --where 'params<=50000' --pick max:accuracy``)
-and the best model (``export --pick max:accuracy``). Each step is skipped when its output is
-there, so a run resumes. The code under test is whatever ``scalesearch`` imports, so an arm is
+the best model of at most 50K params (``export --where 'params<=50000' --pick max:accuracy``,
+the default ``lcb`` rule) and the best model (``export --pick max:accuracy --rule single``: the
+lcb rule's re-evaluation of the largest models took over 30 minutes per seed on a loaded
+machine). ``--threads N`` runs the study and the retraining on N CPU threads (on a machine
+shared with other work, 1: torch's threads then stop spinning against each other). Each step
+is skipped when its output is there, so a run resumes; ``time.txt`` holds the study's wall and
+CPU seconds. The code under test is whatever ``scalesearch`` imports, so an arm is
 run from a snapshot of a commit (``PYTHONPATH=/work/snap/NAME``).
 
 The report reads each arm's folder: the two retrained test accuracies, the hypervolume of the
@@ -14,7 +18,7 @@ accuracy 0.90 and 10^7 params, as ``benchmarks/search_efficiency.py``) and the s
 time (``time.txt``), each as mean and standard error over seeds, plus the paired difference
 against the first arm.
 
-    PYTHONPATH=/work/snap/after python benchmarks/small_models.py run --workdir /work/bench/after --seeds 0 1 2 3 4
+    PYTHONPATH=/work/snap/after python benchmarks/small_models.py run --workdir /work/bench/after --seeds 0 1 2 3 4 --threads 1
     python benchmarks/small_models.py report before=/work/bench/before after=/work/bench/after
     python benchmarks/small_models.py report big=/tmp/b200 --study-name-format b{seed}   # one 200-trial study
 """
@@ -39,33 +43,43 @@ SMALL = "params<=50000"
 TEST_ACCURACY = re.compile(r"test accuracy (\d\.\d+) after")
 
 
-def _cli(args: list[str], log: Path, cwd: Path) -> float:
-    """Run ``scalesearch ARGS`` in ``cwd`` with output to ``log``; its wall seconds."""
-    started = time.perf_counter()
+def _cli(args: list[str], log: Path, cwd: Path) -> tuple[float, float]:
+    """Run ``scalesearch ARGS`` in ``cwd`` with output to ``log``; its wall and CPU seconds."""
+    import resource
+
+    started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("w") as out:
         done = subprocess.run([sys.executable, "-m", "scalesearch.cli", *args], cwd=cwd, stdout=out,
                               stderr=subprocess.STDOUT, env=os.environ.copy())
     if done.returncode != 0:
         raise SystemExit(f"scalesearch {' '.join(args)} failed (exit {done.returncode}); see {log}")
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return time.perf_counter() - started, cpu
 
 
-def run_seed(workdir: Path, seed: int, extra: list[str]) -> None:
+PICKS = {"small": [f"--where={SMALL}"], "best": ["--rule", "single"]}
+
+
+def run_seed(workdir: Path, seed: int, extra: list[str], threads: int | None = None) -> None:
     """The protocol for one seed; each step skipped when its output exists."""
     d = workdir / f"seed{seed}"
     d.mkdir(parents=True, exist_ok=True)
     storage, name = "sqlite:///study.db", f"d{seed}"
+    if threads is not None:
+        extra = [*extra, "--set", f"threads={threads}"]
     if not (d / "study.done").exists():
-        wall = _cli(["run", "--set", f"sampler.seed={seed}", *extra, "--storage", storage, "--study-name", name],
-                    d / "run.log", d)
-        (d / "time.txt").write_text(f"{wall:.2f} s wall\n")
+        wall, cpu = _cli(["run", "--set", f"sampler.seed={seed}", *extra, "--storage", storage, "--study-name", name],
+                         d / "run.log", d)
+        (d / "time.txt").write_text(f"{wall:.2f} s wall\n{cpu:.2f} s cpu\n")
         (d / "study.done").touch()
-    for pick, where in (("small", [f"--where={SMALL}"]), ("best", [])):
+    for pick, how in PICKS.items():
         if not (d / f"{pick}.yaml").exists():
-            _cli(["export", "--storage", storage, "--study-name", name, *where, "--pick", "max:accuracy",
+            _cli(["export", "--storage", storage, "--study-name", name, *how, "--pick", "max:accuracy",
                   "-o", f"{pick}.yaml"], d / f"export_{pick}.log", d)
         if not (d / f"{pick}_model").exists():
-            _cli(["train", f"{pick}.yaml", "-o", f"{pick}_model"], d / f"train_{pick}.log", d)
+            on = ["--threads", str(threads)] if threads is not None else []
+            _cli(["train", f"{pick}.yaml", "-o", f"{pick}_model", *on], d / f"train_{pick}.log", d)
 
 
 # --------------------------------------------------------------------------- report
@@ -87,6 +101,14 @@ def _study_hv(db: Path, name: str) -> tuple[float, int]:
     return hypervolume(points), len(points)
 
 
+def _times(path: Path) -> dict[str, float]:
+    """``{"wall": s, "cpu": s}`` from lines ``<seconds> s wall`` / ``<seconds> s cpu`` (either may lack)."""
+    if not path.exists():
+        return {}
+    return {parts[2]: float(parts[0]) for line in path.read_text().splitlines()
+            if len(parts := line.split()) == 3 and parts[1] == "s"}
+
+
 def arm_rows(folder: Path, name_format: str) -> dict[int, dict[str, Any]]:
     """Seed -> {small, best, hv, trials, wall} for each ``seedN`` folder with a finished study."""
     rows = {}
@@ -95,9 +117,9 @@ def arm_rows(folder: Path, name_format: str) -> dict[int, dict[str, Any]]:
         if not (d / "study.done").exists():
             continue
         hv, trials = _study_hv(d / "study.db", name_format.format(seed=seed))
-        wall = float((d / "time.txt").read_text().split()[0]) if (d / "time.txt").exists() else math.nan
+        times = _times(d / "time.txt")
         rows[seed] = {"small": _test_accuracy(d / "train_small.log"), "best": _test_accuracy(d / "train_best.log"),
-                      "hv": hv, "trials": trials, "wall": wall}
+                      "hv": hv, "trials": trials, "wall": times.get("wall", math.nan), "cpu": times.get("cpu", math.nan)}
     return rows
 
 
@@ -114,7 +136,7 @@ def mean_se(values: list[float]) -> str:
 def report(arms: dict[str, Path], name_format: str) -> str:
     data = {label: arm_rows(folder, name_format) for label, folder in arms.items()}
     columns = (("small", "best ≤ 50K, test acc."), ("best", "best model, test acc."),
-               ("hv", "hypervolume"), ("wall", "study wall s"))
+               ("hv", "hypervolume"), ("wall", "study wall s"), ("cpu", "study CPU s"))
     lines = ["| arm | seeds | " + " | ".join(title for _, title in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for label, rows in data.items():
@@ -143,13 +165,14 @@ def main() -> None:
     run.add_argument("--workdir", type=Path, required=True)
     run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     run.add_argument("--set", action="append", default=[], help="extra --set for the study (e.g. budget.n_trials=6)")
+    run.add_argument("--threads", type=int, default=None, help="CPU threads for the study and the retraining")
     rep = sub.add_parser("report", help="the table for LABEL=FOLDER arms (the first is the baseline)")
     rep.add_argument("arms", nargs="+", help="LABEL=FOLDER")
     rep.add_argument("--study-name-format", default="d{seed}")
     args = parser.parse_args()
     if args.command == "run":
         for seed in args.seeds:
-            run_seed(args.workdir, seed, [x for s in args.set for x in ("--set", s)])
+            run_seed(args.workdir, seed, [x for s in args.set for x in ("--set", s)], args.threads)
             print(f"seed {seed} done", flush=True)
     else:
         arms = dict(a.split("=", 1) for a in args.arms)

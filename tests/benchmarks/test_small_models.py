@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import optuna
 import pytest
 
@@ -24,7 +26,7 @@ def _seed(folder, seed, points, small, best, wall):
         (d / f"train_{pick}.log").write_text(
             f"epoch 20/20  loss 0.5  test acc {accuracy}\n"
             f"trained on train; test accuracy {accuracy} after 3.1s of training; saved ...\n")
-    (d / "time.txt").write_text(f"{wall} s wall\n")
+    (d / "time.txt").write_text(f"{wall} s wall\n" + (f"{2 * wall} s cpu\n" if seed else ""))
     (d / "study.done").touch()
 
 
@@ -37,7 +39,9 @@ def test_report_reads_each_arm_and_pairs_the_seeds(bench, tmp_path):
     rows = bench.arm_rows(tmp_path / "a", "d{seed}")
     # (0.05 x 3) + (0.04 x 2): accuracy over 0.90 times decades under 10^7 params
     assert rows[0]["hv"] == pytest.approx(0.05 * 3 + 0.04 * 2) and rows[0]["trials"] == 2
-    assert rows[1] == {"small": 0.9611, "best": 0.98, "hv": pytest.approx(0.15), "trials": 1, "wall": 130.0}
+    assert rows[1] == {"small": 0.9611, "best": 0.98, "hv": pytest.approx(0.15), "trials": 1, "wall": 130.0,
+                       "cpu": 260.0}
+    assert math.isnan(rows[0]["cpu"])  # an arm timed without CPU seconds
     table = bench.report({"before": tmp_path / "a", "after": tmp_path / "b"}, "d{seed}")
     assert "| before | 0,1 | 0.9639 ± 0.0028 | 0.9850 ± 0.0050 |" in table
     assert "| after − before (paired) | 0,1 | 0.0181 ± 0.0015 |" in table
