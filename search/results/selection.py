@@ -163,7 +163,12 @@ def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str]
     re-evaluation will run and cost (:func:`plan`)."""
     if trial is not None:
         chosen = numbered_trial(study, trial)
-        return Selection(chosen, estimates(study, spec, [chosen], data, resplit=resplit)[chosen.number], "single", (), 0)
+        rule_u = usefulness([t for t in complete_trials(study) if t.values is not None], spec,
+                            classes=classes_of(spec, data))
+        note = "" if rule_u.useful(system_attrs.exact_metrics(chosen).get("accuracy")) else \
+            f"trial {chosen.number} is not a useful model ({rule_u.reason()}); exported as asked"
+        return Selection(chosen, estimates(study, spec, [chosen], data, resplit=resplit)[chosen.number], "single", (), 0,
+                         set_aside=note)
     explicit = seeds is not None or top is not None
     seeds, top = check_rule(rule, seeds, top)
     rank = parse_pick(pick)

@@ -271,7 +271,9 @@ def test_a_tiny_barely_learned_trial_is_set_aside_and_named(spec, tiny_data):
     assert chosen.trial.number == plain.trial.number
     assert chosen.set_aside.startswith("set aside trial 5 (0.2900): accuracy below 0.5425, half way from chance to the best (chance 0.1")
     assert select(study, spec, "min:params", rule="single", data=tiny_data).trial.number == 0
-    assert select(study, spec, "knee", trial=5).trial.number == 5  # still exportable by number
+    by_number = select(study, spec, "knee", trial=5)  # still exportable by number, with a word
+    assert by_number.trial.number == 5 and by_number.set_aside.startswith("trial 5 is not a useful model (accuracy below")
+    assert select(study, spec, "knee", trial=4).set_aside == ""
     lcb = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(), resplit=False)
     assert 5 not in lcb.reevaluated and "trial 5" in lcb.set_aside
 
