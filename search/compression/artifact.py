@@ -140,8 +140,9 @@ def compress_retrained(model: Any, data: Any, export: dict[str, Any], cfg: Any,
     """Apply an export's ``compression`` to a model just retrained on ``data`` and deploy it on
     the export's ``deploy.device``: ``(compressed, its accuracy on data.val)`` (in a retrain,
     ``val`` is the held-out test split), or None when the export has no compression."""
-    from scalesearch.search.compression.compress import accuracy, compress, validate_compression
+    from scalesearch.search.compression.compress import accuracy, compress
     from scalesearch.search.compression.deploy import resolve_deploy_device
+    from scalesearch.search.compression.knobs import validate_compression
     from scalesearch.spaces.space import Fixed
 
     cc = CompressionConfig.from_data(export.get("compression"))

@@ -35,11 +35,8 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from scalesearch.search.compression.compress import (
-    CompressionConfig,
-    compress,
-    validate_compression,
-)
+from scalesearch.search.compression.compress import CompressionConfig, compress
+from scalesearch.search.compression.knobs import validate_compression
 from scalesearch.search.compression.measure import (
     count_flops,
     count_params,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.errors import SpecError
-from scalesearch.search.compression.compress import validate_compression
+from scalesearch.search.compression.knobs import validate_compression
 from scalesearch.search.runtime.device import device_type, is_device_name
 
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from scalesearch.errors import SpecError
 from scalesearch.search.compression import compress as C
+from scalesearch.search.compression import knobs as K
 from scalesearch.search.compression.measure import count_params
 from scalesearch.search.compression.prune import classifier
 from scalesearch.search.training.train import TrainResult
@@ -50,15 +51,15 @@ def test_config_defaults_are_off_and_lists_become_tuples() -> None:
 ])
 def test_validation_refuses_what_cannot_run(knobs: dict, deploy: str | None, message: str) -> None:
     with pytest.raises(SpecError, match=message):
-        C.validate_compression(knobs, deploy)
+        K.validate_compression(knobs, deploy)
 
 
 def test_validation_accepts_a_full_space_and_defers_device_checks_to_run_time() -> None:
     knobs = {"pruning_ratio": Choice((0.0, 0.5)), "pruning_allocation": Choice(("global", "uniform")),
              "pruning_profile": Fixed((0.5, 1.5)), "finetune_epochs": IntRange(0, 3),
              "finetune_lr_factor": Fixed(0.3), "sparsity": FloatRange(0.0, 0.9),
-             "quantization": Choice(tuple(C.QUANTIZERS))}
-    C.validate_compression(knobs, None)
+             "quantization": Choice(tuple(K.QUANTIZERS))}
+    K.validate_compression(knobs, None)
 
 
 def test_pipeline_prunes_fine_tunes_and_records_with_a_fake_trainer() -> None:

@@ -88,9 +88,8 @@ def test_unknown_names_have_their_own_type():
 
 def test_reading_a_spec_imports_no_implementation():
     """Each concept checks its own section through a light registry (sampler_spec,
-    early_stopping_spec, training/schedules), so loading a spec imports neither torch nor Optuna
-    nor the modules that sample or stop trials. (The compression section is still checked by
-    ``compression/compress.py``, which imports the trainer module, not torch.)"""
+    early_stopping_spec, training/schedules, compression/knobs), so loading a spec imports
+    neither torch nor Optuna nor the modules that train, compress, sample or stop trials."""
     import json
     import subprocess
     import sys
@@ -101,5 +100,6 @@ def test_reading_a_spec_imports_no_implementation():
                                            check=True, cwd=ROOT.parent).stdout))
     heavy = {"torch", "optuna", "timm", "sqlalchemy",
              "scalesearch.search.study.early_stopping", "scalesearch.search.study.samplers",
+             "scalesearch.search.training.train", "scalesearch.search.compression.compress",
              "scalesearch.search.runtime.budget", "scalesearch.search.results.pareto"}
     assert sorted(heavy & loaded) == []
