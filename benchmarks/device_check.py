@@ -81,7 +81,8 @@ class Report:
         self.data["rows"].append({"section": section, "item": item, "value": value, "note": note})
 
     def section(self, name: str, status: str, seconds: float, may_not_fit: bool, **facts: Any) -> None:
-        self.data["sections"][name] = {"status": status, "seconds": round(seconds, 1),
+        seconds = round(seconds, 1)
+        self.data["sections"][name] = {"status": status, "seconds": seconds,
                                        "share": round(seconds / LIMIT_SECONDS, 3), "may_not_fit": may_not_fit,
                                        **facts}
         self.out.parent.mkdir(parents=True, exist_ok=True)
