@@ -105,6 +105,21 @@ def test_cuda_settings_fall_back_to_allow_tf32_on_older_torch(monkeypatch):
     assert (matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark) == (True, True, True)
 
 
+def test_the_torch_floor_has_every_api_the_code_uses_or_a_fallback():
+    """pyproject admits torch 2.5 on: the dynamo ONNX exporter (``torch.onnx.export(dynamo=True)``,
+    every saved model's model.onnx) exists from 2.5; ``fp32_precision`` only from 2.9, hence the
+    ``allow_tf32`` fallback tested above."""
+    import re
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    (torch_dep,) = [d for d in deps if re.match(r"torch\s*[<>=]", d)]
+    floor = tuple(int(p) for p in re.search(r">=\s*([\d.]+)", torch_dep).group(1).split("."))
+    assert floor >= (2, 5), torch_dep
+
+
 def test_a_diverging_epoch_is_reported_with_its_first_bad_step_when_deferred(tiny_data, monkeypatch):
     """The trainer's CUDA path (deferred check) run on the CPU: training goes on to the end of
     the epoch, then stops with the first step whose loss was not finite."""
