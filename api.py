@@ -132,26 +132,32 @@ def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, r
 
 
 def train(export: Mapping[str, Any] | str | Path, out_dir: str | Path, *, device: str = "auto",
-          threads: int | None = None, epochs: int | None = None, data: Any = None, fit: str = "train") -> Any:
+          threads: int | None = None, epochs: int | None = None, data: Any = None, fit: str = "train",
+          test_each_epoch: bool = False) -> Any:
     """Retrain an export (a dict from :func:`export`, or its YAML file) on ``fit``: ``train`` (the
     search's protocol, which the export's interval states) or ``train+val``; report
     accuracy on the held-out test split and save ``model.safetensors`` + ``model.yaml`` in
-    ``out_dir``. Returns a ``RetrainResult`` (``test_accuracy``, ``curve``, ``train_seconds``,
-    ``out_dir``). ``data``: the study's in-memory data again, when it came from Python and this
-    process no longer holds it."""
-    from scalesearch.search.results.retrain import check_export, read_export, retrain
+    ``out_dir``; each step's effect on it is printed (trained -> pruned -> fine-tuned -> quantized).
+    Epochs are scored on the validation split unless ``test_each_epoch``. Returns a
+    ``RetrainResult`` (``test_accuracy``, ``curve``, ``steps``, ``train_seconds``, ``out_dir``).
+    ``data``: the study's in-memory data again, when it came from Python and this process no
+    longer holds it."""
+    from scalesearch.search.results.retrain import check_export, epoch_split, read_export, retrain
 
     spec = read_export(export) if isinstance(export, str | Path) else check_export(dict(export), "export")
     if data is not None:
         _same_data(spec, data)
     console = _console()
     total = epochs or spec["training"]["epochs"]
+    split = epoch_split(fit, test_each_epoch)
 
     def on_epoch(report: Any) -> None:
-        console.print(f"epoch {report.epoch}/{total}  loss {report.train_loss:.3f}  test acc {report.val_accuracy:.4f}")
+        console.print(f"epoch {report.epoch}/{total}  loss {report.train_loss:.3f}  {split} {report.val_accuracy:.4f}")
 
-    result = retrain(spec, out_dir, device=device, threads=threads, epochs=epochs, on_epoch=on_epoch, fit=fit)
-    console.print(f"trained on {fit}; test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s "
+    result = retrain(spec, out_dir, device=device, threads=threads, epochs=epochs, on_epoch=on_epoch, fit=fit,
+                     test_each_epoch=test_each_epoch)
+    console.print(" -> ".join(result.steps), markup=False)
+    console.print(f"test accuracy {result.test_accuracy:.4f} (the model as saved) after {result.train_seconds:.1f}s "
                   f"of training; saved {result.out_dir}/model.safetensors and model.yaml")
     if result.verdict:
         console.print(result.verdict, highlight=False)

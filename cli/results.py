@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from scalesearch.cli import common
@@ -16,7 +17,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     common.quiet_optuna()
     seeds, top = check_rule(args.rule, args.reeval_seeds, args.reeval_top, args.same_split)
-    check_writable(args.output)  # before any training is spent
+    check_writable(args.output, force=args.force)  # before any training is spent
     url = resolve_url(args.storage)
     storage = open_storage(url, create=False)
     study = load_study(storage, common.pick_study_name(storage, args.study_name))
@@ -56,10 +57,12 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     from scalesearch.search.compression import artifact
     from scalesearch.search.results.onnx_model import describe
     from scalesearch.search.results.reproduce import export_trial
+    from scalesearch.search.results.retrain import check_output
     from scalesearch.search.storage.storage import open_storage, resolve_url
     from scalesearch.search.study.study import load_study
 
     common.quiet_optuna()
+    check_output(Path(args.output), args.force)
     url = resolve_url(args.storage)
     storage = open_storage(url, create=False)
     study = load_study(storage, common.pick_study_name(storage, args.study_name))
@@ -73,20 +76,30 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from scalesearch.search.results.onnx_model import describe
-    from scalesearch.search.results.retrain import check_fit, read_export, retrain
+    from scalesearch.search.results.retrain import (
+        check_fit,
+        check_output,
+        epoch_split,
+        read_export,
+        retrain,
+    )
 
     check_fit(args.fit)
+    check_output(Path(args.output), args.force)  # before anything is trained
     export = read_export(args.export)
     epochs = args.epochs or export["training"]["epochs"]
     console = common.console()
 
+    split = epoch_split(args.fit, args.test_each_epoch)
+
     def on_epoch(report: Any) -> None:
-        console.print(f"epoch {report.epoch}/{epochs}  loss {report.train_loss:.3f}  test acc {report.val_accuracy:.4f}")
+        console.print(f"epoch {report.epoch}/{epochs}  loss {report.train_loss:.3f}  {split} {report.val_accuracy:.4f}")
 
     result = retrain(export, args.output, device=args.device, threads=args.threads, epochs=args.epochs,
-                     on_epoch=on_epoch, fit=args.fit)
-    console.print(f"trained on {args.fit}; test accuracy {result.test_accuracy:.4f} after {result.train_seconds:.1f}s of training; "
-                  f"saved {result.out_dir}/model.safetensors and model.yaml")
+                     on_epoch=on_epoch, fit=args.fit, test_each_epoch=args.test_each_epoch, force=args.force)
+    console.print(" -> ".join(result.steps), highlight=False)
+    console.print(f"test accuracy {result.test_accuracy:.4f} (the model as saved) after {result.train_seconds:.1f}s of "
+                  f"training; saved {result.out_dir}/model.safetensors and model.yaml")
     if result.verdict:
         console.print(result.verdict, highlight=False)
     for line in describe(result.onnx or {}):
@@ -134,6 +147,7 @@ def add_parsers(sub: Any) -> None:
                         "instead of a fresh stratified partition of train + validation per extra seed")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N for re-evaluation (default: the spec's device)")
     p.add_argument("-o", "--output", default="best.yaml", help="file to write (default best.yaml)")
+    p.add_argument("--force", action="store_true", help="overwrite the -o file if it exists")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("export-model", help="re-run one trial from its stored config and save the deployed model",
@@ -143,6 +157,7 @@ def add_parsers(sub: Any) -> None:
     common.add_study_name(p)
     p.add_argument("--trial", type=int, required=True, help="trial number (see the Pareto table or the dashboard)")
     p.add_argument("-o", "--output", default="trial_model", help="folder to write")
+    p.add_argument("--force", action="store_true", help="overwrite the -o folder if it holds anything")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the spec's device)")
     p.set_defaults(func=cmd_export_model)
 
@@ -152,6 +167,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--epochs", type=int, help="override the exported number of epochs")
+    p.add_argument("--test-each-epoch", action="store_true",
+                   help="score every epoch on the test split (default: on the validation split; the test "
+                        "split is read once, after training)")
+    p.add_argument("--force", action="store_true", help="overwrite the -o folder if it holds anything")
     p.add_argument("--fit", default="train", metavar="SPLITS",
                    help="train (default): the train split, as the search trained, the protocol the export's "
                         "interval is for; train+val: also the validation split (more data, not covered by the interval)")

@@ -111,7 +111,8 @@ def test_export_train_load_model_and_report(ran, tmp_path):
     assert single["provenance"]["rule"] == "single" and single["provenance"]["trainings"] == 0
     result = scalesearch.train(best, tmp_path / "model")
     card = yaml.safe_load((tmp_path / "model" / "model.yaml").read_text())["retrain"]
-    assert result.curve == [result.test_accuracy] == [card["test_accuracy"]]  # no compression: the epoch's
+    assert result.test_accuracy == card["test_accuracy"] and len(result.curve) == 1 == len(card["epoch_curve"])
+    assert card["epoch_curve_split"] == "val" and result.steps[0].startswith("trained 1 epochs on train")
     assert card["test_samples"] == 24 and round(result.test_accuracy * 24) / 24 == result.test_accuracy
     model = scalesearch.load_model(tmp_path / "model")
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 3)

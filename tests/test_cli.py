@@ -117,7 +117,8 @@ def test_export_then_train_then_load(finished_study, tmp_path, capsys):
     out_dir = tmp_path / "model"
     assert main(["train", str(best), "-o", str(out_dir), "--device", "cpu", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "trained on train; test accuracy" in out and "the exported 95 % interval" in out
+    assert "trained 1 epochs on train" in out and "test accuracy" in out and "the exported 95 % interval" in out
+    assert "val acc" in out and "test acc " not in out  # epochs are scored on validation; test is read once
     assert any(f"is {where} the exported 95 % interval" in out for where in ("inside", "below", "above"))
     assert yaml.safe_load((out_dir / "model.yaml").read_text())["retrain"]["fit"] == "train"
     import torch

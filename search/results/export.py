@@ -209,9 +209,13 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
     }
 
 
-def check_writable(path: str | Path) -> None:
-    """One-line :class:`ExportError` when ``path``'s folder is missing or not writable."""
+def check_writable(path: str | Path, force: bool = True) -> None:
+    """One-line :class:`ExportError` when ``path``'s folder is missing or not writable, or (unless
+    ``force``) ``path`` already exists."""
     import os
+
+    if not force and Path(path).exists():
+        raise ExportError(f"{path} already exists; pick another file with -o, or pass --force to overwrite it")
 
     folder = Path(path).parent
     if not folder.is_dir():

@@ -38,6 +38,7 @@ class RetrainResult:
     out_dir: Path
     verdict: str = ""  # whether the test accuracy is inside the export's stated interval
     onnx: dict[str, Any] | None = None  # the card's onnx section (search/results/onnx_model.py)
+    steps: list[str] = dataclasses.field(default_factory=list)  # trained -> pruned -> fine-tuned -> quantized
 
 
 def read_export(path: str | Path) -> dict[str, Any]:
@@ -67,20 +68,38 @@ def check_fit(fit: str) -> None:
                         "or train+val (more data; the interval does not cover it)")
 
 
+def epoch_split(fit: str, test_each_epoch: bool) -> str:
+    """How a retrain's per-epoch accuracy is labelled: which split scored it."""
+    if test_each_epoch:
+        return "test acc"
+    return "val acc" if fit == "train" else "val acc (trained on)"
+
+
+def check_output(out: Path, force: bool) -> None:
+    """A one-line ExportError when ``out`` (a folder to write a model in) already holds
+    something and ``force`` is not given: nothing is overwritten unasked."""
+    if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out} already exists; pick another folder with -o, or pass --force to overwrite it")
+
+
 def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto", threads: int | None = None,
             epochs: int | None = None, on_epoch: Callable[[Any], None] | None = None,
-            fit: str = "train") -> RetrainResult:
-    """Train the exported config on ``fit`` (``train`` or ``train+val``), report test accuracy,
-    save weights + card."""
+            fit: str = "train", test_each_epoch: bool = False, force: bool = True) -> RetrainResult:
+    """Train the exported config on ``fit`` (``train`` or ``train+val``), compress it as the
+    export says, report test accuracy after each step (``RetrainResult.steps``), save weights +
+    card. Each epoch is scored on the validation split (part of the training data under
+    ``train+val``), or on the test split with ``test_each_epoch``; the test split is otherwise
+    read once the model is trained. ``force`` False refuses an ``out_dir`` that holds anything."""
     from scalesearch.search.compression.artifact import compress_retrained, write_weights
     from scalesearch.search.results.onnx_model import write_onnx
     from scalesearch.search.runtime.device import resolve_device, set_threads
     from scalesearch.search.study.study import load_data
     from scalesearch.search.training.models import build_model
-    from scalesearch.search.training.train import TrainConfig, train
+    from scalesearch.search.training.train import TrainConfig, evaluate, train
 
     check_fit(fit)
     out = Path(out_dir)
+    check_output(out, force)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -94,18 +113,24 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     training = dict(export["training"]) | ({"epochs": epochs} if epochs else {})
     cfg = TrainConfig(**training, **export["trainer"], seed=export["seed"])
     model = build_model({"family": export["family"], "model": export["model"], "seed": export["seed"]}, full)
-    result = train(model, full, cfg, device, on_epoch)
+    per_epoch = full if test_each_epoch else dataclasses.replace(full, val=data.val)
+    result = train(model, per_epoch, cfg, device, on_epoch)
+    trained_accuracy = result.val_accuracy if test_each_epoch else evaluate(model, full.test, device, cfg)
+    steps = [f"trained {len(result.curve)} epochs on {fit} ({len(full.train)} images): test {trained_accuracy:.4f}"]
     compressed = compress_retrained(model, full, export, cfg, device)  # None without compression
+    if compressed:
+        steps += compression_steps(export, compressed[0].record, compressed[1])
     write_weights(out, compressed[0].quant_state if compressed else model.state_dict())
     card = dict(export) | {
         "training": training,
         "io": {"num_classes": full.num_classes, "in_chans": full.in_chans, "input_size": full.input_size},
-        "retrain": {"test_accuracy": result.val_accuracy, "test_curve": result.curve,
+        "retrain": {"test_accuracy": trained_accuracy, "epoch_curve": result.curve,
+                    "epoch_curve_split": "test" if test_each_epoch else "val", "steps": steps,
                     "train_seconds": result.train_seconds, "device": device,
                     "fit": fit, "train_samples": len(full.train), "test_samples": len(full.test)},
     }
     if compressed:  # test accuracy of the compressed model; the pruning history rebuilds its shapes
-        card["retrain"] |= {"test_accuracy": compressed[1], "test_accuracy_uncompressed": result.val_accuracy}
+        card["retrain"] |= {"test_accuracy": compressed[1], "test_accuracy_uncompressed": trained_accuracy}
         card["pruning_history"] = compressed[0].history
     verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs, fit)
     if verdict:
@@ -116,7 +141,25 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
                               grey_from_colour=export["dataset"].get("in_chans") == 1)
     (out / CARD).write_text(yaml.safe_dump(card, sort_keys=False))
     return RetrainResult(card["retrain"]["test_accuracy"], result.curve, result.train_seconds, out,
-                         verdict[1] if verdict else "", card["onnx"])
+                         verdict[1] if verdict else "", card["onnx"], steps)
+
+
+def compression_steps(export: dict[str, Any], record: dict[str, Any], deployed: float) -> list[str]:
+    """What each compression step did to the test accuracy, in order (``compress``'s record was
+    scored on the test split in a retrain)."""
+    from scalesearch.search.compression.compress import CompressionConfig
+
+    cc = CompressionConfig.from_data(export.get("compression"))
+    steps = []
+    if "accuracy_after_pruning" in record:
+        what = " and ".join(part for part in (f"{cc.pruning_ratio:.0%} of channels" if cc.pruning_ratio else "",
+                                              f"{cc.sparsity:.0%} of weights zeroed" if cc.sparsity else "") if part)
+        steps.append(f"pruned {what}: test {record['accuracy_before_finetune']:.4f}")
+        if record.get("finetune_epochs"):
+            steps.append(f"fine-tuned {record['finetune_epochs']} epochs: test {record['accuracy_after_finetune']:.4f}")
+    if cc.quantization != "none":
+        steps.append(f"quantized {cc.quantization}: test {deployed:.4f}")
+    return steps
 
 
 def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int | None,
