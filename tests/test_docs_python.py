@@ -42,3 +42,24 @@ def test_the_walk_through_runs(tmp_path, monkeypatch, capsys):
     assert namespace["result"].test_accuracy > 0.5  # 10 digit classes: far above chance (0.1)
     predicted = namespace["predicted"].tolist()
     assert sum(p == t for p, t in zip(predicted, namespace["y"][:8].tolist(), strict=True)) >= 4  # normalised right
+    import numpy as np
+
+    as_uint8 = np.round(namespace["digits"].images[:8] * 255 / 16).astype(np.uint8)  # the same images, 0..255
+    from_uint8 = namespace["model"](namespace["as_trained"](as_uint8)).argmax(dim=1).tolist()
+    assert sum(a == b for a, b in zip(from_uint8, predicted, strict=True)) >= 7  # the docs' line holds for uint8
+
+
+def test_the_docs_prepare_uint8_and_float_images_alike():
+    """The walk-through's ``as_trained``, run alone: 0..255 uint8 and [0, 1] floats of the same
+    images give the same model input (the line it replaced gave chance accuracy on uint8)."""
+    import numpy as np
+    import torch
+
+    block = next(b for b in python_blocks(DOC.read_text()) if "def as_trained" in b)
+    source = block[block.index("def as_trained"):block.index("\n\n\npredicted")]
+    namespace = {"torch": torch, "mean": torch.tensor([0.3]).view(1, -1, 1, 1), "std": torch.tensor([0.4]).view(1, -1, 1, 1)}
+    exec(compile(source, "as_trained", "exec"), namespace)  # noqa: S102
+    grey = np.random.default_rng(0).integers(0, 256, size=(4, 8, 8)).astype(np.uint8)
+    floats = torch.tensor(grey, dtype=torch.float32) / 255
+    torch.testing.assert_close(namespace["as_trained"](grey), namespace["as_trained"](floats))
+    assert namespace["as_trained"](grey).shape == (4, 1, 8, 8)
