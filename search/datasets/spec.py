@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -46,4 +47,23 @@ class DatasetSpec:
     synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)
     fingerprint: str | None = None  # kind python: sha256 of the data given to scalesearch.run(data=...)
 
-__all__ = ["AugmentSpec", "DatasetSpec", "SyntheticSpec"]
+
+#: Fields only one kind reads (field -> kind); a written-out section of another kind leaves them out.
+KIND_FIELDS = {"synthetic": "synthetic", "fingerprint": "python"}
+#: Kinds whose ``name`` is only a label, taken from the data when it is left at the default.
+LABELLED_KINDS = ("imagefolder", "python")
+
+
+def for_kind(data: dict[str, Any]) -> dict[str, Any]:
+    """A ``dataset`` section as plain data without what belongs to other kinds: the synthetic
+    settings and the Python fingerprint unless it is that kind, and the default ``name: digits``
+    of a kind that labels itself (an image folder is named after its folder). Reading it back
+    (``DatasetSpec`` defaults) gives the same dataset."""
+    kind = data.get("kind", DatasetSpec.kind)
+    out = {k: v for k, v in data.items() if KIND_FIELDS.get(k, kind) == kind}
+    if kind in LABELLED_KINDS and out.get("name") == DatasetSpec.name:
+        del out["name"]
+    return out
+
+
+__all__ = ["AugmentSpec", "DatasetSpec", "SyntheticSpec", "for_kind"]

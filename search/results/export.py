@@ -174,12 +174,13 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
     ``uncertainty`` (:meth:`.uncertainty.Estimate.to_data`), and provenance (with ``selection``:
     the rule and re-evaluation budget that chose it)."""
     from scalesearch.search.datasets.recorded import split_record
+    from scalesearch.search.datasets.spec import for_kind
     from scalesearch.search.study.study import versions
 
     config = trial_config(trial)
     split = split_record(study)
     spec_data = spec_to_data(spec)
-    dataset = dict(spec_data["dataset"])
+    dataset = for_kind(spec_data["dataset"])  # no defaults of another dataset kind
     dataset["input_size"] = dataset.get("input_size") or trial.user_attrs.get(attrs.INPUT_SIZE)
     return {
         "format": EXPORT_FORMAT,
