@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from scalesearch.search.results.predict import image_files, load_predictor, predict, write_csv
 
     model = load_predictor(args.model, threads=args.threads)
-    predictions = predict(model, image_files(args.images), top_k=args.top_k)
+    skipped: list[str] = []
+    predictions = predict(model, image_files(args.images), top_k=args.top_k,
+                          on_skip=lambda f, why: skipped.append(why))
     if args.csv:
         write_csv(predictions, args.csv)
     common.console().print(_table(predictions, f"{len(predictions)} image{'s' * (len(predictions) != 1)}, "
                                   f"{model.file.name} on onnxruntime"))
     if args.csv:
         print(f"wrote {args.csv} (file, rank, class, probability; {len(predictions) * args.top_k} rows)")
+    for why in skipped:  # one line each, after the table; the readable images were predicted
+        print(f"skipped {why}", file=sys.stderr)
+    if skipped:
+        print(f"{len(skipped)} of {len(skipped) + len(predictions)} images skipped (named above)", file=sys.stderr)
     return 0
 
 

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,8 +147,13 @@ def load_image(path: Path, preprocess: dict[str, Any]) -> Any:
     return (x - mean) / std
 
 
-def predict(model: Predictor, files: list[Path], top_k: int = 1, batch_size: int = 64) -> list[Prediction]:
-    """The ``top_k`` most probable classes (softmax of the logits) of each image file."""
+def predict(model: Predictor, files: list[Path], top_k: int = 1, batch_size: int = 64,
+            on_skip: Callable[[Path, str], None] | None = None) -> list[Prediction]:
+    """The ``top_k`` most probable classes (softmax of the logits) of each image file.
+
+    An image that cannot be used (unreadable, or colour for a grey model) raises its one-line
+    :class:`DataError`; with ``on_skip`` it is reported there (file, reason) and the others go
+    on, and only when no image at all could be used is the first reason raised."""
     import numpy as np
 
     from scalesearch.search.compression.onnx_runtime import run_logits
@@ -156,15 +162,29 @@ def predict(model: Predictor, files: list[Path], top_k: int = 1, batch_size: int
     if not 1 <= top_k <= len(names):
         raise ScalesearchError(f"--top-k {top_k}: this model has {len(names)} classes; give 1 to {len(names)}")
     out: list[Prediction] = []
+    first: DataError | None = None
     for start in range(0, len(files), batch_size):
-        chunk = files[start:start + batch_size]
-        x = np.stack([load_image(f, model.preprocess) for f in chunk]).astype(np.float32)
-        logits = run_logits(model.session, x).astype(np.float64)
+        chunk, inputs = [], []
+        for f in files[start:start + batch_size]:
+            try:
+                inputs.append(load_image(f, model.preprocess))
+                chunk.append(f)
+            except DataError as e:
+                if on_skip is None:
+                    raise
+                first = first or e
+                on_skip(f, str(e))
+        if not chunk:
+            continue
+        logits = run_logits(model.session, np.stack(inputs).astype(np.float32)).astype(np.float64)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         for f, p in zip(chunk, probs, strict=True):
             best = np.argsort(-p, kind="stable")[:top_k]
             out.append(Prediction(str(f), [(names[i], float(p[i])) for i in best]))
+    if not out and first is not None:
+        raise DataError(str(first) + (f" (and none of the other {len(files) - 1} images could be used either)"
+                                      if len(files) > 1 else ""))
     return out
 
 

@@ -121,3 +121,16 @@ def test_an_export_model_folder_has_a_checked_onnx_model_and_predicts(trained, t
     assert len(images) == 4  # a file named twice (alone and in its folder) is predicted twice
     assert all(len(p.top) == 1 and p.top[0][0] in predictor.class_names for p in predict(predictor, images))
     assert np.isfinite([p.top[0][1] for p in predict(predictor, images)]).all()
+
+
+def test_an_unreadable_image_is_reported_and_the_others_are_predicted(tmp_path, capsys) -> None:
+    from tests.onnx_helpers import write_model_dir
+
+    write_model_dir(tmp_path / "m")
+    pngs = [path for path, _ in write_digit_pngs(tmp_path / "imgs", 2)]
+    (tmp_path / "imgs" / "broken.png").write_bytes(b"\x89PNG broken")
+    assert cli.main(["predict", str(tmp_path / "m"), str(tmp_path / "imgs")]) == 0
+    out, err = capsys.readouterr()
+    assert all(p.name in out for p in pngs) and "broken.png" not in out
+    assert err.count("\n") == 2 and "skipped " in err and "broken.png: cannot read this image" in err
+    assert "1 of 3 images skipped" in err and "Traceback" not in err
