@@ -1,4 +1,10 @@
-"""Typed domain errors and exit codes. The CLI turns each error into one clear line and exit code 2."""
+"""Typed domain errors and exit codes. The CLI turns each error into one clear line and exit code 2.
+
+Warnings of our own (:class:`ScalesearchWarning`) are shown as one line, ``warning: <message>``,
+in a terminal and in Jupyter alike, not as Python's ``file:line: Category: message`` + source.
+"""
+
+import warnings
 
 EXIT_USER_ERROR = 2  # a user mistake: one line on stderr, nothing stored is changed
 EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM (128 + SIGINT), as shells report it
@@ -51,3 +57,23 @@ class FamilyError(ScalesearchError):
 
 class ModelBuildError(Exception):
     """A family failed to build a sampled configuration (the trial ends as FAIL, the study goes on)."""
+
+
+class ScalesearchWarning(UserWarning):
+    """Something a user should know that does not stop the command (shown as one line)."""
+
+
+class DataWarning(ScalesearchWarning):
+    """Images left out of a dataset (``on_corrupt: skip``), or a dataset cache that cannot be used."""
+
+
+_python_format = warnings.formatwarning
+
+
+def _one_line(message, category, filename, lineno, line=None):  # noqa: ANN001, ANN202 (warnings' signature)
+    if isinstance(category, type) and issubclass(category, ScalesearchWarning):
+        return f"warning: {message}\n"
+    return _python_format(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _one_line

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from scalesearch.errors import DataWarning
+
 ENV_VAR = "SCALESEARCH_CACHE"
 FORMAT_VERSION = "1"
 _MEMO: OrderedDict[str, Any] = OrderedDict()
@@ -79,7 +81,7 @@ def load_arrays(path: Path) -> dict[str, Any] | None:
         with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
     except Exception as e:  # a truncated or foreign file: decode again and overwrite it
-        warnings.warn(f"dataset cache {path} is unreadable ({e}); decoding the images again", stacklevel=2)
+        warnings.warn(DataWarning(f"dataset cache {path} is unreadable ({e}); decoding the images again"), stacklevel=2)
         return None
 
 
@@ -91,8 +93,8 @@ def save_arrays(path: Path, arrays: dict[str, Any]) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     except OSError as e:
-        warnings.warn(f"dataset cache: cannot write to {path.parent} ({e}); set dataset.cache_dir "
-                      f"or ${ENV_VAR} to a writable folder", stacklevel=2)
+        warnings.warn(DataWarning(f"dataset cache: cannot write to {path.parent} ({e}); set dataset.cache_dir "
+                                  f"or ${ENV_VAR} to a writable folder"), stacklevel=2)
         return False
     try:
         with os.fdopen(fd, "wb") as f:
@@ -100,7 +102,7 @@ def save_arrays(path: Path, arrays: dict[str, Any]) -> bool:
         os.replace(tmp, path)
         return True
     except OSError as e:
-        warnings.warn(f"dataset cache: cannot write {path} ({e})", stacklevel=2)
+        warnings.warn(DataWarning(f"dataset cache: cannot write {path} ({e})"), stacklevel=2)
         return False
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalesearch.errors import DataError
+from scalesearch.errors import DataError, DataWarning
 
 #: PIL modes that hold one (grey) channel; anything else is decoded as RGB.
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -64,8 +64,12 @@ def unreadable(path: Path | str, error: BaseException) -> DataError:
 
 
 def warn_skipped(paths: Sequence[str], why: str = "unreadable") -> None:
-    for path in paths:
-        warnings.warn(f"dataset: skipped {why} image {path}", stacklevel=3)
+    """One readable warning line for all the images left out (``on_corrupt: skip``)."""
+    if not paths:
+        return
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    warnings.warn(DataWarning(f"dataset: skipped {len(paths)} {why} image{'s' * (len(paths) != 1)} "
+                              f"(dataset.on_corrupt: skip): {shown}"), stacklevel=3)
 
 
 def read_all(paths: Sequence[Path], read: Callable[[Path], Any], on_corrupt: str,

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from scalesearch.errors import DataWarning
 from scalesearch.search.datasets.augment import Augment, epoch_generator
 from scalesearch.search.datasets.base import DataClock, num_batches, timed
 from scalesearch.search.datasets.decode import decode, unreadable
@@ -151,7 +152,8 @@ class StreamSplit:
         for i, _ in bad:
             if i not in self._skipped:
                 self._skipped.add(i)
-                warnings.warn(f"dataset: skipped unreadable image {Path(self.files.root) / self.files.files[i]}",
+                warnings.warn(DataWarning(f"dataset: skipped unreadable image "
+                                          f"{Path(self.files.root) / self.files.files[i]} (dataset.on_corrupt: skip)"),
                               stacklevel=4)
         return images[ok], labels[ok]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
-from scalesearch.errors import DataError, SpecError
+from scalesearch.errors import DataError, DataWarning, SpecError
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import spec_from_data
 from scalesearch.search.datasets import clear_memory_cache, load_dataset
@@ -132,11 +134,14 @@ def test_corrupt_image_fails_by_default_naming_the_file(tmp_path):
 def test_corrupt_image_is_skipped_with_a_warning_when_asked(tmp_path):
     root = digits_folder(tmp_path / "imgs", per_class=6, classes=2)
     bad = corrupt(root)
-    with pytest.warns(UserWarning, match=f"skipped unreadable image {bad}"):
+    with pytest.warns(DataWarning, match=f"skipped 1 unreadable image \\(dataset.on_corrupt: skip\\): {bad}") as caught:
         data = load_dataset(folder_spec(root, on_corrupt="skip"))
     assert len(data.train) + len(data.val) + len(data.test) == 12
+    assert len(caught) == 1  # one line, as people read it: no file:line, no source
+    text = warnings.formatwarning(caught[0].message, caught[0].category, caught[0].filename, caught[0].lineno)
+    assert text == f"warning: {caught[0].message}\n" and "UserWarning" not in text
     clear_memory_cache()  # a second worker reads the cache and still hears about the file
-    with pytest.warns(UserWarning, match="00099.png"):
+    with pytest.warns(DataWarning, match="00099.png"):
         load_dataset(folder_spec(root, on_corrupt="skip"))
 
 
