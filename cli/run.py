@@ -39,6 +39,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from scalesearch.search.runtime.preflight import preflight
     from scalesearch.search.runtime.workers import prepare_worker
     from scalesearch.search.storage.storage import resolve_url
+    from scalesearch.search.study.family_code import check_family_code
     from scalesearch.search.study.progress import Progress
     from scalesearch.search.study.study import count_finished, open_study, run_study
 
@@ -46,6 +47,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     console = common.console()
     url = resolve_url(args.storage)
     study, spec = open_study(None, url, args.study_name)
+    check_family_code(study, spec)  # a plugin family whose code differs on this host is refused
     spec = prepare_worker(study, spec, index=args.index, threads=args.threads, device=args.device,
                           timeout=args.timeout)
     preflight(spec)

@@ -9,6 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 from rich.console import Console
+from torch import nn
 
 from scalesearch.errors import DataError, SpecError
 from scalesearch.search.config.spec import spec_from_data
@@ -67,3 +68,22 @@ def test_a_study_that_ran_still_refuses_another_spec_in_the_callers_words(tmp_pa
     with pytest.raises(SpecError, match=r"resume it with scalesearch.run\(study_name='ran', storage=...\) and no spec") as e:
         open_run(changed, console=_quiet(), storage=url, caller="python")
     assert "--study-name" not in str(e.value)
+
+
+def test_a_changed_family_builder_is_refused_with_the_cli_flag_named():
+    from types import SimpleNamespace
+
+    from scalesearch.search.study.family_code import CODE, check_family_code
+    from scalesearch.spaces import register_family, unregister_family
+
+    knobs = {"width_multiplier": {"low": 0.5, "high": 1.0}, "depth_multiplier": {"low": 0.5, "high": 1.0}}
+    register_family("launch_fam", description="test", knobs=knobs)(lambda io, **kw: nn.Flatten())
+    try:
+        spec = spec_from_data(tiny_spec_data("fam") | {"space": {"families": {"launch_fam": {}},
+                                                                  "training": {"epochs": 1, "lr": 0.01}}})
+        study = SimpleNamespace(study_name="fam", user_attrs={CODE: {"launch_fam": "0" * 64}})
+        with pytest.raises(SpecError, match="family launch_fam: its builder's code changed .* --allow-changed-family"):
+            check_family_code(study, spec)
+        check_family_code(study, spec, allow=True)  # allowed: no error (the run records it)
+    finally:
+        unregister_family("launch_fam")
