@@ -33,7 +33,7 @@ class Changes:
     """What mapping changed, counted per (knob, what happened)."""
 
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    mapped: int = 0
+    mapped: int = 0  # configurations seen (dropped ones included)
 
     def note(self, knob: str, what: str) -> None:
         self.counts[(knob, what)] += 1
@@ -136,11 +136,11 @@ class _Replay:
 def map_config(source: dict[str, Any], space: SearchSpace, changes: Changes) -> Mapped | None:
     """``source`` (flat, see :func:`flat_config`) in ``space``; None when its family is not
     there (noted in ``changes``)."""
+    changes.mapped += 1
     family = source.get("family")
     if family not in space.families:
         changes.note("family", f"{family} is not in this space: configurations dropped")
         return None
-    changes.mapped += 1
     replay = _Replay(source, changes)
     if len(space.families) > 1:
         replay.asked.add("family")

@@ -98,10 +98,10 @@ def test_mapping_clips_drops_and_says_each_change_once():
     assert set(first.distributions) == set(first.params)  # single family: "family" is no param
     assert mapped[1].params["resnet.width_multiplier"] == 0.0625
     lines = changes.lines()
-    assert "family: convnext is not in this space: configurations dropped (1 of 2 configurations)" in lines
-    assert "resnet.width_multiplier: outside [0.0625, 0.25]: clipped to it (2 of 2 configurations)" in lines
-    assert "resnet.drop_rate: not in this space: dropped (1 of 2 configurations)" in lines
-    assert "epochs: fixed to 2 here (was 12) (1 of 2 configurations)" in lines
+    assert "family: convnext is not in this space: configurations dropped (1 of 3 configurations)" in lines
+    assert "resnet.width_multiplier: outside [0.0625, 0.25]: clipped to it (2 of 3 configurations)" in lines
+    assert "resnet.drop_rate: not in this space: dropped (1 of 3 configurations)" in lines
+    assert "epochs: fixed to 2 here (was 12) (1 of 3 configurations)" in lines
     assert any(line.startswith("resnet.depth_multiplier: 0.75 not among the choices") for line in lines)
     assert len(lines) == len(set(lines))
 
