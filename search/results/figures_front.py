@@ -85,14 +85,16 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
                     traces.append(_points_trace(group, x, y, view, front, colours[family], symbols, axes))
         if len(view.objectives) == 2 and front_points:
             traces.append(_staircase(front_points, x, y, axes, view) | {"showlegend": True})
-        xs = [p.metrics[x] for p in view.points if x in p.metrics]
-        ys = [p.metrics[y] for p in view.points if y in p.metrics]
+        # Axis ranges over the useful models (search/results/useful.py): a tiny, barely-learned
+        # trial does not stretch them; it is drawn only when it falls inside.
+        xs = [p.metrics[x] for p in view.points if x in p.metrics and view.useful(p)]
+        ys = [p.metrics[y] for p in view.points if y in p.metrics and view.useful(p)]
         x_log, y_log = cost_axis(xs, x), cost_axis(ys, y)
         suffix = "" if i == 0 else str(i + 1)
-        layout_axes[f"xaxis{suffix}"] = style.axis(style.label(x), x_log, domain=domains[i],
-                                                   anchor=axes[1], values=xs, metric=x)
+        layout_axes[f"xaxis{suffix}"] = style.axis(style.label(x), x_log, domain=domains[i], anchor=axes[1],
+                                                   values=xs, metric=x, **linear_range(xs, x_log))
         layout_axes[f"yaxis{suffix}"] = style.axis(style.label(y) if i == 0 or y != pairs[0][1] else "", y_log,
-                                                   anchor=axes[0], values=ys, metric=y)
+                                                   anchor=axes[0], values=ys, metric=y, **linear_range(ys, y_log))
         if knee is not None and x in knee.metrics and y in knee.metrics:
             marks.append(knee_mark(knee.metrics[x], knee.metrics[y], axes, x_log, y_log, knee.number))
     traces += _legend(view, colours, symbols)
@@ -100,13 +102,25 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
     shape = "staircase" if len(view.objectives) == 2 else f"{len(view.objectives)}-D front, outlined in each view"
     stopped = f", {n_stop} {style.STOPPED} (faint, at their last rung)" if n_stop else ""
     knee_text = f"; knee: trial {view.knee} (what export --pick knee takes)" if knee is not None else ""
-    note = (f"{n_done} complete{stopped}; {n_front} Pareto-optimal (outlined, {shape}){knee_text}. "
+    aside = len(view.set_aside)
+    aside_text = (f"; {style.plural(aside, 'trial')} below accuracy {view.floor:.2f} set aside (no useful model, off "
+                  "the axes)" if aside and view.floor is not None else "")
+    note = (f"{n_done} complete{stopped}; {n_front} Pareto-optimal (outlined, {shape}){knee_text}{aside_text}. "
             "Hover a point for its trial.")
     names = " vs ".join(style.label(o).split(" (")[0] for o in view.objectives)
     # Below the panels, never over a point (the front's best point can sit in any corner).
     extra = style.legend_below([t["name"] for t in traces if t.get("showlegend")], style.layout("", note)["margin"])
     return {"data": traces, "layout": style.layout(f"Pareto front: {names}", note, **layout_axes, annotations=marks,
                                                    **extra)}
+
+
+def linear_range(values: list[float], log: bool, pad: float = 0.05) -> dict[str, Any]:
+    """A linear axis's range over ``values``, padded by ``pad`` of their span (log axes: none here)."""
+    if log or not values:
+        return {}
+    low, high = min(values), max(values)
+    margin = pad * (high - low) or pad * (abs(high) or 1.0)
+    return {"range": [low - margin, high + margin]}
 
 
 def cost_axis(values: list[float], metric: str) -> bool:

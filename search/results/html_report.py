@@ -21,7 +21,6 @@ from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results import figure_images
 from scalesearch.search.results import figure_style as style
 from scalesearch.search.results.figures import figure_data
-from scalesearch.search.results.report import pareto_trials
 from scalesearch.search.results.study_view import StudyView, TrialPoint, read_study
 
 HTML_NAME = "report.html"
@@ -151,14 +150,6 @@ def _summary(view: StudyView, storage_url: str | None) -> str:
     return "".join(f"<p class=meta>{html.escape(line) if i < 3 else line}</p>" for i, line in enumerate(lines))
 
 
-def _knee(trials: list[Any], spec: StudySpec) -> int | None:
-    """The trial ``--pick knee`` chooses among the feasible front (on the stored scores)."""
-    from scalesearch.search.results.export import parse_pick
-
-    front = pareto_trials([t for t in trials if t.state.name == "COMPLETE"], spec)
-    return parse_pick("knee")(front, spec)[0].number if front else None
-
-
 #: A click on a point whose hover names its trial goes to that trial's row in the table of all trials.
 CLICK_TO_ROW = ("document.getElementById('fig-{key}').on('plotly_click',function(e){{var p=e.points[0],"
                 "m=/trial (\\d+)/.exec(p.text||(p.data.text||[])[p.pointNumber]||'');"
@@ -229,7 +220,7 @@ def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = N
     started = png and figure_images.start()  # the browser starts while the figures are built
     try:
         figures = figure_data(view)
-        knee = _knee(trials, view.spec)
+        knee = view.knee
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:

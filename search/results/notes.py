@@ -133,10 +133,18 @@ def seeds_line(study: Any, front: list[Any]) -> list[str]:
 def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
     """The Pareto front as a Markdown table, fewest params first, with export commands."""
     from scalesearch.search.results.export import parse_pick
+    from scalesearch.search.results.useful import (
+        set_aside_text,
+        split_useful,
+        useful_front,
+        usefulness,
+    )
 
-    front = pareto_trials(complete_trials(study), spec)
+    complete = [t for t in complete_trials(study) if t.values is not None]
+    front = useful_front(complete, spec)
     if not front:
         return ["## Pareto front", "", "No complete trial yet."]
+    aside = set_aside_text(split_useful(pareto_trials(complete, spec), spec)[1], usefulness(complete, spec))
     knee = parse_pick("knee")(front, spec)[0]
     cost = sort_cost(spec)
     if cost is not None:
@@ -144,7 +152,7 @@ def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
                                              t.number))
     rows = [trial_row(t) for t in front]
     lines = ["## Pareto front", "", f"{len(front)} Pareto-optimal trial{'s' * (len(front) != 1)} (complete, within "
-             f"the constraints){order_text(spec, cost)}", "",
+             f"the constraints, useful models){order_text(spec, cost)}" + (f" Not shown: {aside}." if aside else ""), "",
              "| " + " | ".join(h for _, h in COLUMNS) + " | export |", "|" + "---|" * (len(COLUMNS) + 1)]
     for row in rows:
         cells = [cell(row[key], key) for key, _ in COLUMNS]

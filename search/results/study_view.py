@@ -62,6 +62,7 @@ class StudyView:
     counts: Mapping[str, int] = field(default_factory=dict)  # trials by state name, all states
     rungs: tuple[int, ...] = ()  # epochs at which early stopping compared trials (stored rung values)
     knee: int | None = None  # the trial ``export --pick knee`` chooses on the stored scores
+    floor: float | None = None  # accuracy below which a trial is no useful model (search/results/useful.py)
 
     @property
     def families(self) -> list[str]:
@@ -83,9 +84,19 @@ class StudyView:
             return None
         return [float(point.metrics[o]) for o in self.objectives]
 
+    def useful(self, point: TrialPoint) -> bool:
+        """Whether ``point`` is a useful model (its accuracy at or above :attr:`floor`)."""
+        accuracy = point.metrics.get("accuracy")
+        return self.floor is None or accuracy is None or accuracy >= self.floor
+
+    @property
+    def set_aside(self) -> list[TrialPoint]:
+        """Complete trials below the floor: left out of the front, the knee and the axis ranges."""
+        return [p for p in self.complete if not self.useful(p)]
+
     def front(self) -> list[TrialPoint]:
-        """The Pareto-optimal complete, feasible trials, fewest params first."""
-        candidates = [p for p in self.complete if p.feasible and self.values(p) is not None]
+        """The Pareto-optimal complete, feasible, useful trials (the headline front), fewest params first."""
+        candidates = [p for p in self.complete if p.feasible and self.values(p) is not None and self.useful(p)]
         chosen = [candidates[i] for i in pareto_indices([self.values(p) for p in candidates], self.directions)]
         return sorted(chosen, key=lambda p: (p.metrics.get("params", math.inf), p.number))
 
@@ -164,14 +175,18 @@ def read_study(study: Any, spec: StudySpec | None = None, trials: Sequence[Any] 
     points.sort(key=lambda p: (p.finished or dt.datetime.max, p.number))
     objectives = tuple(spec.objectives)
     rungs = tuple(sorted({int(k[len(attrs.RUNG_PREFIX):]) for k in rung_keys}))
+    from scalesearch.search.results.useful import usefulness
+
+    complete = [t for t in trials if t.state.name == "COMPLETE" and t.values is not None]
     return StudyView(study.study_name, spec, objectives, tuple(METRICS[o][0] for o in objectives),
-                     tuple(points), counts, rungs, knee_of(trials, spec))
+                     tuple(points), counts, rungs, knee_of(complete, spec), usefulness(complete, spec).floor)
 
 
-def knee_of(trials: Sequence[Any], spec: StudySpec) -> int | None:
-    """The trial ``--pick knee`` chooses among the feasible front (on the stored scores), or None."""
+def knee_of(complete: Sequence[Any], spec: StudySpec) -> int | None:
+    """The trial ``--pick knee`` chooses among the feasible front of useful trials (on the stored
+    scores, as export does before re-evaluating), or None."""
     from scalesearch.search.results.export import parse_pick
-    from scalesearch.search.results.report import pareto_trials
+    from scalesearch.search.results.useful import useful_front
 
-    front = pareto_trials([t for t in trials if t.state.name == "COMPLETE"], spec)
+    front = useful_front(list(complete), spec)
     return parse_pick("knee")(front, spec)[0].number if front else None

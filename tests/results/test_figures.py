@@ -206,3 +206,23 @@ def test_a_single_objective_study_is_drawn_against_params(made_study):
     layout = figures["pareto_front"]["layout"]
     assert "parameters" in layout["xaxis"]["title"]["text"] and "accuracy" in layout["yaxis"]["title"]["text"]
     assert figures["hypervolume"]["data"][0]["y"][-1] > 0
+
+
+def test_a_model_that_learned_nothing_does_not_stretch_the_axes_or_join_the_front(made_study):
+    import dataclasses
+
+    view = read_study(made_study)
+    best = max(view.complete, key=lambda p: p.metrics["accuracy"])
+    tiny = dataclasses.replace(best, number=999, metrics=dict(best.metrics) | {"accuracy": 0.11, "params": 500.0})
+    from scalesearch.search.results.useful import floor_of
+
+    floor = floor_of([p.metrics["accuracy"] for p in view.complete])
+    with_tiny = dataclasses.replace(view, points=(*view.points, tiny), floor=floor)
+    assert 999 not in {p.number for p in with_tiny.front()}  # Pareto-optimal only for being tiny
+    layout = figure_data(with_tiny)["pareto_front"]["layout"]
+    assert layout["yaxis"]["range"][0] > 0.11 and layout["xaxis"]["range"][0] > 2.7  # log10(500) = 2.7
+    import re
+
+    title = " ".join(re.sub(r"<[^>]+>", " ", layout["title"]["text"]).split())
+    aside = len(with_tiny.set_aside)
+    assert aside >= 1 and f"{aside} trial{'s' * (aside > 1)} below accuracy {floor:.2f} set aside" in title

@@ -43,8 +43,8 @@ def _check(result: dict) -> None:
     for key, fig in result.items():
         left, top, right, bottom = fig["box"]
         if fig["legend"]:
-            l, t, r, b = fig["legend"]
-            assert left <= l and top <= t and r <= right + 0.5 and b <= bottom + 0.5, \
+            x0, y0, x1, y1 = fig["legend"]
+            assert left <= x0 and top <= y0 and x1 <= right + 0.5 and y1 <= bottom + 0.5, \
                 f"{key}: legend {fig['legend']} is cut by its {TILE['width']}x{TILE['height']} box {fig['box']}"
         for axis, labels in fig["ticks"].items():
             assert len([x for x in labels if x]) >= 3, f"{key} {axis}: log axis with tick labels {labels}"

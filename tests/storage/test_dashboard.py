@@ -79,3 +79,15 @@ def test_the_served_study_page_carries_the_figures_first_style_and_never_a_stale
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_spec_is_kept_off_the_study_page_and_still_resumes(storage_url):
+    """The dashboard lists every study user attr (JSON cut at 1,024 chars): the spec is a system attr."""
+    from scalesearch.search.config import attrs
+    from scalesearch.search.study.study import stored_spec
+
+    study, spec = open_study(load_spec(None, TINY_OVERRIDES), storage_url)
+    assert attrs.SPEC not in study.user_attrs
+    assert stored_spec(study) == spec
+    resumed, again = open_study(None, storage_url, spec.study_name, budget={"n_trials": spec.budget.n_trials + 2})
+    assert again.budget.n_trials == spec.budget.n_trials + 2 and stored_spec(resumed) == again

@@ -105,13 +105,30 @@ def test_the_study_page_fits_names_its_objectives_and_draws_the_studys_figures(d
         # The first view (1600x1000, not scrolled) shows the whole Pareto figure, and the figures
         # come in their display order (search/storage/dashboard.py moves them above the built-ins).
         assert page.evaluate("window.scrollY") == 0
-        boxes = {key: page.locator(f"[id='user-defined-plot:{key}']").bounding_box() for key in FIGURE_ORDER}
+        boxes = {key: page.locator(f"[id='user-defined-plot:{key}']").bounding_box() for key in FIGURE_ORDER
+                 if key in keys}
         front = boxes["pareto_front"]
         assert front["y"] >= 0 and front["y"] + front["height"] <= VIEWPORT["height"], f"Pareto figure at {front}"
         builtin = page.locator("#graph-pareto-front").bounding_box()  # optuna-dashboard's own, linear axes
         assert builtin["y"] > front["y"] + front["height"]
-        shown = sorted(FIGURE_ORDER, key=lambda key: (round(boxes[key]["y"]), boxes[key]["x"]))
-        assert shown == list(FIGURE_ORDER), shown
+        drawn_keys = [key for key in FIGURE_ORDER if key in keys]  # importance waits for enough trials
+        shown = sorted(drawn_keys, key=lambda key: (round(boxes[key]["y"]), boxes[key]["x"]))
+        assert shown == drawn_keys, shown
+        # Each figure whole in the 450 px box the dashboard draws it in: its legend inside that box.
+        for key in keys:
+            legend = page.locator(f"[id='user-defined-plot:{key}'] .legend")
+            if legend.count():
+                outer, inner = boxes.get(key) or page.locator(f"[id='user-defined-plot:{key}']").bounding_box(), \
+                    legend.first.bounding_box()
+                assert inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5, f"{key}: legend cut {inner}"
+                assert inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5, f"{key}: legend cut {inner}"
+        # The toggles ("Log y scale", "Include PRUNED trials") sit with the built-in plots they change,
+        # below every figure of ours, and say so; the spec is no JSON blob among the study's attributes.
+        toggles = page.locator("fieldset", has_text="Log y scale").first.bounding_box()
+        assert all(toggles["y"] >= b["y"] + b["height"] for k, b in boxes.items() if k in keys), toggles
+        assert "stopped early (early stopping), not pruned (compression)" in page.evaluate(
+            "getComputedStyle(document.querySelector('fieldset'), '::before').content")
+        assert "ss.spec" not in body
         shot(page, "dashboard_study")
         assert not errors, errors
 
@@ -158,6 +175,7 @@ def test_a_trial_page_fits_and_shows_its_note(dashboard):
     trial = next(t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
     with trial_page(base, study, trial, "complete") as (page, text, errors):
         assert "Config:" in text and "Measured: accuracy" in text
+        assert "Learning curve (validation accuracy per epoch" in text  # its own curve on its page
         assert "ss.accuracy" in text  # the rounded measurements still list as attributes
         assert_no_horizontal_overflow(page)
         shot(page, "dashboard_trial")
