@@ -114,7 +114,9 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     (name,) = optuna.get_all_study_names(url)
     study = load_study(open_storage(url, create=False), name)
     spec = stored_spec(study)
-    set_threads(spec.threads)
+    # One thread by default: two spinning OpenMP threads per process on a busy machine crawl (a
+    # re-evaluation of two trainings took 21 min at load 15 with 2 threads).
+    set_threads(args.threads)
     for arm in args.arms:
         if arm in run["picks"]:
             continue
@@ -135,7 +137,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
             _save(out, state)
         if key not in run["retrains"]:
             result = retrain(run["picks"][arm]["export"], workdir / f"seed{seed}_trial{key}", device="cpu",
-                             threads=spec.threads)
+                             threads=args.threads)
             run["retrains"][key] = {"test_accuracy": result.test_accuracy, "seconds": round(result.train_seconds, 1)}
             _save(out, state)
     return run
@@ -216,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="spec override with --run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="study (sampler) seeds")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), help="what to export")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for re-evaluation and retraining")
     parser.add_argument("--report", action="store_true", help="print the tables from the JSON; run nothing")
     args = parser.parse_args(argv)
     if not args.report and not (args.run or args.source):
