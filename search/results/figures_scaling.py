@@ -10,6 +10,7 @@ from typing import Any
 from scalesearch.search.results import figure_style as style
 from scalesearch.search.results.importance import ALL, COSTS, MIN_TRIALS, RESAMPLES, importances
 from scalesearch.search.results.power_law import MIN_POINTS, PowerLaw, fit_power_law
+from scalesearch.search.results.pruning_verdict import pruning_verdict_line
 from scalesearch.search.results.study_view import StudyView, TrialPoint
 
 SIZES = (("params", "N"), ("flops", "F"))
@@ -55,6 +56,9 @@ def scaling_figure(view: StudyView) -> dict[str, Any]:
     note = ("curves: error = a·N^(-b) + c fitted per family (robust, on log error), exponent b in the legend"
             + ("; compressed trials (hollow) not fitted" if compressed else "")
             + (f"; {style.plural(dropped, 'trial')} with zero error not drawn" if dropped else ""))
+    verdict = pruning_verdict_line(view.complete)  # issue 25's same-size comparison, when there are pruned trials
+    if verdict:
+        note += ". " + verdict
     head = style.layout("", note)
     names = [t["name"] for t in traces if t.get("showlegend", True) and t.get("name")]
     return {"data": traces, "layout": style.layout(

@@ -140,6 +140,9 @@ def test_three_objectives_with_compression():
     assert "Pareto front" not in legend  # no staircase for a 3-D front: its points are outlined
     # stopped trials have no latency: drawn only where both metrics exist (the size panel has none either)
     assert all(build_figures(study)[k].data for k in FIGURES)
+    scaling = figure_data(view)["scaling"]["layout"]["title"]["text"]
+    assert "Pruned vs the best unpruned model of at most the same params: ratio 0.3" in scaling.replace(
+        "</span><br><span style='font-size:11px;color:#666'>", " ")  # issue 25's same-size line
 
 
 def test_a_study_without_complete_trials_says_so(storage_url):
