@@ -210,6 +210,28 @@ def markdown(table: list[dict[str, Any]], summ: dict[str, dict[str, Any]]) -> st
     return "\n".join(lines)
 
 
+def section(table: list[dict[str, Any]], default: str = "knee:ideal") -> str:
+    """The issue's one table: per seed the default export and the best <= 50K model, each with its
+    params, validation estimate, stated test interval, retrained test accuracy and whether inside;
+    then per arm the mean test accuracy (SE) and the coverage with its Wilson interval."""
+    by = {(r["seed"], r["arm"]): r for r in table}
+    cell = lambda r: "| - | - | - | - | - " if r is None else (  # noqa: E731
+        f"| {r['params'] / 1000:.3g}K | {r['estimate']:.4f} | [{r['low']:.4f}, {r['high']:.4f}] | {r['test']:.4f} "
+        f"| {'yes' if r['inside'] else 'no'} ")
+    lines = ["| seed | default: params | estimate | 95 % test interval | test | inside | best <= 50K: params | estimate "
+             "| 95 % test interval | test | inside |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for seed in sorted({r["seed"] for r in table}):
+        lines.append(f"| {seed} {cell(by.get((seed, default)))}{cell(by.get((seed, 'small')))}|")
+    summ = summary(table)
+    for arm in (default, "small"):
+        if arm in summ:
+            s = summ[arm]
+            lines.append(f"\n{'default export' if arm == default else 'best <= 50K'}: mean test {s['mean_test']:.4f} "
+                         f"(SE {s['se_test']:.4f}), largest {s['max_params'] / 1000:.3g}K params, inside "
+                         f"{s['inside']}/{s['n']} (95 % Wilson [{s['coverage'][0]:.2f}, {s['coverage'][1]:.2f}])")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", required=True, help="folder for the study copies, retrains and the JSON")
@@ -231,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed} done", flush=True)
     table = rows(load(workdir))
     print(markdown(table, summary(table)))
+    print()
+    print(section(table))
     return 0
 
 

@@ -44,3 +44,9 @@ def test_rows_summary_and_markdown(bench):
     text = bench.markdown(table, summ)
     assert "| 0 | knee:ideal | 1 | 10K | 0.9700 (2) | [0.9400, 0.9900] | 0.9300 | no | yes |" in text
     assert "| knee:chord | 2 | 0.9650 (0.0050) | +0.0200 (0.0200) | 34.6K | 40K | 2/2 [" in text
+
+
+def test_section_table_puts_the_default_export_beside_the_best_small_model(bench):
+    text = bench.section(bench.rows(STATE))
+    assert "| 0 | 10K | 0.9700 | [0.9400, 0.9900] | 0.9300 | no | - | - | - | - | - |" in text
+    assert "default export: mean test 0.9450 (SE 0.0150), largest 40K params, inside 1/2" in text
