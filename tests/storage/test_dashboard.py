@@ -59,7 +59,7 @@ def test_port_in_use_is_a_clear_error(storage_url):
 
 def test_the_served_study_page_carries_the_figures_first_style_and_never_a_stale_copy(storage_url):
     from scalesearch.search.results.figures import FIGURES
-    from scalesearch.search.storage.dashboard import FIGURE_ORDER, figures_first_css
+    from scalesearch.search.storage.dashboard import FIGURE_ORDER, TOGGLES_NOTE, figures_first_css
 
     assert tuple(FIGURES) == FIGURE_ORDER  # the storage layer's copy of the display order
     open_study(load_spec(None, TINY_OVERRIDES), storage_url)
@@ -73,6 +73,9 @@ def test_the_served_study_page_carries_the_figures_first_style_and_never_a_stale
             assert response.status == 200 and int(response.headers["Content-Length"]) == len(body)
         page = body.decode()
         assert figures_first_css() in page and page.index(figures_first_css()) < page.index("</head>")
+        # The toggles are not moved above our figures (they change only the built-in plots) and say so.
+        assert "fieldset { order" not in figures_first_css() and TOGGLES_NOTE in json.loads(
+            '"' + figures_first_css().split('content: "')[1].split('";')[0] + '"')
         for earlier, later in zip(FIGURE_ORDER, FIGURE_ORDER[1:], strict=False):
             assert page.index(f"user-defined-plot:{earlier}") < page.index(f"user-defined-plot:{later}")
         assert _get(server.server_port, "/api/studies")["study_summaries"]  # the API passes untouched
