@@ -137,9 +137,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for name in args.transfers:
             folder = args.workdir / name / f"seed{seed}"
             folder.mkdir(parents=True, exist_ok=True)
-            warm = copy_source(args.sources, seed, folder)
+            source = seed if args.source_seed is None else args.source_seed
+            warm = copy_source(args.sources, source, folder)
             extra = [s.format(narrow=narrow) for s in TRANSFERS[name]["set"]]
             entry = results.setdefault(name, {}).setdefault(str(seed), {})
+            entry["source"] = f"d{source}"
             for arm, (n_trials, warmed) in ARMS.items():
                 seconds = run_arm(folder, arm, n_trials, seed, extra, warm if warmed else None)
                 trials = history(folder / f"{arm}.db", arm)
@@ -215,6 +217,8 @@ def main() -> None:
                         help="folder with seed<S>/study.db holding the default study d<S>")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--transfers", nargs="+", default=list(TRANSFERS), choices=list(TRANSFERS))
+    parser.add_argument("--source-seed", type=int, metavar="S",
+                        help="warm-start every seed from d<S> (default: seed S from d<S>)")
     parser.add_argument("--check-prefix", action="store_true",
                         help="also run warm-8 once and check it equals warm-16's first 8 trials")
     parser.add_argument("--report-only", action="store_true")
