@@ -40,8 +40,9 @@ def scaling_figure(view: StudyView) -> dict[str, Any]:
                        and 1 - p.metrics.get("accuracy", 1.0) > 0]
             if not members:
                 continue
-            drawn[metric] += [p.metrics[metric] for p in members]
-            drawn["error"] += [1 - p.metrics["accuracy"] for p in members]
+            useful = [p for p in members if view.useful(p)]  # axis ranges over useful models (useful.py)
+            drawn[metric] += [p.metrics[metric] for p in useful]
+            drawn["error"] += [1 - p.metrics["accuracy"] for p in useful]
             fitted = [p for p in members if p.kind == style.UNCOMPRESSED]
             traces.append(_points(members, metric, family, colours[family], axes, legend=i == 0))
             fit = fit_power_law([p.metrics[metric] for p in fitted], [1 - p.metrics["accuracy"] for p in fitted])
