@@ -8,7 +8,9 @@ Selection rules (``--pick``), chosen by name from ``PICKS``:
   orders of magnitude, unless one is zero), and the trial closest (Euclidean) to the ideal
   point — best on every objective at once — wins. Ties go to the earlier trial.
   ``knee:<definition>`` names one of :data:`KNEES` (``ideal``, the default; ``chord``;
-  ``marginal``), compared in ``benchmarks/pick_evidence.py``.
+  ``marginal``), compared in ``benchmarks/pick_evidence.py``. Whatever the definition, the knee
+  then steps up the front while the next larger trial offers more than 1.5 points of accuracy
+  for less than 3x the cost (:func:`step_up`).
 - ``max:<metric>`` / ``min:<metric>``: the Pareto-optimal trial with the highest / lowest metric
   (any measured metric, e.g. ``max:accuracy``, ``min:latency_ms``).
 
@@ -82,10 +84,36 @@ KNEES: dict[str, Callable[[list[Any], StudySpec], list[float]]] = {
 DEFAULT_KNEE = "ideal"
 
 
+#: A knee never gives up more than GIVE_UP of accuracy to be less than CHEAPER times smaller.
+GIVE_UP, CHEAPER = 0.015, 3.0
+
+
+def step_up(ranked: list[Any], spec: StudySpec) -> list[Any]:
+    """``ranked`` with its first trial replaced, while the next larger trial (the cheapest one
+    costlier and more accurate) offers more than :data:`GIVE_UP` accuracy for less than
+    :data:`CHEAPER` times its cost: a pick a person would not make. Studies of accuracy and one
+    positive cost only; others are returned as they are."""
+    if len(spec.objectives) != 2 or "accuracy" not in spec.objectives or not ranked:
+        return ranked
+    a = spec.objectives.index("accuracy")
+    c = 1 - a
+    if spec.directions[c] != "minimize":
+        return ranked
+    pick = ranked[0]
+    while pick.values[c] > 0:
+        larger = sorted((t for t in ranked if t.values[c] > pick.values[c] and t.values[a] > pick.values[a]),
+                        key=lambda t: (t.values[c], t.number))
+        if not larger or larger[0].values[a] - pick.values[a] <= GIVE_UP or larger[0].values[c] >= CHEAPER * pick.values[c]:
+            break
+        pick = larger[0]
+    return [pick] + [t for t in ranked if t is not pick]
+
+
 def _knee_by(name: str) -> Callable[[list[Any], StudySpec], list[Any]]:
     def rank(front: list[Any], spec: StudySpec) -> list[Any]:
         scores = KNEES[name](front, spec)
-        return [t for t, _ in sorted(zip(front, scores, strict=True), key=lambda ts: (ts[1], ts[0].number))]
+        return step_up([t for t, _ in sorted(zip(front, scores, strict=True), key=lambda ts: (ts[1], ts[0].number))],
+                       spec)
 
     return rank
 

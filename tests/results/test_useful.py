@@ -103,3 +103,16 @@ def test_a_degenerate_point_never_changes_the_knee(spec, knee):
         base = useful.useful_front(_with_values(trials, spec), spec, classes=10)
         both = useful.useful_front(_with_values(trials + degenerate, spec), spec, classes=10)
         assert rank(base, spec)[0].number == rank(both, spec)[0].number
+
+
+def test_the_knee_steps_up_when_a_slightly_larger_model_is_much_better(spec):
+    from scalesearch.search.results.export import knee_ideal, parse_pick
+
+    # scaled over this front the ideal point is nearest to trial 1; trial 2 gives 2 points for 2x the params
+    rows = [(0, 0.80, 1_000), (1, 0.95, 3_000), (2, 0.97, 6_000), (3, 0.975, 100_000), (4, 0.98, 1_000_000)]
+    trials = _with_values([_trial(n, accuracy=a, params=p) for n, a, p in rows], spec)
+    front = useful.useful_front(trials, spec)
+    assert min(front, key=lambda t: knee_ideal(front, spec)[front.index(t)]).number == 1
+    ranked = parse_pick("knee")(front, spec)
+    assert ranked[0].number == 2  # from 2, trial 3 gives 0.5 points for 17x: not worth it
+    assert sorted(t.number for t in ranked) == [0, 1, 2, 3, 4]
