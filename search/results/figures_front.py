@@ -96,7 +96,8 @@ def pareto_figure(view: StudyView) -> dict[str, Any]:
         layout_axes[f"yaxis{suffix}"] = style.axis(style.label(y) if i == 0 or y != pairs[0][1] else "", y_log,
                                                    anchor=axes[0], values=ys, metric=y, **linear_range(ys, y_log))
         if knee is not None and x in knee.metrics and y in knee.metrics:
-            marks.append(knee_mark(knee.metrics[x], knee.metrics[y], axes, x_log, y_log, knee.number))
+            low = ys and knee.metrics[y] < (min(ys) + max(ys)) / 2  # in the lower half: label above it
+            marks.append(knee_mark(knee.metrics[x], knee.metrics[y], axes, x_log, y_log, knee.number, above=bool(low)))
     traces += _legend(view, colours, symbols)
     n_front, n_done, n_stop = len(front_points), len(view.complete), len(view.stopped)
     shape = "staircase" if len(view.objectives) == 2 else f"{len(view.objectives)}-D front, outlined in each view"
@@ -129,11 +130,13 @@ def cost_axis(values: list[float], metric: str) -> bool:
     return direction(metric) == "minimize" and bool(values) and min(values) > 0
 
 
-def knee_mark(x: float, y: float, axes: tuple[str, str], x_log: bool, y_log: bool, number: int) -> dict[str, Any]:
-    """An arrow naming the knee at its point (annotations on log axes take log10 positions)."""
+def knee_mark(x: float, y: float, axes: tuple[str, str], x_log: bool, y_log: bool, number: int,
+              above: bool = False) -> dict[str, Any]:
+    """An arrow naming the knee at its point (annotations on log axes take log10 positions), its
+    label above the point when ``above`` (a point low in the panel), else below."""
     return {"x": math.log10(x) if x_log else x, "y": math.log10(y) if y_log else y, "xref": axes[0], "yref": axes[1],
             "text": f"knee (trial {number})", "showarrow": True, "arrowhead": 2, "arrowsize": 0.8, "arrowwidth": 1,
-            "arrowcolor": style.TEXT, "ax": 30, "ay": 34, "font": {"size": 11}, "bgcolor": "rgba(255,255,255,0.8)"}
+            "arrowcolor": style.TEXT, "ax": 30, "ay": -34 if above else 34, "font": {"size": 11}, "bgcolor": "rgba(255,255,255,0.8)"}
 
 
 def _legend(view: StudyView, colours: dict[str, str], symbols: dict[str, str]) -> list[dict[str, Any]]:

@@ -67,7 +67,8 @@ def learning_curves_figure(view: StudyView) -> dict[str, Any]:
             xs, ys, numbers = _curves(group)
             state = "stopped early" if stopped else "complete"
             traces.append({
-                "type": "scatter", "mode": "lines", "x": xs, "y": ys, "customdata": numbers,
+                "type": "scatter", "mode": "lines" if len(xs) > 2 * len(group) else "lines+markers",  # 1 epoch: a dot
+                "x": xs, "y": ys, "customdata": numbers, "marker": {"size": 5},
                 "name": family, "legendgroup": family, "showlegend": not stopped or not any(
                     not p.stopped for p in members),
                 "line": {"color": colours[family], "width": 1 if stopped else 1.4},
