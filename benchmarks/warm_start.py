@@ -170,8 +170,8 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 def report(results: dict[str, Any]) -> str:
     """A Markdown table: per transfer and budget, cold and warm HV (mean ± s.e. over seeds), the
     ratio of means and the paired difference (mean ± s.e.)."""
-    lines = ["| transfer | trials | seeds | cold HV | warm HV | warm / cold | warm - cold (paired) | per seed (cold -> warm) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| transfer | trials | seeds | cold HV | warm HV | warm / cold | warm - cold (paired) | "
+             "warm - 1.3 cold (paired) | per seed (cold -> warm) |", "|---|---|---|---|---|---|---|---|---|"]
     for name, seeds in results.items():
         for budget, cold_arm, key in ((8, "cold-8", "hv8"), (16, "cold-16", "hv16")):
             rows = [(s[cold_arm][key], s["warm-16"][key]) for s in seeds.values()
@@ -180,9 +180,11 @@ def report(results: dict[str, Any]) -> str:
                 continue
             cold, warm = mean_se([c for c, _ in rows]), mean_se([w for _, w in rows])
             diff = mean_se([w - c for c, w in rows])
+            target = mean_se([w - 1.3 * c for c, w in rows])  # > 2 s.e.: warm >= 1.3x cold, beyond noise
             per = ", ".join(f"{c:.3f} -> {w:.3f}" for c, w in rows)
             lines.append(f"| {TRANSFERS[name]['label']} | {budget} | {len(rows)} | {cold[0]:.4f} ± {cold[1]:.4f} | "
-                         f"{warm[0]:.4f} ± {warm[1]:.4f} | {warm[0] / cold[0]:.2f}x | {diff[0]:+.4f} ± {diff[1]:.4f} | {per} |")
+                         f"{warm[0]:.4f} ± {warm[1]:.4f} | {warm[0] / cold[0]:.2f}x | {diff[0]:+.4f} ± {diff[1]:.4f} | "
+                         f"{target[0]:+.4f} ± {target[1]:.4f} | {per} |")
     return "\n".join(lines)
 
 
