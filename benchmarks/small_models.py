@@ -58,6 +58,7 @@ def _cli(args: list[str], log: Path, cwd: Path) -> tuple[float, float]:
     return time.perf_counter() - started, cpu
 
 
+DIGITS = {"wall": 0, "cpu": 0}  # decimals per column; accuracies and HV: 4
 PICKS = {"small": [f"--where={SMALL}"], "best": ["--rule", "single"]}
 
 
@@ -123,14 +124,15 @@ def arm_rows(folder: Path, name_format: str) -> dict[int, dict[str, Any]]:
     return rows
 
 
-def mean_se(values: list[float]) -> str:
+def mean_se(values: list[float], digits: int = 4) -> str:
+    """``mean ± standard error`` over seeds, ``digits`` decimals (seconds: 0)."""
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return "-"
     if len(values) == 1:
-        return f"{values[0]:.4g} (1 seed)"
+        return f"{values[0]:.{digits}f} (1 seed)"
     se = statistics.stdev(values) / math.sqrt(len(values))
-    return f"{statistics.fmean(values):.4f} ± {se:.4f}"
+    return f"{statistics.fmean(values):.{digits}f} ± {se:.{digits}f}"
 
 
 def report(arms: dict[str, Path], name_format: str) -> str:
@@ -140,7 +142,7 @@ def report(arms: dict[str, Path], name_format: str) -> str:
     lines = ["| arm | seeds | " + " | ".join(title for _, title in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for label, rows in data.items():
-        cells = [mean_se([r[key] for r in rows.values()]) for key, _ in columns]
+        cells = [mean_se([r[key] for r in rows.values()], DIGITS.get(key, 4)) for key, _ in columns]
         lines.append(f"| {label} | {','.join(map(str, rows))} | " + " | ".join(cells) + " |")
     first = next(iter(data))
     for label, rows in list(data.items())[1:]:
@@ -149,7 +151,7 @@ def report(arms: dict[str, Path], name_format: str) -> str:
         for key, _ in columns:
             pairs = [rows[s][key] - data[first][s][key] for s in seeds
                      if rows[s][key] is not None and data[first][s][key] is not None]
-            diffs.append(mean_se(pairs))
+            diffs.append(mean_se(pairs, DIGITS.get(key, 4)))
         lines.append(f"| {label} − {first} (paired) | {','.join(map(str, seeds))} | " + " | ".join(diffs) + " |")
     per_seed = ["", "| arm | seed | best ≤ 50K | best | HV | trials | wall s |", "|---|---|---|---|---|---|---|"]
     for label, rows in data.items():

@@ -48,4 +48,5 @@ def test_report_reads_each_arm_and_pairs_the_seeds(bench, tmp_path):
 
 
 def test_mean_se_says_when_there_is_one_seed(bench):
-    assert bench.mean_se([0.5]) == "0.5 (1 seed)" and bench.mean_se([None]) == "-"
+    assert bench.mean_se([0.5]) == "0.5000 (1 seed)" and bench.mean_se([None]) == "-"
+    assert bench.mean_se([120.0, 130.0], 0) == "125 ± 5"
