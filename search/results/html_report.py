@@ -141,7 +141,8 @@ def _summary(view: StudyView, storage_url: str | None) -> str:
     state = f"running ({running} trial{'s' * (running != 1)} in progress)" if running else "not running"
     lines = [
         f"Objectives: {objectives}. Constraints: {', '.join(spec.constraints) or 'none'}.",
-        f"Space {spec.space.name}: families {families}; compression knobs: {compression}.",
+        f"Space {spec.space.name}: families {families}; compression knobs: {compression}."
+        + (f" Started from earlier studies: {view.started_from}." if view.started_from else ""),
         f"Trials: {finished} of {spec.budget.n_trials} finished ({counts.get('COMPLETE', 0)} complete, "
         f"{counts.get('PRUNED', 0)} stopped early), {counts.get('FAIL', 0)} failed; {state}.",
         f"Storage {html.escape(shown_url(storage_url)) if storage_url else '(not given)'}; written "

@@ -81,6 +81,12 @@ def progress_counts(study: Any) -> dict[str, int]:
     return counts
 
 
+def _started_from(study: Any) -> str:
+    from scalesearch.search.study.warm_start import started_from
+
+    return started_from(study)
+
+
 def study_note(study: Any, spec: StudySpec, storage_url: str) -> str:
     """The study's Markdown note (see the module docstring)."""
     from scalesearch.search.runtime.budget import epochs_spent
@@ -97,7 +103,9 @@ def study_note(study: Any, spec: StudySpec, storage_url: str) -> str:
              + f". Updated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.", "",
              "## What is searched", "",
              f"Space `{space.name}` on dataset `{spec.dataset.name}`"
-             + (f" ({_split_sizes(study)})" if _split_sizes(study) else "") + ".", "",
+             + (f" ({_split_sizes(study)})" if _split_sizes(study) else "") + "."
+             + (f" {_started_from(study).capitalize()}: its earlier trials teach the sampler and are"
+                " never counted here." if _started_from(study) else ""), "",
              "| family | knobs |", "|---|---|",
              *(f"| {family} | {_knobs(knobs)} |" for family, knobs in space.families.items()), "",
              f"Training: {_knobs(space.training)}.", "",

@@ -63,6 +63,7 @@ class StudyView:
     rungs: tuple[int, ...] = ()  # epochs at which early stopping compared trials (stored rung values)
     knee: int | None = None  # the trial ``export --pick knee`` chooses on the stored scores
     floor: float | None = None  # accuracy below which a trial is no useful model (search/results/useful.py)
+    started_from: str = ""  # "warm-started from ..." (search/study/warm_start.py), "" for a cold start
 
     @property
     def families(self) -> list[str]:
@@ -176,10 +177,12 @@ def read_study(study: Any, spec: StudySpec | None = None, trials: Sequence[Any] 
     objectives = tuple(spec.objectives)
     rungs = tuple(sorted({int(k[len(attrs.RUNG_PREFIX):]) for k in rung_keys}))
     from scalesearch.search.results.useful import usefulness
+    from scalesearch.search.study.warm_start import started_from
 
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.values is not None]
     return StudyView(study.study_name, spec, objectives, tuple(METRICS[o][0] for o in objectives),
-                     tuple(points), counts, rungs, knee_of(complete, spec), usefulness(complete, spec).floor)
+                     tuple(points), counts, rungs, knee_of(complete, spec), usefulness(complete, spec).floor,
+                     started_from(study))
 
 
 def knee_of(complete: Sequence[Any], spec: StudySpec) -> int | None:

@@ -16,6 +16,8 @@ from scalesearch.errors import WarmStartError
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import load_spec
 from scalesearch.search.results.export import export_data
+from scalesearch.search.results.notes import study_note
+from scalesearch.search.results.study_view import read_study
 from scalesearch.search.study import warm_start
 from scalesearch.search.study.launch import open_run
 from scalesearch.search.study.space_mapping import Changes, map_config
@@ -139,6 +141,8 @@ def test_queue_is_the_earlier_useful_front_and_the_study_counts_only_its_own(sou
     assert ran == {t.user_attrs[attrs.WARM_FROM] for t in queued}
     # Where it started from: the study's line for notes and reports, and every export's provenance.
     assert warm_start.started_from(study).startswith("warm-started from before (6 trials, ")
+    assert "Warm-started from before (6 trials, " in study_note(study, spec, storage_url)
+    assert read_study(study).started_from == warm_start.started_from(study)
     trial = next(t for t in study.trials if attrs.WARM_FROM in t.user_attrs)
     provenance = export_data(study, spec, trial, storage_url=storage_url)["provenance"]
     assert provenance["warm_start"][0]["study"] == "before"
