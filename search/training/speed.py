@@ -12,7 +12,10 @@ queues the next step. So on CUDA:
   (training batches have one shape: the trainer drops the ragged last batch). TF32 is set
   through the ``fp32_precision`` API where torch has it (2.9 on, where ``allow_tf32`` is
   deprecated) and through ``allow_tf32`` on the older torches ``pyproject.toml`` admits (2.4 on);
-- :func:`make_optimizer` uses AdamW's fused CUDA kernel (one launch for every parameter).
+- :func:`make_optimizer` uses AdamW's fused CUDA kernel (one launch for every parameter);
+- :func:`autocast_dtype` is bf16 on GPUs with bf16 tensor cores (compute capability 8.0 on:
+  A100, H100, RTX 30xx on); older ones (V100, T4) emulate bf16 slowly or not at all, and fp16
+  would need a gradient scaler, so they train in float32.
 """
 
 from __future__ import annotations
@@ -43,6 +46,17 @@ def _allow_tf32(backends: Any) -> None:
     else:  # torch < 2.9: the flags the new API replaced
         matmul.allow_tf32 = True
         backends.cudnn.allow_tf32 = True
+
+
+def autocast_dtype(device: str, cuda: Any = None) -> Any:
+    """The autocast dtype for training on ``device``: ``torch.bfloat16`` on a CUDA GPU of compute
+    capability 8.0 or more, else ``None`` (float32). ``cuda`` stands in for ``torch.cuda`` in tests."""
+    import torch
+
+    if not is_cuda(device):
+        return None
+    major, _ = (cuda or torch.cuda).get_device_capability(torch.device(device))
+    return torch.bfloat16 if major >= 8 else None
 
 
 def make_optimizer(params: Any, lr: float, weight_decay: float, device: str) -> Any:

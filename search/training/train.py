@@ -39,7 +39,7 @@ class TrainConfig:
     augment: float = 0.0  # random rotation/scale/shift strength in [0, 1] (datasets/augment.py); 0 = off
     ema: float = 0.0  # per-step decay of the weights' moving average (e.g. 0.99); 0 = off
     grad_clip: float = 5.0
-    amp: bool = True  # bf16 autocast on CUDA
+    amp: bool = True  # bf16 autocast on a CUDA GPU that has bf16 (speed.autocast_dtype)
     channels_last: bool = True  # on CUDA
     eval_batch_size: int = 1024
     seed: int = 0
@@ -117,8 +117,11 @@ def _autocast(cfg: TrainConfig, device: str) -> Any:
 
     import torch
 
-    if _is_cuda(device) and cfg.amp:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    from scalesearch.search.training.speed import autocast_dtype
+
+    dtype = autocast_dtype(device) if cfg.amp else None
+    if dtype is not None:
+        return torch.autocast("cuda", dtype=dtype)
     return contextlib.nullcontext()
 
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scalesearch.search.training.speed import FiniteWatch, make_optimizer, speed_settings
+from scalesearch.search.training.speed import (
+    FiniteWatch,
+    autocast_dtype,
+    make_optimizer,
+    speed_settings,
+)
 from scalesearch.search.training.train import Diverged, TrainConfig, train
 from scalesearch.spaces.registry import ModelInput, get_family
 
@@ -136,3 +141,23 @@ def test_a_diverging_epoch_is_reported_with_its_first_bad_step_when_deferred(tin
         model.fc.weight.fill_(float("nan"))
     with pytest.raises(Diverged, match="loss became nan at epoch 1, step 0"):
         train(model, tiny_data, TrainConfig(epochs=2, batch_size=16, channels_last=False, amp=False), "cpu")
+
+
+class _FakeCuda:
+    def __init__(self, capability):
+        self.capability = capability
+
+    def get_device_capability(self, device):
+        return self.capability
+
+
+@pytest.mark.parametrize("capability, dtype", [((9, 0), torch.bfloat16), ((8, 0), torch.bfloat16),
+                                               ((7, 5), None), ((7, 0), None)])
+def test_autocast_is_bf16_only_where_the_gpu_has_it(capability, dtype):
+    """H100/A100 train in bf16; a T4 (7.5) or V100 (7.0) trains in float32 instead of crawling
+    through emulated bf16."""
+    assert autocast_dtype("cuda:0", cuda=_FakeCuda(capability)) is dtype
+
+
+def test_no_autocast_on_the_cpu():
+    assert autocast_dtype("cpu", cuda=_FakeCuda((9, 0))) is None
