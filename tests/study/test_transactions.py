@@ -15,7 +15,9 @@ from scalesearch.search.study.study import open_study, run_study
 from tests.conftest import TINY_OVERRIDES
 
 #: Commits for 2 trials of 4 epochs (fake trainer, SQLite, random sampler): 132 before issue 17.
-MAX_COMMITS_2_TRIALS = 111  # 106, + the public trial-id lookups (search/config/system_attrs.py)
+MAX_COMMITS_2_TRIALS = 113  # 106, + the public trial-id lookups (search/config/system_attrs.py), + the
+# searched `augment` knob (one suggest per trial); a latency re-measured because a busy machine made
+# its passes unsteady stores one more metric (`latency_remeasured`), allowed per trial that has it.
 
 
 class Commits:
@@ -44,7 +46,9 @@ def test_two_trials_stay_within_the_transaction_count(study_and_spec, storage_ur
     study, spec = study_and_spec
     with Commits() as commits:
         run_study(study, spec, data=tiny_data, device="cpu", trainer=fake_trainer, storage_url=storage_url)
-    assert commits.count <= MAX_COMMITS_2_TRIALS
+    remeasured = sum(any(k.startswith("latency_remeasured") for k in system_attrs.exact_metrics(t))
+                     for t in study.get_trials())
+    assert commits.count <= MAX_COMMITS_2_TRIALS + remeasured
     for trial in study.get_trials():  # every reader's data is still there
         assert trial.user_attrs[attrs.EPOCHS_TRAINED] == 4
         assert system_attrs.trial_config(trial)["training"]["epochs"] == 4
