@@ -88,7 +88,10 @@ def axis(title: str, log: bool = False, kind: str = "linear", values: Sequence[f
     """An axis named with its unit; ``(log scale)`` is said when it is one. A log axis over
     ``values`` gets its range and at least 3 labelled ticks (:func:`log_ticks`)."""
     ticks = log_ticks(values, metric) if log and values else {}
-    return {"title": {"text": title + (" (log scale)" if log and title else "")}, "type": "log" if log else kind,
+    # automargin + standoff: the title keeps clear of the tick labels when the note or the legend
+    # leaves the plot little room (plotly otherwise squeezes the title onto the labels).
+    return {"title": {"text": title + (" (log scale)" if log and title else ""), "standoff": 6},
+            "type": "log" if log else kind, "automargin": True,
             "gridcolor": GRID, "linecolor": AXIS, "zeroline": False, "showline": True, "ticks": "outside",
             "tickcolor": AXIS, **ticks, **extra}
 

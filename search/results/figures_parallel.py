@@ -21,17 +21,22 @@ SHORT = {"accuracy": "accuracy", "latency_ms": "latency ms", "size_mb": "size MB
          "flops": "FLOPs", "nonzero_params": "non-zero params", "robust_accuracy": "robust acc."}
 
 
+def _stacked(label: str) -> str:
+    """A label in lines of one word each (``weight<br>decay<br>(log)``): a dozen axes share 728 px."""
+    return label.replace(" ", "<br>")
+
+
 def _numeric(label: str, values: list[float], log: bool, metric: str = "") -> dict[str, Any]:
     if not log:
-        return {"label": label, "values": values}
+        return {"label": _stacked(label), "values": values}
     ticks = style.log_ticks(values, metric)
-    return {"label": label + " (log)", "values": [math.log10(v) for v in values],
+    return {"label": _stacked(label + " (log)"), "values": [math.log10(v) for v in values],
             "tickvals": [math.log10(t) for t in ticks["tickvals"]], "ticktext": ticks["ticktext"]}
 
 
 def _categorical(label: str, values: list[Any]) -> dict[str, Any]:
     names = sorted({str(v) for v in values})
-    return {"label": label, "values": [names.index(str(v)) for v in values], "tickvals": list(range(len(names))),
+    return {"label": _stacked(label), "values": [names.index(str(v)) for v in values], "tickvals": list(range(len(names))),
             "ticktext": [style.UNCOMPRESSED if n == "none" and label == "quantization" else n for n in names],
             "range": [-0.3, len(names) - 0.7] if len(names) > 1 else [-1, 1]}
 
@@ -82,4 +87,4 @@ def parallel_figure(view: StudyView) -> dict[str, Any] | None:
     return {"data": [{"type": "parcoords", "line": line, "dimensions": dimensions(view, points),
                       "labelfont": {"size": 11}, "tickfont": {"size": 10}, "rangefont": {"size": 1, "color": "rgba(0,0,0,0)"}}],
             "layout": style.layout("Parallel coordinates: knobs to objectives", note,
-                                   margin=head["margin"] | {"l": 48, "r": 70, "t": head["margin"]["t"] + 34, "b": 28})}
+                                   margin=head["margin"] | {"l": 48, "r": 70, "t": head["margin"]["t"] + 50, "b": 28})}
