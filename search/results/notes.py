@@ -193,7 +193,7 @@ def order_text(spec: StudySpec, cost: str | None) -> str:
     if best is None or len(spec.objectives) != 2:
         return f", lowest {name} first."
     return (f", lowest {name} first: each is the best {best} found at its {name}, so {best} rises down the "
-            f"table. For the best {best} under a {name}, take the last row under it.")
+            f"table. For the best {best} within a budget of {cost}, take the last row within it.")
 
 
 def budget_example(study: Any, spec: StudySpec, storage_url: str, rows: list[dict[str, Any]],
