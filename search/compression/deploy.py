@@ -38,10 +38,9 @@ from typing import TYPE_CHECKING, Any
 from scalesearch.search.compression.compress import CompressionConfig, compress
 from scalesearch.search.compression.knobs import validate_compression
 from scalesearch.search.compression.measure import (
+    checked_latency,
     count_flops,
     count_params,
-    latency_doubt,
-    latency_outlier,
     measure_latency,
     serialized_size,
 )
@@ -102,18 +101,7 @@ def latency_metrics(model: Any, shape: tuple[int, ...], device: str, spec: Study
     value (unsteady, or an outlier for its ``flops`` against the study's ``reference``:
     ``measure.latency_doubt``) is measured again; still an outlier, it is kept, flagged
     ``latency_suspect`` with the reason, and left off the front (unsteady twice: the lower is kept)."""
-    first = _latency_once(model, shape, device, spec)
-    reason = latency_doubt(first["latency_ms"], first.pop("spread"), flops, reference)
-    if reason is None:
-        return first
-    again = _latency_once(model, shape, device, spec)
-    spread = again.pop("spread")
-    if latency_doubt(again["latency_ms"], spread, flops, reference) is None:
-        return again | {"latency_remeasured": 1}
-    # Unsteady twice is a busy machine, not a wrong value; only an outlier twice is flagged.
-    best = min((first, again), key=lambda m: m["latency_ms"])
-    still = latency_outlier(flops, best["latency_ms"], reference) if flops else None
-    return best | {"latency_remeasured": 1} | ({"latency_suspect": still} if still else {})
+    return checked_latency(lambda: _latency_once(model, shape, device, spec), flops, reference)
 
 
 def _latency_once(model: Any, shape: tuple[int, ...], device: str, spec: StudySpec) -> dict[str, Any]:
@@ -154,7 +142,7 @@ def _measured(float_model: Any, deployed: Any, quantization: str, shape: tuple[i
     if spec.deploy.runtime == "onnxruntime":
         from scalesearch.search.compression.onnx_deploy import onnx_metrics
 
-        return onnx_metrics(float_model, quantization, data, spec, deploy_device)
+        return onnx_metrics(float_model, quantization, data, spec, deploy_device, flops=flops, reference=reference)
     return latency_metrics(deployed, shape, deploy_device, spec, flops=flops, reference=reference)
 
 

@@ -14,7 +14,7 @@ import io
 import math
 import statistics
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +126,12 @@ def _cuda_event_ms(model: Any, x: Any, warmup: int, repeats: int) -> list[float]
     return [start.elapsed_time(end) for start, end in events]
 
 
+def median_and_spread(times: Sequence[float]) -> tuple[float, float]:
+    """(median, median / fastest) of timed passes: a spread far above 1 means disturbed passes."""
+    median = statistics.median(times)
+    return median, median / min(times) if min(times) > 0 else 1.0
+
+
 def _median_ms(model: Any, x: Any, warmup: int, repeats: int, seconds: float | None) -> tuple[float, float]:
     """(median, median / fastest) of the timed passes."""
     import torch
@@ -135,8 +141,7 @@ def _median_ms(model: Any, x: Any, warmup: int, repeats: int, seconds: float | N
             times = _cuda_event_ms(model, x, warmup, repeats)
         else:
             times = wall_times_ms(model, x, warmup, repeats, seconds)
-    median = statistics.median(times)
-    return median, median / min(times) if min(times) > 0 else 1.0
+    return median_and_spread(times)
 
 
 def measure_latency(model: Any, input_shape: tuple[int, ...], device: str, *,
@@ -210,3 +215,20 @@ def latency_doubt(ms: float, spread: float, flops: float | None,
     if spread > UNSTEADY:
         return f"latency {ms:.3g} ms: its median is {spread:.1f}x its fastest pass (disturbed while measured)"
     return latency_outlier(flops, ms, reference) if flops else None
+
+
+def checked_latency(measure_once: Callable[[], dict[str, Any]], flops: float | None,
+                    reference: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """Latency metrics from ``measure_once`` (``latency_ms`` and the passes' ``spread``, which
+    is dropped), on any runtime. A doubtful value (:func:`latency_doubt`) is measured again;
+    still an outlier for its ``flops``, it is kept, flagged ``latency_suspect`` with the reason,
+    and left off the front (unsteady twice is a busy machine: the lower is kept, unflagged)."""
+    first = measure_once()
+    if latency_doubt(first["latency_ms"], first.pop("spread"), flops, reference) is None:
+        return first
+    again = measure_once()
+    if latency_doubt(again["latency_ms"], again.pop("spread"), flops, reference) is None:
+        return again | {"latency_remeasured": 1}
+    best = min((first, again), key=lambda m: m["latency_ms"])
+    still = latency_outlier(flops, best["latency_ms"], reference) if flops else None
+    return best | {"latency_remeasured": 1} | ({"latency_suspect": still} if still else {})

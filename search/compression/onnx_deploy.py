@@ -19,13 +19,15 @@ optimizes is what onnxruntime serves:
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scalesearch.errors import OnnxError
 from scalesearch.search.compression.compress import CompressionError, calibration_batches
+from scalesearch.search.compression.measure import checked_latency
 from scalesearch.search.compression.onnx_export import ONNX_QUANTIZERS, export_onnx, quantize_onnx
-from scalesearch.search.compression.onnx_runtime import accuracy, latency_ms, open_session
+from scalesearch.search.compression.onnx_runtime import accuracy, latency_and_spread, open_session
 from scalesearch.search.runtime.device_share import device_share
 
 if TYPE_CHECKING:
@@ -34,10 +36,13 @@ if TYPE_CHECKING:
 
 
 def onnx_metrics(float_model: Any, quantization: str, data: Dataset, spec: StudySpec,
-                 deploy_device: str) -> dict[str, Any]:
+                 deploy_device: str, *, flops: float | None = None,
+                 reference: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
     """Accuracy, size and latency of ``float_model`` exported (and quantized as
     ``quantization`` says) and run by onnxruntime on ``deploy_device``. A model that cannot
-    be exported or quantized raises ``CompressionError`` (the trial fails with the reason)."""
+    be exported or quantized raises ``CompressionError`` (the trial fails with the reason).
+    The latency is checked against its ``flops`` and the study's ``reference`` and measured
+    again when doubtful, as torch's is (``measure.checked_latency``)."""
     import torch
 
     shape = (data.in_chans, data.input_size, data.input_size)
@@ -56,9 +61,16 @@ def onnx_metrics(float_model: Any, quantization: str, data: Dataset, spec: Study
         session = open_session(path, deploy_device, threads)
         size = path.stat().st_size
         kw = {"warmup": m.latency_warmup, "repeats": m.latency_repeats, "seconds": m.latency_seconds}
-        with device_share(deploy_device).exclusive() as contended:  # as the torch runtime measures
-            batch = latency_ms(session, shape, m.latency_batch_size, **kw)
-            at_deploy = batch if d.batch_size == m.latency_batch_size else latency_ms(session, shape, d.batch_size, **kw)
+
+        def measure_once() -> dict[str, Any]:
+            with device_share(deploy_device).exclusive() as contended:  # as the torch runtime measures
+                batch, spread = latency_and_spread(session, shape, m.latency_batch_size, **kw)
+                at_deploy = batch
+                if d.batch_size != m.latency_batch_size:
+                    at_deploy, other = latency_and_spread(session, shape, d.batch_size, **kw)
+                    spread = max(spread, other)
+            return {"latency_ms": at_deploy, "latency_ms_batch": batch, "latency_batch_size": m.latency_batch_size,
+                    "latency_contended": contended, "spread": spread}
+
         return {"accuracy": accuracy(session, data.val), "size_bytes": size, "size_mb": size / 1e6,
-                "latency_ms": at_deploy, "latency_ms_batch": batch, "latency_batch_size": m.latency_batch_size,
-                "latency_contended": contended, "deploy_runtime": "onnxruntime"}
+                **checked_latency(measure_once, flops, reference), "deploy_runtime": "onnxruntime"}

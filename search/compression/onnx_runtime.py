@@ -13,7 +13,6 @@ Example::
 from __future__ import annotations
 
 import functools
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,9 +129,17 @@ def latency_ms(session: Any, shape: tuple[int, ...], batch_size: int, *, warmup:
     """Median wall-clock time of one ``session.run`` on ``batch_size`` random float32 inputs
     of ``shape`` (C, H, W) after ``warmup`` runs (host-to-device copies included on CUDA),
     bounded by ``seconds`` as torch's is (``search/compression/measure.py``)."""
+    return latency_and_spread(session, shape, batch_size, warmup=warmup, repeats=repeats, seconds=seconds,
+                              seed=seed)[0]
+
+
+def latency_and_spread(session: Any, shape: tuple[int, ...], batch_size: int, *, warmup: int = 3,
+                       repeats: int = 15, seconds: float | None = None, seed: int = 0) -> tuple[float, float]:
+    """(median, median / fastest) of :func:`latency_ms`'s passes: the spread tells a disturbed
+    measurement (``measure.latency_doubt``)."""
     import numpy as np
 
-    from scalesearch.search.compression.measure import wall_times_ms
+    from scalesearch.search.compression.measure import median_and_spread, wall_times_ms
 
     x = np.random.default_rng(seed).standard_normal((batch_size, *shape), dtype=np.float32)
-    return statistics.median(wall_times_ms(functools.partial(run_logits, session), x, warmup, repeats, seconds))
+    return median_and_spread(wall_times_ms(functools.partial(run_logits, session), x, warmup, repeats, seconds))

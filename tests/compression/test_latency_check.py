@@ -9,6 +9,7 @@ import pytest
 from torch import nn
 
 from scalesearch.search.compression import deploy, measure
+from scalesearch.search.compression.onnx_deploy import onnx_metrics
 from scalesearch.search.config.spec import spec_from_data
 from scalesearch.search.config.system_attrs import METRICS
 from scalesearch.search.results.report import feasible
@@ -68,6 +69,20 @@ def test_a_steady_plausible_value_is_measured_once(monkeypatch):
     timer = FakeTimer([0.8] * 5, [3.0] * 5)
     metrics = _latency(monkeypatch, timer)
     assert metrics["latency_ms"] == pytest.approx(0.8) and timer.count == 2 and "latency_remeasured" not in metrics
+
+
+def test_onnxruntime_latency_is_checked_and_measured_again_too(monkeypatch, tiny_data):
+    """deploy.runtime onnxruntime: the same check and re-measurement as torch's."""
+    # batch 8 then batch 1, per measurement: the first measurement is 100x off, the second is not
+    timer = FakeTimer([900.0] * 5, [330.0] * 5, [3.0] * 5, [0.8] * 5)
+    monkeypatch.setattr(measure, "wall_times_ms", timer)
+    spec = spec_from_data(tiny_spec_data("lat", measure={"latency_batch_size": 8},
+                                         deploy={"runtime": "onnxruntime"}))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
+    metrics = onnx_metrics(model, "none", tiny_data, spec, "cpu", flops=4e5, reference=REFERENCE)
+    assert metrics["deploy_runtime"] == "onnxruntime" and timer.count == 4
+    assert metrics["latency_ms"] == pytest.approx(0.8) and metrics["latency_remeasured"] == 1
+    assert "spread" not in metrics and "latency_suspect" not in metrics
 
 
 def _trial(**metrics) -> optuna.trial.FrozenTrial:
