@@ -50,3 +50,11 @@ def test_report_reads_each_arm_and_pairs_the_seeds(bench, tmp_path):
 def test_mean_se_says_when_there_is_one_seed(bench):
     assert bench.mean_se([0.5]) == "0.5000 (1 seed)" and bench.mean_se([None]) == "-"
     assert bench.mean_se([120.0, 130.0], 0) == "125 ± 5"
+
+
+@pytest.mark.parametrize("line", ["trained on train; test accuracy 0.9583 after 8.5s of training; saved m",
+                                  "test accuracy 0.9583 (the model as saved) after 6.5s of training; saved m"])
+def test_the_test_accuracy_is_read_from_either_train_output(bench, tmp_path, line):
+    log = tmp_path / "train.log"
+    log.write_text("epoch 1/2  loss 0.5  val acc 0.9\n" + line + "\ntest accuracy 0.9583 is inside ...\n")
+    assert bench._test_accuracy(log) == 0.9583
