@@ -94,6 +94,7 @@ def study_note(study: Any, spec: StudySpec, storage_url: str) -> str:
     c = progress_counts(study)
     finished = c["COMPLETE"] + c["PRUNED"]
     space = spec.space
+    sizes, started = _split_sizes(study), _started_from(study)
     lines = [f"# {study.study_name}: {' vs '.join(spec.objectives)}", "",
              f"**Progress:** {finished} / {spec.budget.n_trials} trials finished ({c['COMPLETE']} complete, "
              f"{c['PRUNED']} stopped early, {c['FAIL']} failed, {c['RUNNING']} running; Optuna's own pages "
@@ -103,9 +104,9 @@ def study_note(study: Any, spec: StudySpec, storage_url: str) -> str:
              + f". Updated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.", "",
              "## What is searched", "",
              f"Space `{space.name}` on dataset `{spec.dataset.name}`"
-             + (f" ({_split_sizes(study)})" if _split_sizes(study) else "") + "."
-             + (f" {_started_from(study).capitalize()}: its earlier trials teach the sampler and are"
-                " never counted here." if _started_from(study) else ""), "",
+             + (f" ({sizes})" if sizes else "") + "."
+             + (f" {started.capitalize()}: its earlier trials teach the sampler and are"
+                " never counted here." if started else ""), "",
              "| family | knobs |", "|---|---|",
              *(f"| {family} | {_knobs(knobs)} |" for family, knobs in space.families.items()), "",
              f"Training: {_knobs(space.training)}.", "",
