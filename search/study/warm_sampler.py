@@ -41,20 +41,11 @@ def rank_quantiles(rows: Sequence[Sequence[float]]) -> list[list[float]]:
     ties share their mean rank; one row maps to 0.5)."""
     if not rows:
         return []
+    from scipy.stats import rankdata
+
     n = len(rows)
-    columns = []
-    for column in zip(*rows, strict=True):
-        order = sorted(range(n), key=lambda i: column[i])
-        ranks = [0.0] * n
-        start = 0
-        while start < n:
-            end = start
-            while end + 1 < n and column[order[end + 1]] == column[order[start]]:
-                end += 1
-            for k in range(start, end + 1):
-                ranks[order[k]] = (start + end) / 2
-            start = end + 1
-        columns.append([r / (n - 1) if n > 1 else 0.5 for r in ranks])
+    columns = [[float(r - 1) / (n - 1) if n > 1 else 0.5 for r in rankdata(column, method="average")]
+               for column in zip(*rows, strict=True)]
     return [list(row) for row in zip(*columns, strict=True)]
 
 
