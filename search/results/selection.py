@@ -121,7 +121,11 @@ def estimates(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = No
     n_val, n_test = split_sizes(study, spec, data)
     stored = stored_stability(study)
     pooled = pool(study, spec, stored, resplit=resplit)
-    return {t.number: estimate(accuracies(t, stored, resplit=resplit), n_val, n_test, pooled=pooled) for t in trials}
+    out = {}
+    for t in trials:
+        accs, fresh = accuracies(t, stored, resplit=resplit)
+        out[t.number] = estimate(accs, n_val, n_test, pooled=pooled, resplit=fresh)
+    return out
 
 
 def plausibly_optimal(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None, *,
