@@ -153,6 +153,19 @@ def test_timm_block_families_drop_early_strides_for_small_inputs(name, size, fin
         assert model.forward_features(torch.randn(1, 3, size, size)).shape[-1] == final
 
 
+@pytest.mark.parametrize("size,final", [(8, 2), (12, 3), (16, 2), (32, 4), (64, 8), (224, 7)])
+@pytest.mark.parametrize("block", ["basic", "bottleneck"])
+def test_resnet_keeps_its_last_map_at_2_px_or_more(block, size, final):
+    """Below 16 px the earliest stage strides go (8 px: stages at 8, 8, 4, 2, not 8, 4, 2, 1,
+    where a 3x3 conv on 1x1 reads only its centre tap); the parameters stay the same."""
+    model = build("resnet", size, 1, width_multiplier=0.0625, depth_multiplier=0.5, block=block).eval()
+    with torch.no_grad():
+        assert model.forward_features(torch.randn(1, 1, size, size)).shape[-1] == final
+    if size <= 64:  # same stem at every small size: only strides differ, no weight
+        at_16 = build("resnet", 16, 1, width_multiplier=0.0625, depth_multiplier=0.5, block=block)
+        assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in at_16.parameters())
+
+
 # --------------------------------------------------------------------------- timm pins
 
 TIMM_REFERENCES = [
