@@ -96,14 +96,12 @@ def _split_lists(accs: Sequence[float], partitions: Sequence[int | None]) -> tup
             [a for a, p in zip(accs, partitions, strict=True) if p is not None])
 
 
-def accuracies(trial: Any, stored: dict[int, dict[str, Any]] | None = None, *,
-               resplit: bool = False) -> tuple[list[float], bool]:
-    """The deployed accuracies a promise about ``trial`` reads, and whether they are on fresh
-    partitions: with ``resplit``, those on fresh partitions when it has any; else (or without
-    any) those on the study's split, its own first."""
+def accuracies(trial: Any, stored: dict[int, dict[str, Any]] | None = None, *, resplit: bool = False) -> list[float]:
+    """The deployed accuracies a promise about ``trial`` reads: with ``resplit``, those on fresh
+    partitions when it has any; else (or without any) those on the study's split, its own first."""
     known = entries(trial, stored)
     same, fresh = _split_lists([a for a, _ in known.values()], [p for _, p in known])
-    return (fresh, True) if resplit and fresh else (same, False)
+    return fresh if resplit and fresh else same
 
 
 def spreads(stored: dict[int, dict[str, Any]], *, resplit: bool = False) -> list[tuple[float, int]]:
@@ -283,7 +281,7 @@ def seed_summaries(study: Any, trials: Sequence[Any], spec: StudySpec | None = N
                              "seeds": len(accs), "resplit": accs is fresh}
         if "val" in sizes and "test" in sizes:
             out[trial.number]["interval"] = estimate(accs, int(sizes["val"]), int(sizes["test"]),
-                                                        pooled=pools[accs is fresh], resplit=accs is fresh).validation
+                                                        pooled=pools[accs is fresh]).validation
     return out
 
 

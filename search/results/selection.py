@@ -121,11 +121,7 @@ def estimates(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = No
     n_val, n_test = split_sizes(study, spec, data)
     stored = stored_stability(study)
     pooled = pool(study, spec, stored, resplit=resplit)
-    out = {}
-    for t in trials:
-        accs, fresh = accuracies(t, stored, resplit=resplit)
-        out[t.number] = estimate(accs, n_val, n_test, pooled=pooled, resplit=fresh)
-    return out
+    return {t.number: estimate(accuracies(t, stored, resplit=resplit), n_val, n_test, pooled=pooled) for t in trials}
 
 
 def plausibly_optimal(study: Any, spec: StudySpec, trials: Sequence[Any], data: Any = None, *,

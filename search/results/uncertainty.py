@@ -11,12 +11,14 @@ sit in it, and a third in what ``scalesearch train`` later reports:
   whose seeds agreed by chance. Pooled, every trial is read with the same seed noise, and its
   own seeds only move its mean;
 - the validation split's sampling noise: ``p(1 - p) / n_val``, shared by every seed when they
-  all score the same images (averaging seeds does not shrink it);
+  all score the same images (averaging seeds does not shrink it). ``export`` re-evaluates each
+  extra seed on a fresh train/validation partition by default (``search/results/reeval.py``):
+  the spread ``s²`` then holds the partitions' sampling noise too, and the term is kept as it is
+  (a conservative interval, never a narrower one);
 - the test split's own sampling noise: ``p(1 - p) / n_test``, in the test accuracy of the one
   model ``train`` delivers.
 
-With ``m`` trainings averaging ``p`` (their mean), the variances add (independent sources). On
-the study's own split (``resplit`` false: every seed scored on the same validation images):
+With ``m`` trainings averaging ``p`` (their mean), the variances add (independent sources):
 
 - ``validation`` interval, for the configuration's expected accuracy on this task:
   ``V_val = s² / m + p(1 - p) / n_val``;
@@ -24,29 +26,15 @@ the study's own split (``resplit`` false: every seed scored on the same validati
   ``V_test = s² (1 + 1/m) + p(1 - p) (1/n_val + 1/n_test)`` (a prediction interval: the new
   model's own seed and test noise, plus the error of ``p`` itself).
 
-On fresh partitions (``resplit``, ``export``'s default: ``search/results/reeval.py``), each
-training is scored on its own validation draw, so ``s²`` already holds the validation sampling
-noise, and averaging the ``m`` trainings shrinks it too. Adding ``p(1 - p) / n_val`` again would
-count it twice (the intervals of the first version did: 0.07-0.10 wide on digits). Then:
-
-- ``V_val = s² / m``;
-- ``V_test = s² / m + max(0, s² - p(1 - p) / n_val) + p(1 - p) / n_test``: the new training's
-  own spread is ``s²`` less the validation noise it does not have, plus the test split's.
-
-The partitions' validation draws overlap (a quarter of the images on digits), which makes the
-``m`` trainings slightly less independent than ``s² / m`` assumes; the test term, the one
-``train`` is judged by, does not lean on that.
-
-Each variance becomes ``p ± t sqrt(V)``, kept inside [0, 1], with Student's ``t`` at the
+Each variance becomes a Wilson interval around ``p`` with the effective sample size
+``n_eff = p(1 - p) / V`` (Kish's design effect: the binomial count that would carry the same
+variance) and, in place of the normal ``z``, Student's ``t`` quantile at the
 Welch-Satterthwaite degrees of freedom ``nu_eff = V² / (a² / nu)``, where ``a`` is the seed
-term of ``V`` (``s²/m``, ``s²(1 + 1/m)`` or ``s²/m + max(0, s² - p(1-p)/n_val)``) and the binomial
-terms count as exactly known. With one seed and no re-evaluation in the study, only the
-validation term is left, a binomial one: the interval is then exactly Wilson's on ``n_val``
-images. ``p(1 - p)`` is taken at the Wilson centre (``(p n_val + z²/2) / (n_val + z²)``) so that
-a perfect score still has noise. (The first version used Wilson's shape for every ``V``, at the
-effective size ``p(1 - p) / V``: near 100 % it shifts the interval down, and once seed noise
-dominates it missed retrainings above it; simulated at a true 0.985, its test interval covered
-0.82 of them where ``p ± t sqrt(V)`` covers 0.93: ``tests/results/test_uncertainty.py``.)
+term of ``V`` (``s²/m`` or ``s²(1 + 1/m)``) and the binomial terms count as exactly known. With
+one seed and no re-evaluation in the study, only the validation term is left and this is
+exactly the Wilson interval on ``n_val`` images; like it the interval stays inside [0, 1] near
+100 %. ``p(1 - p)`` is taken at the Wilson centre (``(p n_val + z²/2) / (n_val + z²)``) so that
+a perfect score still has noise.
 
 Assumptions, stated: (1) seed noise is about the same for every trial pooled: models of similar
 size and accuracy vary alike over seeds, and the pool holds only useful models
@@ -78,9 +66,6 @@ from statistics import NormalDist
 from typing import Any
 
 CONFIDENCE = 0.95
-METHOD_SAME_SPLIT = "V_val = s^2/m + p(1-p)/n_val; V_test = s^2 (1 + 1/m) + p(1-p) (1/n_val + 1/n_test)"
-METHOD_RESPLIT = ("trainings on fresh partitions: V_val = s^2/m; "
-                  "V_test = s^2/m + max(0, s^2 - p(1-p)/n_val) + p(1-p)/n_test")
 
 
 def quantile(confidence: float = CONFIDENCE, dof: float = math.inf) -> float:
@@ -117,16 +102,12 @@ def _binomial_variance(p: float, n: int, confidence: float) -> float:
 
 def _interval(p: float, seed_term: float, binomial_term: float, dof: float, pq: float,
               confidence: float) -> tuple[float, float]:
-    """The interval of ``V = seed_term + binomial_term``: Wilson's when ``V`` is binomial alone,
-    else ``p ± t sqrt(V)`` at Welch-Satterthwaite's ``nu_eff``, kept inside [0, 1]."""
+    """The Wilson interval of ``V = seed_term + binomial_term`` at Welch-Satterthwaite's ``nu_eff``."""
     variance = seed_term + binomial_term
     if variance <= 0:
         return p, p
-    if seed_term <= 0:
-        return wilson(p, pq / variance, confidence)
-    nu_eff = variance ** 2 / (seed_term ** 2 / dof) if math.isfinite(dof) else math.inf
-    half = quantile(confidence, nu_eff) * math.sqrt(variance)
-    return max(0.0, p - half), min(1.0, p + half)
+    nu_eff = variance ** 2 / (seed_term ** 2 / dof) if seed_term > 0 and math.isfinite(dof) else math.inf
+    return wilson(p, pq / variance, confidence, nu_eff)
 
 
 @dataclass(frozen=True)
@@ -152,7 +133,6 @@ class Estimate:
     validation: tuple[float, float]
     test: tuple[float, float]
     seed_dof: int | None = None  # degrees of freedom of seed_std
-    resplit: bool = False  # trainings scored on fresh partitions (the validation noise is inside s²)
 
     @property
     def lower(self) -> float:
@@ -174,17 +154,15 @@ class Estimate:
             "confidence": self.confidence,
             "validation_interval": [r(x) for x in self.validation],
             "test_interval": [r(x) for x in self.test],
-            "method": "p +- t sqrt(V) within [0, 1], Student's t at Welch-Satterthwaite dof (Wilson's interval "
-                      "when V is binomial alone); "
-                      + (METHOD_RESPLIT if self.resplit else METHOD_SAME_SPLIT)
-                      + "; s^2 pooled over the study's re-evaluated trials (scalesearch.search.results.uncertainty)",
+            "method": "Wilson intervals with effective size p(1-p)/V and Student's t at Welch-Satterthwaite dof; "
+                      "V_val = s^2/m + p(1-p)/n_val; V_test = s^2 (1 + 1/m) + p(1-p) (1/n_val + 1/n_test); "
+                      "s^2 pooled over the study's re-evaluated trials (scalesearch.search.results.uncertainty)",
         }
 
 
 def estimate(accuracies: Sequence[float], val_samples: int, test_samples: int, *, pooled: Pooled | None = None,
-             confidence: float = CONFIDENCE, resplit: bool = False) -> Estimate:
-    """The :class:`Estimate` of ``m = len(accuracies)`` trainings' validation accuracies, each on
-    its own fresh partition when ``resplit`` (the module docstring's two sets of formulas).
+             confidence: float = CONFIDENCE) -> Estimate:
+    """The :class:`Estimate` of ``m = len(accuracies)`` trainings' validation accuracies.
 
     The seed variance is ``pooled``'s when given (the study's re-evaluated trials, this one's
     included); without it, the trial's own sample variance when it has 2 trainings or more
@@ -203,14 +181,9 @@ def estimate(accuracies: Sequence[float], val_samples: int, test_samples: int, *
     s2 = (std or 0.0) ** 2
     pq = _binomial_variance(p, val_samples, confidence)
     nu = float(dof) if dof else math.inf
-    if resplit and std is not None:
-        validation = _interval(p, s2 / m, 0.0, nu, pq, confidence)
-        test = _interval(p, s2 / m + max(0.0, s2 - pq / val_samples), pq / test_samples, nu, pq, confidence)
-    else:
-        validation = _interval(p, s2 / m, pq / val_samples, nu, pq, confidence)
-        test = _interval(p, s2 * (1 + 1 / m), pq * (1 / val_samples + 1 / test_samples), nu, pq, confidence)
-    return Estimate(p, tuple(accuracies), std, source, val_samples, test_samples, confidence, validation, test, dof,
-                    resplit and std is not None)
+    validation = _interval(p, s2 / m, pq / val_samples, nu, pq, confidence)
+    test = _interval(p, s2 * (1 + 1 / m), pq * (1 / val_samples + 1 / test_samples), nu, pq, confidence)
+    return Estimate(p, tuple(accuracies), std, source, val_samples, test_samples, confidence, validation, test, dof)
 
 
 def pooled(spreads: Sequence[tuple[float, int]]) -> Pooled | None:

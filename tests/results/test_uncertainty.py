@@ -106,42 +106,6 @@ def test_the_test_interval_covers_simulated_retrainings_at_about_its_level():
     assert 0.92 <= inside / runs <= 0.985
 
 
-def _resplit_coverage(runs: int, seed: int, true: float, **estimate_kw) -> tuple[float, float, float]:
-    """Trainings on fresh partitions: each of 2 extra seeds trains and is scored on its own draw
-    (true accuracy ``true``, seed std 0.01 and its own binomial validation noise on 360 images); the seed std is pooled
-    over 10 such trials (10 dof). Returns the validation interval's coverage of the true
-    accuracy, the test interval's coverage of one new training's test accuracy, and the mean
-    test-interval width."""
-    rng = random.Random(seed)
-    seed_sd, n = 0.01, 360
-
-    def measured() -> float:
-        p = min(1.0, max(0.0, true + rng.gauss(0, seed_sd)))
-        return sum(rng.random() < p for _ in range(n)) / n
-
-    covered_val = covered_test = 0
-    widths = []
-    for _ in range(runs):
-        trials = [[measured(), measured()] for _ in range(10)]
-        pool = pooled([(statistics.stdev(t), 2) for t in trials])
-        e = estimate(trials[0], n, n, pooled=pool, **estimate_kw)
-        test = measured()  # one more training, scored on the test split
-        covered_val += e.validation[0] <= true <= e.validation[1]
-        covered_test += e.test[0] <= test <= e.test[1]
-        widths.append(e.test[1] - e.test[0])
-    return covered_val / runs, covered_test / runs, statistics.fmean(widths)
-
-
-@pytest.mark.parametrize("true", [0.93, 0.985])
-def test_resplit_intervals_count_the_validation_noise_once_and_cover_at_their_level(true):
-    val, test, width = _resplit_coverage(500, 3, true, resplit=True)
-    assert 0.91 <= val <= 0.98 and 0.91 <= test <= 0.98
-    old_val, old_test, old_width = _resplit_coverage(500, 3, true)  # the same-split formulas: the noise twice
-    assert old_test > 0.97 and old_val > 0.97 and width < 0.9 * old_width
-    data = estimate([0.96, 0.97], 360, 360, pooled=Pooled(0.01, 10, 10), resplit=True).to_data()
-    assert "fresh partitions" in data["method"]
-
-
 def test_verdict_says_inside_below_or_above():
     u = estimate([0.96, 0.95, 0.97], 360, 360).to_data()
     assert verdict(0.96, u)[0] and "inside the exported 95 % interval" in verdict(0.96, u)[1]
