@@ -43,6 +43,14 @@ seeds of a trial are independent draws around its expected accuracy, normally di
 (Student's ``t``); (3) the sampling noises of the splits are binomial and independent of the
 seed noise.
 
+What the data says about those assumptions: on real picks the retrained test accuracy falls
+below the re-evaluated estimate by a few points on average (selection among the re-evaluated
+candidates, and digits' test split scores lower than its validation draws; docs/benchmarks.md,
+"Selection", ``benchmarks/interval_formulas.py``). Two corrections that are right for an unbiased
+estimate -- the validation noise counted once on fresh partitions, and ``p ± t sqrt(V)`` instead
+of Wilson's shape, which near 100 % sits lower -- narrowed the intervals and missed those picks,
+so they were not adopted: the double count and Wilson's downward shift act as margins here.
+
 Every accuracy here is a deployed one: a compressed trial's extra seeds are compressed as the
 trial was (``search/results/reeval.py``), so the seed spread includes the compression loss.
 
