@@ -33,37 +33,33 @@ from typing import Any
 CONFIDENCE = 0.95
 
 
-def _pq(p: float, n: int) -> float:
-    from scalesearch.search.results.uncertainty import quantile
-
-    z = quantile(CONFIDENCE)
-    q = (p * n + z * z / 2) / (n + z * z)
-    return q * (1 - q)
-
-
 def _dof(variance: float, seed_term: float, nu: float) -> float:
     return variance ** 2 / (seed_term ** 2 / nu) if seed_term > 0 and math.isfinite(nu) else math.inf
 
 
 def intervals(u: dict[str, Any]) -> dict[str, tuple[float, float]]:
     """The three formulas' test intervals for one export's ``uncertainty``."""
-    from scalesearch.search.results.uncertainty import quantile, wilson
+    from scalesearch.search.results.uncertainty import (
+        Pooled,
+        _binomial_variance,
+        estimate,
+        quantile,
+    )
 
     accs = u["accuracies"]
     m, p = len(accs), statistics.fmean(accs)
-    s2, nu = (u.get("seed_std") or 0.0) ** 2, float(u.get("seed_std_dof") or math.inf)
+    std, nu = u.get("seed_std"), float(u.get("seed_std_dof") or math.inf)
     n_val, n_test = u["val_samples"], u["test_samples"]
-    pq = _pq(p, n_val)
-    out = {}
+    pooled = Pooled(std, int(nu), 0) if std is not None and math.isfinite(nu) else None
+    out = {"wilson-twice": estimate(accs, n_val, n_test, pooled=pooled, confidence=CONFIDENCE).test}
+    s2, pq = (std or 0.0) ** 2, _binomial_variance(p, n_val, CONFIDENCE)
     twice_seed = s2 * (1 + 1 / m)
     twice = twice_seed + pq * (1 / n_val + 1 / n_test)
-    out["wilson-twice"] = wilson(p, pq / twice, CONFIDENCE, _dof(twice, twice_seed, nu))
-    half = quantile(CONFIDENCE, _dof(twice, twice_seed, nu)) * math.sqrt(twice)
-    out["t-twice"] = (max(0.0, p - half), min(1.0, p + half))
     once_seed = s2 / m + max(0.0, s2 - pq / n_val)
     once = once_seed + pq / n_test
-    half = quantile(CONFIDENCE, _dof(once, once_seed, nu)) * math.sqrt(once)
-    out["t-once"] = (max(0.0, p - half), min(1.0, p + half))
+    for name, variance, seed_term in (("t-twice", twice, twice_seed), ("t-once", once, once_seed)):
+        half = quantile(CONFIDENCE, _dof(variance, seed_term, nu)) * math.sqrt(variance)
+        out[name] = (max(0.0, p - half), min(1.0, p + half))
     return out
 
 
