@@ -7,6 +7,10 @@ target study, all with ``sampler.seed=S`` and nothing else different:
   cold-8    8 trials, no warm start
   cold-16   16 trials, no warm start
   warm-16   16 trials, ``--warm-start <copy>#d<S>``
+  queue-16  the same warm start with the sampler's learning switched off (``learning_sampler``
+            replaced by the identity in that process only): the earlier front's configurations
+            are queued, and TPE then knows only the study's own trials. Warm against queue-only
+            says what the sampler's model of the earlier trials adds to the queue.
 
 Warm at 8 trials is read from the first 8 finished trials of warm-16: the warm sampler is the same
 at either budget (the queue is min(4, budget // 2) = 4 configurations at 8 and 16, the family
@@ -67,7 +71,13 @@ TRANSFERS = {
     "pixels": {"label": "digits 8 px -> 12 px", "set": ["dataset.input_size=12", "space.training.epochs=4",
                                                        "space.compression.finetune_epochs=1"], "seeded": 2},
 }
-ARMS = {"cold-8": (8, False), "cold-16": (16, False), "warm-16": (16, True)}
+ARMS = {"cold-8": (8, None), "cold-16": (16, None), "warm-16": (16, "learn"), "queue-16": (16, "queue")}
+#: Runs the CLI with the warm sampler off: the queue-only arm's only difference from warm-16.
+QUEUE_ONLY = ("import sys\n"
+              "from scalesearch.search.study import study, warm_start\n"
+              "study.learning_sampler = warm_start.learning_sampler = lambda s, spec, sampler: sampler\n"
+              "from scalesearch.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
 
 
 def hypervolume(points: list[tuple[float, float]]) -> float:
@@ -90,13 +100,16 @@ def copy_source(sources: Path, seed: int, folder: Path) -> str:
     return f"sqlite:///{target}#d{seed}"
 
 
-def run_arm(folder: Path, arm: str, n_trials: int, seed: int, extra: list[str], warm: str | None) -> float:
-    """One study by the CLI (its own process); returns wall seconds (0 when already done)."""
+def run_arm(folder: Path, arm: str, n_trials: int, seed: int, extra: list[str], warm: str | None,
+            learn: bool = True) -> float:
+    """One study by the CLI (its own process); returns wall seconds (0 when already done).
+    ``learn=False`` runs it with the warm sampler off (:data:`QUEUE_ONLY`)."""
     db = folder / f"{arm}.db"
     done = folder / f"{arm}.done"
     if done.exists():
         return 0.0
-    cmd = [sys.executable, "-m", "scalesearch.cli", "run", str(ROOT / "studies" / "digits.yaml"),
+    cli = ["-m", "scalesearch.cli"] if learn else ["-c", QUEUE_ONLY]
+    cmd = [sys.executable, *cli, "run", str(ROOT / "studies" / "digits.yaml"),
            "--storage", f"sqlite:///{db}", "--study-name", arm, "--n-trials", str(n_trials),
            "--set", f"sampler.seed={seed}", "--set", "threads=1"]
     for item in extra:
@@ -142,8 +155,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             extra = [s.format(narrow=narrow) for s in TRANSFERS[name]["set"]]
             entry = results.setdefault(name, {}).setdefault(str(seed), {})
             entry["source"] = f"d{source}"
-            for arm, (n_trials, warmed) in ARMS.items():
-                seconds = run_arm(folder, arm, n_trials, seed, extra, warm if warmed else None)
+            for arm, (n_trials, how) in ARMS.items():
+                if arm not in args.arms:
+                    continue
+                seconds = run_arm(folder, arm, n_trials, seed, extra, warm if how else None, learn=how != "queue")
                 trials = history(folder / f"{arm}.db", arm)
                 entry[arm] = {"trials": trials, "seconds": round(seconds, 1) or entry.get(arm, {}).get("seconds"),
                               "hv8": hv_at(trials, 8), "hv16": hv_at(trials, 16) if n_trials == 16 else None}
@@ -188,6 +203,22 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def queue_report(results: dict[str, Any]) -> str:
+    """Warm against queue-only, paired per seed, at 8 and 16 trials: what the sampler's model of
+    the earlier trials adds to the queued configurations."""
+    lines = ["| transfer | trials | seeds | queue-only HV | warm HV | warm - queue-only (paired) |", "|---|---|---|---|---|---|"]
+    for name, seeds in results.items():
+        for budget, key in ((8, "hv8"), (16, "hv16")):
+            rows = [(s["queue-16"][key], s["warm-16"][key]) for s in seeds.values() if "queue-16" in s and "warm-16" in s]
+            if not rows:
+                continue
+            queue, warm, diff = (mean_se([q for q, _ in rows]), mean_se([w for _, w in rows]),
+                                 mean_se([w - q for q, w in rows]))
+            lines.append(f"| {TRANSFERS[name]['label']} | {budget} | {len(rows)} | {queue[0]:.4f} ± {queue[1]:.4f} | "
+                         f"{warm[0]:.4f} ± {warm[1]:.4f} | {diff[0]:+.4f} ± {diff[1]:.4f} |")
+    return "\n".join(lines)
+
+
 def proposed_accuracy(results: dict[str, Any]) -> str:
     """What the sampler itself proposed (neither a family's first trial, ``seeded`` per transfer,
     nor a queued earlier configuration): the median validation accuracy of those trials among the
@@ -223,11 +254,14 @@ def main() -> None:
                         help="warm-start every seed from d<S> (default: seed S from d<S>)")
     parser.add_argument("--check-prefix", action="store_true",
                         help="also run warm-8 once and check it equals warm-16's first 8 trials")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     args.out = args.workdir / "warm_start.json"
     results = json.loads(args.out.read_text()) if args.report_only else measure(args)
     print(report(results))
+    print()
+    print(queue_report(results))
     print()
     print(proposed_accuracy(results))
 
