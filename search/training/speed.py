@@ -11,7 +11,7 @@ queues the next step. So on CUDA:
   covers most of the model; TF32 covers what autocast leaves in float32) and cuDNN autotuning
   (training batches have one shape: the trainer drops the ragged last batch). TF32 is set
   through the ``fp32_precision`` API where torch has it (2.9 on, where ``allow_tf32`` is
-  deprecated) and through ``allow_tf32`` on the older torches ``pyproject.toml`` admits (2.4 on);
+  deprecated) and through ``allow_tf32`` on the older torches ``pyproject.toml`` admits (2.5 on);
 - :func:`make_optimizer` uses AdamW's fused CUDA kernel (one launch for every parameter);
 - :func:`autocast_dtype` is bf16 on GPUs with bf16 tensor cores (compute capability 8.0 on:
   A100, H100, RTX 30xx on); older ones (V100, T4) emulate bf16 slowly or not at all, and fp16

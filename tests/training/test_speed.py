@@ -83,7 +83,7 @@ class _Strict:
 
 
 def _fake_backends(monkeypatch, new_api: bool):
-    """``torch.backends.cuda``/``cudnn`` as torch >= 2.9 (``fp32_precision``) or torch 2.4 to
+    """``torch.backends.cuda``/``cudnn`` as torch >= 2.9 (``fp32_precision``) or torch 2.5 to
     2.8 (``allow_tf32`` only, no ``cudnn.conv``) has them."""
     if new_api:
         matmul = _Strict(fp32_precision="ieee", allow_tf32=False)
@@ -104,7 +104,7 @@ def test_cuda_settings_use_the_fp32_precision_api_where_torch_has_it(monkeypatch
 
 
 def test_cuda_settings_fall_back_to_allow_tf32_on_older_torch(monkeypatch):
-    """torch 2.4 to 2.8 (admitted by pyproject.toml) have no ``fp32_precision``: setting it raised."""
+    """torch 2.5 to 2.8 (admitted by pyproject.toml) have no ``fp32_precision``: setting it raised."""
     matmul, cudnn = _fake_backends(monkeypatch, new_api=False)
     speed_settings("cuda")
     assert (matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark) == (True, True, True)
@@ -123,6 +123,13 @@ def test_the_torch_floor_has_every_api_the_code_uses_or_a_fallback():
     (torch_dep,) = [d for d in deps if re.match(r"torch\s*[<>=]", d)]
     floor = tuple(int(p) for p in re.search(r">=\s*([\d.]+)", torch_dep).group(1).split("."))
     assert floor >= (2, 5), torch_dep
+    # The docstrings that name the oldest torch the fallback serves name this floor, not an older one.
+    import scalesearch.search.training.speed as speed
+
+    oldest = ".".join(map(str, floor))
+    assert f"admits ({oldest} on)" in speed.__doc__
+    assert f"torch {oldest} to 2.8" in test_cuda_settings_fall_back_to_allow_tf32_on_older_torch.__doc__
+    assert f"torch {oldest} to\n    2.8" in _fake_backends.__doc__
 
 
 def test_a_diverging_epoch_is_reported_with_its_first_bad_step_when_deferred(tiny_data, monkeypatch):
