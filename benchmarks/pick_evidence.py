@@ -11,9 +11,9 @@ partitions and stores its trainings on the study), and each distinct pick is ret
 - ``small``: ``--where 'params<=50000' --pick max:accuracy`` (the best model under 50K).
 
 Each row records the pick (params, validation estimate and the stated 95 % test interval), its
-test accuracy, whether it falls inside, and its stored-front neighbour check: the next larger
-useful front point, and whether it offers more than 1.5 points of validation accuracy for less
-than 3x the parameters (a pick that gives that up is a bad knee).
+test accuracy, whether it falls inside, and its stored-front neighbour check: the most accurate
+useful front point under 3x its parameters (else the next larger one), and whether it offers
+more than 1.5 points of validation accuracy (a pick that gives that up is a bad knee).
 
 Studies come from ``--from DIR`` (``DIR/seed<S>/study.db``, e.g. the lead's before/after runs)
 or are run here (``--run``: ``studies/digits.yaml`` with ``--set sampler.seed=S``). A study from
@@ -55,7 +55,8 @@ def copy_db(source: Path, target: Path) -> None:
 
 
 def neighbour(study: Any, spec: Any, trial: Any) -> dict[str, Any] | None:
-    """The next larger useful front point on stored scores, and whether it is a better deal."""
+    """On stored scores, the most accurate larger useful front point under 3x the params (else
+    the next larger one), and whether it is a better deal: more than 1.5 points up."""
     from scalesearch.search.config.system_attrs import exact_metrics
     from scalesearch.search.results.report import complete_trials
     from scalesearch.search.results.useful import useful_front
@@ -66,9 +67,11 @@ def neighbour(study: Any, spec: Any, trial: Any) -> dict[str, Any] | None:
                     key=lambda t: exact_metrics(t)["params"])
     if not larger:
         return None
-    other = exact_metrics(larger[0])
+    near = [t for t in larger if exact_metrics(t)["params"] < CHEAPER * mine["params"]]
+    best = max(near, key=lambda t: exact_metrics(t)["accuracy"]) if near else larger[0]
+    other = exact_metrics(best)
     gain, ratio = other["accuracy"] - mine["accuracy"], other["params"] / mine["params"]
-    return {"trial": larger[0].number, "params": other["params"], "accuracy": other["accuracy"],
+    return {"trial": best.number, "params": other["params"], "accuracy": other["accuracy"],
             "gain": gain, "ratio": ratio, "gives_up": gain > GIVE_UP and ratio < CHEAPER}
 
 

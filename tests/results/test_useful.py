@@ -116,3 +116,34 @@ def test_the_knee_steps_up_when_a_slightly_larger_model_is_much_better(spec):
     ranked = parse_pick("knee")(front, spec)
     assert ranked[0].number == 2  # from 2, trial 3 gives 0.5 points for 17x: not worth it
     assert sorted(t.number for t in ranked) == [0, 1, 2, 3, 4]
+
+
+def test_the_knee_steps_past_a_close_neighbour_to_a_much_better_one(spec):
+    """The next larger trial is only 1 point up, but the one after it, still under 3x the params
+    of the knee, is 3 points up: the pick steps to the cheapest trial more than 1.5 points up."""
+    from scalesearch.search.results.export import parse_pick
+
+    rows = [(0, 0.80, 1_000), (1, 0.95, 3_000), (2, 0.96, 4_000), (3, 0.98, 7_000), (4, 0.985, 500_000)]
+    front = useful.useful_front(_with_values([_trial(n, accuracy=a, params=p) for n, a, p in rows], spec), spec)
+    assert parse_pick("knee")(front, spec)[0].number == 3
+
+
+@pytest.mark.parametrize("knee", ["ideal", "chord", "marginal"])
+def test_no_knee_gives_up_more_than_the_limit_for_less_than_3x_fewer_params(spec, knee):
+    """On random fronts, whatever the definition: no trial under 3x the pick's params is more than
+    1.5 points more accurate."""
+    import random
+
+    from scalesearch.search.results.export import CHEAPER, GIVE_UP, parse_pick
+
+    rng = random.Random(f"give-up-{knee}")
+    for _ in range(200):
+        n = rng.randint(2, 10)
+        params = sorted(rng.sample(range(2_000, 2_000_000), n))
+        accs = sorted(rng.uniform(0.85, 0.995) for _ in range(n))
+        front = useful.useful_front(_with_values([_trial(i, accuracy=a, params=p)
+                                                  for i, (a, p) in enumerate(zip(accs, params, strict=True))], spec),
+                                    spec, classes=10)
+        pick = parse_pick(f"knee:{knee}")(front, spec)[0]
+        acc, cost = pick.values
+        assert not [t.number for t in front if cost < t.values[1] < CHEAPER * cost and t.values[0] - acc > GIVE_UP]
