@@ -105,8 +105,8 @@ def test_searching_the_batch_size_does_not_pile_up_loader_workers(tmp_path):
     assert workers() == first and len(first) == 1  # the same loader, the same worker, next epoch
     for batch_size in (2, 3, 5, 6, 7):
         list(train.batches(batch_size, device="cpu", shuffle=True, generator=generator, drop_last=True))
-        assert train.open_loaders <= MAX_LOADERS
-        assert len(workers()) <= MAX_LOADERS
+        assert train.open_loaders == MAX_LOADERS  # the newest two: this size and the last
+        assert len(workers()) == MAX_LOADERS  # one worker each; the closed ones have exited
     assert not workers() & first  # the first loader's worker was closed
     train.close()
     assert train.open_loaders == 0 and not workers()
