@@ -68,6 +68,20 @@ class Family:
         return code_fingerprint(self.builder)
 
 
+    def model_code(self, io: ModelInput, **params: Any) -> str:
+        """A fingerprint of what the builder builds for ``io`` and ``params``
+        (:func:`model_fingerprint`): it changes with a helper, class or constant the builder uses,
+        which :attr:`code` does not see. Builds the model once; the global random state is kept."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            try:
+                model = self.build(io, **params)
+            except Exception as e:  # a reference point it no longer builds is a change too
+                return f"unbuildable: {type(e).__name__}"
+        return model_fingerprint(model, home=_home(self.builder))
+
+
 def code_fingerprint(builder: Callable[..., Any]) -> str:
     import inspect
     import marshal
@@ -76,9 +90,34 @@ def code_fingerprint(builder: Callable[..., Any]) -> str:
     try:
         digest.update(inspect.getsource(builder).encode())
     except (OSError, TypeError):  # no source file (e.g. exec'd code): the compiled code instead
+        if isinstance(builder, type):  # a class without a source file: its own functions' code
+            for name, member in sorted(vars(builder).items()):
+                function = getattr(member, "__func__", member)
+                if hasattr(function, "__code__"):
+                    digest.update(f"{name} {code_fingerprint(function)}".encode())
+            return digest.hexdigest()
         code = getattr(builder, "__code__", None) or getattr(type(builder).__call__, "__code__", None)
         digest.update(marshal.dumps(code.replace(co_filename="", co_firstlineno=1)) if code else repr(builder).encode())
     return digest.hexdigest()
+
+
+def model_fingerprint(model: Any, home: str = "") -> str:
+    """sha256 of a built model's structure: its printed module tree (classes and their settings),
+    each parameter's and buffer's name, shape and dtype, and the code of its module classes
+    defined in the package ``home`` (the builder's own: a notebook's ``__main__``, a plugin's
+    package), so an edited ``forward`` counts too; torch's and timm's classes are left out, so
+    upgrading them changes nothing here."""
+    digest = hashlib.sha256(str(model).encode())
+    for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+        digest.update(f"\n{name} {tuple(tensor.shape)} {tensor.dtype}".encode())
+    own = {type(m) for m in model.modules() if home and _home(type(m)) == home}
+    for cls in sorted(own, key=lambda c: c.__qualname__):
+        digest.update(f"\n{cls.__qualname__} {code_fingerprint(cls)}".encode())
+    return digest.hexdigest()
+
+
+def _home(obj: Any) -> str:
+    return (getattr(obj, "__module__", "") or "").split(".")[0]
 
 
 _FAMILIES: dict[str, Family] = {}

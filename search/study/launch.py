@@ -140,10 +140,10 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
                       caller=caller)
     if plan.action == "resume":
         check_family_code(plan.study, plan.spec, allow=allow_changed_family, caller=caller)
-    check_data(plan, workers)
+    data = check_data(plan, workers)
     warm = for_launch(warm_start, url, plan)  # search/study/warm_start.py; checked before anything is written
     study, spec = apply_plan(plan, url)
-    record_family_code(study, spec)
+    record_family_code(study, spec, io=data)  # data's shape: where own families' models are fingerprinted
     if warm is not None:
         begin(study, spec, warm, lambda line: console.print(line, markup=False, highlight=False))
     if auto:

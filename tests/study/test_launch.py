@@ -87,3 +87,86 @@ def test_a_changed_family_builder_is_refused_with_the_cli_flag_named():
         check_family_code(study, spec, allow=True)  # allowed: no error (the run records it)
     finally:
         unregister_family("launch_fam")
+
+
+
+#: A notebook's cells: a class and a constant in one, the builder in another (no source file).
+NET_CELL = """
+from torch import nn
+HIDDEN = {hidden}
+class Net(nn.Module):
+    def __init__(self, io):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(io.in_chans * io.input_size ** 2, HIDDEN))
+        self.head = nn.Linear(HIDDEN, io.num_classes)
+    def forward(self, x):
+        return self.head(self.body(x).{activation}())
+"""
+BUILDER_CELL = """
+def build_net(io, width_multiplier=1.0, depth_multiplier=1.0):
+    return Net(io)
+"""
+
+
+@pytest.fixture
+def notebook(monkeypatch):
+    """``run(cell)`` runs a cell in the notebook's ``__main__``-like module; family ``nb_fam`` is
+    registered from its builder cell. Yields ``(run, spec data)``."""
+    import sys
+    import types
+
+    from scalesearch.spaces import register_family, unregister_family
+
+    module = types.ModuleType("notebook_main")  # no __file__, as in Jupyter
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+
+    def run(cell: str) -> None:
+        exec(compile(cell, "<cell>", "exec"), module.__dict__)
+
+    run(NET_CELL.format(hidden=16, activation="relu"))
+    run(BUILDER_CELL)
+    knobs = {"width_multiplier": {"low": 0.5, "high": 1.0}, "depth_multiplier": {"low": 0.5, "high": 1.0}}
+    register_family("nb_fam", description="test", knobs=knobs)(module.build_net)
+    yield run, tiny_spec_data("nb", n_trials=2) | {"space": {"families": {"nb_fam": {}},
+                                                            "training": {"epochs": 1, "lr": 0.01}}}
+    unregister_family("nb_fam")
+
+
+def _ran_once(data: dict, url: str) -> optuna.Study:
+    launch = open_run(data, console=_quiet(), storage=url)
+    launch.study.add_trial(optuna.trial.create_trial(values=[0.5, 10.0], params={}, distributions={}))
+    return launch.study
+
+
+@pytest.mark.parametrize("edited", [{"hidden": 32, "activation": "relu"},  # a constant: other shapes
+                                    {"hidden": 16, "activation": "tanh"}])  # the class's forward only
+def test_a_changed_class_or_constant_the_builder_uses_is_refused(notebook, tmp_path, edited):
+    """The builder cell is the same; what it builds is not (issue 28, item 3)."""
+    from scalesearch.search.study.family_code import CHANGES, CODE
+
+    run, data = notebook
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    first = _ran_once(data, url).user_attrs[CODE]["nb_fam"]
+    assert set(first) == {"source", "model", "reference"} and first["reference"]["input_size"] == 8
+    run(NET_CELL.format(hidden=16, activation="relu"))  # the same cell re-run: still the same model
+    open_run(data, console=_quiet(), storage=url)
+    run(NET_CELL.format(**edited))
+    with pytest.raises(SpecError, match="family nb_fam: the model its builder builds changed .* "
+                                        "--allow-changed-family") as e:
+        open_run(data, console=_quiet(), storage=url)
+    assert "\n" not in str(e.value)
+    resumed = open_run(data, console=_quiet(), storage=url, allow_changed_family=True).study
+    (change,) = resumed.user_attrs[CHANGES]
+    assert change["from"] == first and change["to"]["model"] != first["model"]
+
+
+def test_a_study_recorded_with_the_source_only_resumes_and_is_upgraded(notebook, tmp_path):
+    from scalesearch.search.study.family_code import CODE
+    from scalesearch.spaces.registry import get_family
+
+    _, data = notebook
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    study = _ran_once(data, url)
+    study.set_user_attr(CODE, {"nb_fam": get_family("nb_fam").code})  # as an earlier version stored it
+    resumed = open_run(data, console=_quiet(), storage=url).study  # no false refusal
+    assert set(resumed.user_attrs[CODE]["nb_fam"]) == {"source", "model", "reference"}
