@@ -85,14 +85,17 @@ def _points(members: list[TrialPoint], metric: str, family: str, colour: str, ax
 
 
 def importance_figure(view: StudyView) -> dict[str, Any] | None:
-    """Horizontal bars per objective: each knob's share of the objective's variance, per group, with
-    its spread over re-fits as whiskers; None when no group has enough trials to rank knobs."""
+    """Horizontal bars per objective: the share of the objective's variance each knob explains on
+    its own, per group, with its spread over re-fits as whiskers; one knob list for every panel, a
+    row per knob at the same height in each (named on the left, "not ranked" where a knob cannot
+    move that objective); None when no group has enough trials to rank knobs."""
     scores, skipped = importances(view)
     if not scores:
         return None
     colours = style.family_colours(view.families) | {ALL: "#555555"}
     objectives = [o for o in view.objectives if any(s.objective == o for s in scores)]
     knobs = sorted({s.knob for s in scores}, key=lambda k: max(s.value for s in scores if s.knob == k))
+    rows = {knob: i for i, knob in enumerate(knobs)}  # numeric rows, so every panel spaces all knobs alike
     domains = [[i / len(objectives) + 0.035, (i + 1) / len(objectives) - 0.035] for i in range(len(objectives))]
     traces: list[dict[str, Any]] = []
     groups = [g for g in [ALL, *view.families] if any(s.group == g for s in scores)]
@@ -102,31 +105,37 @@ def importance_figure(view: StudyView) -> dict[str, Any] | None:
             mine = {s.knob: s for s in scores if s.group == group and s.objective == objective}
             shown = [k for k in knobs if k in mine]
             traces.append({
-                "type": "bar", "orientation": "h", "x": [mine[k].value for k in shown], "y": shown,
+                "type": "bar", "orientation": "h", "x": [mine[k].value for k in shown], "y": [rows[k] for k in shown],
                 "error_x": {"type": "data", "array": [mine[k].spread for k in shown], "color": "#444",
                             "thickness": 1, "width": 2},
-                "customdata": [mine[k].spread for k in shown],
+                "customdata": [[mine[k].spread, k] for k in shown], "textposition": "none",
                 "xaxis": "x" if i == 0 else f"x{i + 1}", "yaxis": "y" if i == 0 else f"y{i + 1}",
                 "name": f"{group} ({style.plural(trials, 'trial')})", "legendgroup": group, "showlegend": i == 0,
                 "marker": {"color": colours[group]},
-                "hovertemplate": f"{group}: %{{y}} explains %{{x:.0%}} ± %{{customdata:.0%}} of {objective}'s "
-                                 "variance<extra></extra>",
+                "hovertemplate": f"{group}: %{{customdata[1]}} alone explains %{{x:.0%}} ± %{{customdata[0]:.0%}} "
+                                 f"of {objective}'s variance<extra></extra>",
             })
     axes: dict[str, Any] = {}
+    annotations: list[dict[str, Any]] = []
     for i, objective in enumerate(objectives):
         suffix = "" if i == 0 else str(i + 1)
         axes[f"xaxis{suffix}"] = style.axis(style.label(objective).split(" (")[0], domain=domains[i],
                                             range=[0, 1], tickformat=".0%", anchor=f"y{suffix}", nticks=4)
-        axes[f"yaxis{suffix}"] = style.axis("", kind="category", anchor=f"x{suffix}", categoryorder="array",
-                                            automargin=True, categoryarray=knobs, showticklabels=i == 0, ticks="")
+        axes[f"yaxis{suffix}"] = style.axis("", anchor=f"x{suffix}", tickvals=list(range(len(knobs))), ticktext=knobs,
+                                            range=[-0.5, len(knobs) - 0.5], showticklabels=i == 0, ticks="")
+        ranked = {s.knob for s in scores if s.objective == objective}
+        annotations += [{"text": "not ranked", "x": 0.02, "y": rows[k], "xref": f"x{suffix}", "yref": f"y{suffix}",
+                         "xanchor": "left", "showarrow": False, "bgcolor": "white", "font": {"size": 10, "color": "#999"}}
+                        for k in knobs if k not in ranked]
     costs = [o for o in objectives if o in COSTS]
-    note = ("bars: each knob's share of the objective's variance in an additive model (main effects, costs on log10);"
-            f" whiskers: ± std over {RESAMPLES} bootstrap re-fits; a family's knobs over its own trials"
+    note = ("bars: share of an objective's variance a knob explains on its own (one-way ε², costs on log10;"
+            f" shares need not add up to 100 %); whiskers: ± std over {RESAMPLES} bootstrap re-fits; all trials:"
+            " width and depth as each family's multiplier"
             + (f"; training knobs not ranked for {', '.join(costs)} (they cannot change it)" if costs else ""))
     if skipped:
         note += f"; skipped (< {MIN_TRIALS} trials): " + ", ".join(s.split(":")[0] for s in skipped)
     head = style.layout("", note)
     return {"data": traces, "layout": style.layout(
-        "Knob importance per objective", note, barmode="group", bargap=0.25, **axes,
+        "Knob importance per objective", note, barmode="group", bargap=0.25, annotations=annotations, **axes,
         **style.legend_below([t["name"] for t in traces if t["showlegend"]], head["margin"]),
     )}

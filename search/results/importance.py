@@ -17,8 +17,15 @@ accuracy is ranked over every knob. Spread: the model is refitted on :data:`RESA
 resamples of the trials (seeded, so a figure is reproducible); the bars are the full-data value
 and the whiskers the resamples' standard deviation.
 
-Groups: ``all trials`` ranks the family choice and the knobs every trial has; each family then
-ranks its own knobs (``<family>.width_multiplier``, ...) with the shared ones, over its own trials.
+Shares are not parts of a whole: each knob is scored alone, so two knobs that move together each
+get the credit of both, and the shares of one objective need not add up to 100 %.
+
+Groups: ``all trials`` ranks the family choice, the knobs every trial has, and the width and depth
+multipliers read from each trial's config (stored per family, ``resnet.width_multiplier``, so
+otherwise no knob of the group and the family choice would take their credit; as in
+``figures_parallel.py``, a multiplier means the same scaling of a different base in each family);
+each family then ranks its own knobs (``<family>.width_multiplier``, ...) with the shared ones,
+over its own trials.
 A group with fewer than :data:`MIN_TRIALS` trials is skipped; knobs that only part of a group
 samples (e.g. ``pruning_allocation``, sampled only when a model is pruned) are not ranked.
 """
@@ -99,11 +106,20 @@ def _groups(view: StudyView, points: list[TrialPoint]) -> list[tuple[str, list[T
     return groups + [(f, [p for p in points if p.family == f]) for f in view.families]
 
 
-def _score(members: list[TrialPoint], knobs: list[str], target: list[float], seed: int) -> list[tuple[float, float]]:
+def knob_values(point: TrialPoint, family: str | None) -> dict[str, object]:
+    """What a group ranks for ``point``: its sampled knobs, and in the all-trials group (``family``
+    None) also its width and depth multipliers, which every family has under its own name."""
+    if family is not None:
+        return dict(point.params)
+    shape = {"width_multiplier": point.width, "depth_multiplier": point.depth}
+    return {**point.params, **{k: v for k, v in shape.items() if v is not None}}
+
+
+def _score(rows: list[dict[str, object]], knobs: list[str], target: list[float], seed: int) -> list[tuple[float, float]]:
     """(full-data share, bootstrap std) per knob; numeric knobs in fewer bins when trials are few
     (at least 3 trials per bin)."""
-    bins = max(2, min(BINS, len(members) // 3))
-    columns = [bin_labels([p.params[k] for p in members], bins) for k in knobs]
+    bins = max(2, min(BINS, len(rows) // 3))
+    columns = [bin_labels([row[k] for row in rows], bins) for k in knobs]
     full = [epsilon_squared(col, target) for col in columns]
     rng = random.Random(seed)
     resampled: list[list[float]] = []
@@ -123,9 +139,10 @@ def importances(view: StudyView) -> tuple[list[Importance], list[str]]:
             if members or group == ALL:
                 skipped.append(f"{group}: {len(members)} complete trial{'s' * (len(members) != 1)} (< {MIN_TRIALS})")
             continue
-        knobs = sorted(set.intersection(*(set(p.params) for p in members)))
         family = None if group == ALL else group
-        knobs = [k for k in knobs if len({str(p.params[k]) for p in members}) > 1 and (family is None or k != "family")]
+        rows = [knob_values(p, family) for p in members]
+        knobs = sorted(set.intersection(*(set(row) for row in rows)))
+        knobs = [k for k in knobs if len({str(row[k]) for row in rows}) > 1 and (family is None or k != "family")]
         for i, objective in enumerate(view.objectives):
             target = [view.values(p)[i] for p in members]  # type: ignore[index]
             if log_scaled(target, view.directions[i]):
@@ -133,6 +150,6 @@ def importances(view: StudyView) -> tuple[list[Importance], list[str]]:
             ranked = movable(view, objective, knobs)
             if not ranked:
                 continue
-            for knob, (value, spread) in zip(ranked, _score(members, ranked, target, seed=i), strict=True):
+            for knob, (value, spread) in zip(ranked, _score(rows, ranked, target, seed=i), strict=True):
                 results.append(Importance(group, objective, knob_name(knob, family), value, len(members), spread))
     return results, skipped

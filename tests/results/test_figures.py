@@ -118,11 +118,12 @@ def test_scaling_names_each_familys_fit_or_why_not(made_study):
 def test_importance_ranks_family_knobs_within_their_family(made_study):
     figure = figure_data(read_study(made_study))["importance"]
     bars = [t for t in figure["data"] if t["type"] == "bar"]
-    groups = {t["legendgroup"]: set(t["y"]) for t in bars}
-    assert "family" in groups.get("all trials", set()) and "width_multiplier" not in groups.get("all trials", set())
+    groups = {t["legendgroup"]: {knob for _, knob in t["customdata"]} for t in bars}
+    # all trials: the family choice, and the width every family has (read from the config)
+    assert {"family", "width_multiplier"} <= groups.get("all trials", set())
     assert "width_multiplier" in groups["resnet"]  # resnet.width_multiplier, ranked over resnet's trials
     widths = [x for t in bars if t["legendgroup"] == "resnet" and t["xaxis"] == "x2"
-              for x, y in zip(t["x"], t["y"], strict=True) if y == "width_multiplier"]
+              for x, (_, knob) in zip(t["x"], t["customdata"], strict=True) if knob == "width_multiplier"]
     assert widths and widths[0] > 0.5  # params depend on width: most of their variance
 
 

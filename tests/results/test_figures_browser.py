@@ -60,3 +60,32 @@ def test_three_objective_figures_fit_the_dashboards_box():
     figures = figure_data(read_study(compression_study()))
     assert figures["pareto_front"]["layout"]["xaxis"]["type"] == "log"  # latency: a cost, on a log axis
     _check(drawn(figures))
+
+
+#: Per knob, the screen heights of its bars in every panel of the importance figure (a knob's bars
+#: sit in one row across panels), and the knob names panel 1 labels.
+ROWS_JS = """() => { const div = document.getElementById('importance'), L = div._fullLayout, rows = {};
+    for (const t of div._fullData.filter(t => t.type === 'bar')) {
+        const ax = L['yaxis' + t.yaxis.slice(1)];
+        t.y.forEach((y, j) => { const knob = typeof y === 'string' ? y : ax.ticktext[y];
+            (rows[knob] = rows[knob] || new Set()).add(Math.round(ax._offset + ax.d2p(y))); }); }
+    return {rows: Object.fromEntries(Object.entries(rows).map(([k, s]) => [k, [...s]])),
+            labels: [...div.querySelectorAll('.ytick text')].map(t => t.textContent)}; }"""
+
+
+@pytest.mark.parametrize("which", ["made", "compression"])
+def test_importance_rows_line_up_across_panels(made_study, which):
+    """A knob's bars lie at one height in every panel, the height panel 1 names it at (each panel
+    spaced only its own knobs: a depth_multiplier bar sat beside panel 1's 'family')."""
+    from plotly.offline import get_plotlyjs
+
+    study = made_study if which == "made" else compression_study()
+    figure = figure_data(read_study(study))["importance"]
+    assert len({k for k in figure["layout"] if k.startswith("xaxis")}) >= 2
+    with browser_page() as page:
+        page.set_content(f"<html><head><script>{get_plotlyjs()}</script></head><body>"
+                         f"<div id=importance style='width:{TILE['width']}px;height:{TILE['height']}px'></div></body></html>")
+        page.evaluate("(f) => Plotly.newPlot('importance', f.data, f.layout)", json.loads(json.dumps(figure)))
+        seen = page.evaluate(ROWS_JS)
+    assert seen["rows"] and all(len(heights) == 1 for heights in seen["rows"].values()), seen["rows"]
+    assert set(seen["rows"]) <= set(seen["labels"]), seen["labels"]

@@ -61,3 +61,58 @@ def test_too_few_trials_draw_no_importance_figure(made_study):
     few = dataclasses.replace(view, points=tuple(view.complete[: MIN_TRIALS - 1]))
     figures = figure_data(few)
     assert "importance" not in figures and "pareto_front" in figures
+
+
+def _pruned_study(n: int = 24):
+    """accuracy vs params, two families; params = base x width x (1 - pruning_ratio): pruning
+    removes parameters as much as a width step does."""
+    import optuna
+
+    from scalesearch.search.config import attrs
+    from scalesearch.search.config.spec import load_spec, spec_to_data
+
+    spec = load_spec(None)
+    study = optuna.create_study(directions=spec.directions)
+    study.set_user_attr(attrs.SPEC, spec_to_data(spec))
+    for i in range(n):
+        family, width, ratio = ("resnet", "convnext")[i % 2], (0.125, 0.25, 0.5)[(i // 2) % 3], (0.0, 0.5)[(i // 6) % 2]
+        params = int((8_000 if family == "resnet" else 60_000) * width / 0.125 * (1 - ratio))
+        config = {"family": family, "model": {"width_multiplier": width, "depth_multiplier": 0.5},
+                  "training": {"lr": 0.001 * (1 + i % 4)}, "compression": {"pruning_ratio": ratio}}
+        dists = {"family": optuna.distributions.CategoricalDistribution(["resnet", "convnext"]),
+                 f"{family}.width_multiplier": optuna.distributions.FloatDistribution(0.1, 0.6),
+                 "lr": optuna.distributions.FloatDistribution(1e-3, 1e-2),
+                 "pruning_ratio": optuna.distributions.CategoricalDistribution([0.0, 0.5])}
+        knobs = {"family": family, f"{family}.width_multiplier": width, "lr": config["training"]["lr"],
+                 "pruning_ratio": ratio}
+        accuracy = 0.9 + 0.01 * (i % 3)
+        study.add_trial(optuna.trial.create_trial(
+            values=[accuracy, params], params=knobs, distributions=dists,
+            user_attrs={attrs.CONFIG: config, "ss.accuracy": accuracy, "ss.params": params, "ss.epochs_run": 4}))
+    return study
+
+
+def test_pruning_gets_credit_for_params_where_it_removes_parameters():
+    from scalesearch.search.results.importance import ALL, importances
+    from scalesearch.search.results.study_view import read_study
+
+    scores, _ = importances(read_study(_pruned_study()))
+    params = {(s.group, s.knob): s.value for s in scores if s.objective == "params"}
+    for group in ("resnet", "convnext"):
+        assert params[group, "pruning_ratio"] > 0.15, params
+        assert params[group, "width_multiplier"] > 0.15, params
+    assert ("lr" not in {k for _, k in params})  # a training knob cannot change params
+    # "all trials" ranks the width every family has (stored per family as resnet.width_multiplier),
+    # so the family choice does not take its credit unseen.
+    assert params[ALL, "width_multiplier"] > 0.05 and (ALL, "pruning_ratio") in params, params
+
+
+def test_the_importance_note_says_what_is_computed(made_study):
+    import re
+
+    from scalesearch.search.results.figures_scaling import importance_figure
+    from scalesearch.search.results.study_view import read_study
+
+    title = re.sub(r"<[^>]+>", "", importance_figure(read_study(made_study))["layout"]["title"]["text"].replace("<br>", " "))
+    assert "additive model" not in title  # each knob is scored alone (one-way), not in a joint model
+    assert "on its own" in title and "need not add up to 100 %" in title
