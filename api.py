@@ -110,24 +110,35 @@ def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, r
     candidates are re-trained with ``seeds`` more seeds and ranked by their accuracy's lower
     confidence bound), ``mean`` or ``single`` (the one stored score, nothing trained); each extra
     seed trains on a fresh train/validation partition unless ``same_split``;
-    ``trial``: export that trial number as it is. The same choices as the CLI's flags.
+    ``trial``: export that trial number as it is. The same choices as the CLI's flags. What the
+    re-evaluation costs is printed before it runs (by default cut to a quarter of the study's own
+    trial time); a pick left off the front run printed, or trials set aside as not useful, are
+    printed in one line each and kept in ``provenance`` (``off_front``, ``set_aside``).
     """
     from scalesearch.search.results.export import check_writable, export_data, write_yaml
     from scalesearch.search.results.selection import check_rule, select
     from scalesearch.search.study.study import stored_spec
 
     where = [where] if isinstance(where, str) else list(where)
-    budget = check_rule(rule, seeds, top, same_split)
+    budget = check_rule(rule, seeds, top, same_split, caller="python")
     if path is not None:
-        check_writable(path)  # before any training is spent
+        check_writable(path, caller="python")  # before any training is spent
     spec = stored_spec(study)
     console = _console()
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+
     chosen = select(study, spec, pick, where, rule=rule, seeds=seeds, top=top, device=device, trial=trial,
-                    resplit=not same_split, on_training=lambda t, seed: console.print(f"re-evaluating trial {t} with seed {seed}"))
+                    resplit=not same_split, on_training=lambda t, seed: say(f"re-evaluating trial {t} with seed {seed}"),
+                    on_plan=say, caller="python")
+    for line in (chosen.set_aside, chosen.off_front):
+        if line:
+            say(line)
     data = export_data(study, spec, chosen.trial, storage_url=storage or _URLS.get(study) or "python", pick=pick,
                        where=where, uncertainty=chosen.estimate.to_data(), selection=chosen.provenance(*budget))
     if path is not None:
-        write_yaml(data, path)
+        write_yaml(data, path, caller="python")
     return data
 
 
@@ -142,8 +153,15 @@ def train(export: Mapping[str, Any] | str | Path, out_dir: str | Path, *, device
     ``RetrainResult`` (``test_accuracy``, ``curve``, ``steps``, ``train_seconds``, ``out_dir``).
     ``data``: the study's in-memory data again, when it came from Python and this process no
     longer holds it."""
-    from scalesearch.search.results.retrain import check_export, epoch_split, read_export, retrain
+    from scalesearch.search.results.retrain import (
+        check_export,
+        check_fit,
+        epoch_split,
+        read_export,
+        retrain,
+    )
 
+    check_fit(fit, caller="python")
     spec = read_export(export) if isinstance(export, str | Path) else check_export(dict(export), "export")
     if data is not None:
         _same_data(spec, data)
@@ -155,7 +173,7 @@ def train(export: Mapping[str, Any] | str | Path, out_dir: str | Path, *, device
         console.print(f"epoch {report.epoch}/{total}  loss {report.train_loss:.3f}  {split} {report.val_accuracy:.4f}")
 
     result = retrain(spec, out_dir, device=device, threads=threads, epochs=epochs, on_epoch=on_epoch, fit=fit,
-                     test_each_epoch=test_each_epoch)
+                     test_each_epoch=test_each_epoch, caller="python")
     console.print(" -> ".join(result.steps), markup=False)
     console.print(f"test accuracy {result.test_accuracy:.4f} (the model as saved) after {result.train_seconds:.1f}s "
                   f"of training; saved {result.out_dir}/model.safetensors and model.yaml")
@@ -182,8 +200,10 @@ def load_study(study_name: str, storage: str | None = None) -> Any:
     scalesearch opens it, for :func:`export` and :func:`report` in a later session.
     ``StorageError`` (one line, naming the studies there) when there is no such study."""
     from scalesearch.search.storage.storage import open_storage, resolve_url
+    from scalesearch.search.study.launch import quiet_trials
     from scalesearch.search.study.study import load_study as load
 
+    quiet_trials()  # Optuna's experimental-API notices are not actionable here
     url = resolve_url(storage)
     study = load(open_storage(url, create=False), study_name)
     _URLS[study] = url

@@ -10,6 +10,15 @@ EXIT_USER_ERROR = 2  # a user mistake: one line on stderr, nothing stored is cha
 EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM (128 + SIGINT), as shells report it
 
 
+def option(caller: str, flag: str, argument: str, *value: object) -> str:
+    """An option as an error names it, in its caller's words: the CLI's ``flag`` (``--rule 'best'``)
+    or, for ``caller="python"``, the API's ``argument`` (``rule='best'``); the name alone without
+    ``value``. Library checks take ``caller`` (``"cli"``, the default, or ``"python"``)."""
+    if caller == "python":
+        return argument + (f"={value[0]!r}" if value else "")
+    return flag + (f" {value[0]!r}" if value else "")
+
+
 class ScalesearchError(Exception):
     """A user-facing error: the message says what was wrong and how to fix it."""
 

@@ -15,7 +15,14 @@ import yaml
 from torch import nn
 
 import scalesearch
-from scalesearch.errors import DataError, FamilyError, ScalesearchError, SpecError, StorageError
+from scalesearch.errors import (
+    DataError,
+    ExportError,
+    FamilyError,
+    ScalesearchError,
+    SpecError,
+    StorageError,
+)
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.study.study import count_finished
 from scalesearch.spaces import ModelInput, register_family, unregister_family
@@ -191,6 +198,71 @@ MISTAKES = [
                                  data=data()),
      SpecError, "the spec already names its data"),
 ]
+
+
+# The Python API's mistakes in its own words: each names the argument and no CLI flag, while its
+# twin in the CLI's table (tests/test_bad_input.py, by case id) names the flag.
+# (id, call(study, fresh storage url, tmp_path), error, message, CLI twin, the flag it names)
+WORDS = [
+    ("pick", lambda s, url, tmp: scalesearch.export(s, pick="best"), SpecError,
+     "pick='best': use knee, max:<metric> or min:<metric>", "export-bad-pick", "--pick"),
+    ("rule", lambda s, url, tmp: scalesearch.export(s, rule="best"), SpecError,
+     "rule='best': choose from lcb, mean, single", "export-bad-rule", "--rule"),
+    ("seeds", lambda s, url, tmp: scalesearch.export(s, seeds=0), SpecError,
+     "seeds: must be 1 or more, got 0", "export-zero-reeval-seeds", "--reeval-seeds"),
+    ("top-with-rule-single", lambda s, url, tmp: scalesearch.export(s, rule="single", top=2), SpecError,
+     "seeds/top/same_split re-evaluate for rule lcb or mean; rule single trains nothing",
+     "export-single-with-reeval", "--rule"),
+    ("trial", lambda s, url, tmp: scalesearch.export(s, trial=99), ExportError,
+     "trial=99: trial 99 of study 'api' does not exist", "export-trial-missing", "--trial"),
+    ("where", lambda s, url, tmp: scalesearch.export(s, where="speed<3"), SpecError,
+     "where='speed<3': unknown metric 'speed'", "export-where-unknown-metric", "--where"),
+    ("path", lambda s, url, tmp: scalesearch.export(s, path=tmp / "nodir" / "best.yaml"), ExportError,
+     "best.yaml: No such file or directory; pass a writable path=", "export-unwritable-output", "-o"),
+    ("fit", lambda s, url, tmp: scalesearch.train(scalesearch.export(s, rule="single"), tmp / "m", fit="val"),
+     SpecError, "fit='val': choose train", "train-unknown-fit", "--fit"),
+    ("workers", lambda s, url, tmp: scalesearch.run(spec("w"), storage=url, data=data(), workers=0), SpecError,
+     "workers: must be 1 or more, got 0", "zero-workers", "--workers"),
+    ("overrides", lambda s, url, tmp: scalesearch.run(spec("o"), storage=url, data=data(), overrides=["seed"]),
+     SpecError, "overrides 'seed': expected key.path=value, e.g. overrides={'budget.n_trials': 10}",
+     "set-no-equals", "--set"),
+]
+
+
+@pytest.mark.parametrize("case", WORDS, ids=[w[0] for w in WORDS])
+def test_a_python_mistake_names_the_argument_the_cli_the_flag(ran, case, tmp_path):
+    import re
+
+    from tests.test_bad_input import CASES
+
+    _, call, error, message, twin, flag = case
+    with pytest.raises(error, match=re.escape(message)) as info, contextlib.redirect_stdout(io.StringIO()):
+        call(ran[0], f"sqlite:///{tmp_path / 'runs.db'}", tmp_path)
+    text = str(info.value)
+    assert "\n" not in text and not re.search(r"(^|[\s(])--?[a-z]", text), text  # no --flag, no -o
+    assert not (tmp_path / "runs.db").exists() and not (tmp_path / "m").exists()
+    (cli_case,) = [c for c in CASES if c.id == twin]
+    assert re.search(rf"(^|\s){flag}\b", cli_case.expect), cli_case.expect
+
+
+def test_export_says_what_it_costs_and_why_its_pick_is_off_the_front(ran, monkeypatch):
+    """What the CLI prints before and after the re-evaluation reaches a Python caller too."""
+    from scalesearch.search.results import selection
+
+    line = "trial 0 is not on the Pareto front run printed (stored single scores; ...)"
+    monkeypatch.setattr(selection, "off_front_text", lambda *args: line)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        best = scalesearch.export(ran[0])
+    plan = next(t for t in out.getvalue().splitlines() if t.startswith("re-evaluating the top"))
+    assert "--" not in plan and line in out.getvalue() and best["provenance"]["off_front"] == line
+
+
+def test_load_study_prints_nothing_of_optunas(ran):
+    """A later session's first call: Optuna's experimental-API notice for heartbeats is not shown."""
+    code = f"import scalesearch; scalesearch.load_study('api', {ran[1]!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == done.stderr == ""
 
 
 def test_a_data_error_from_python_stores_nothing(family, tmp_path, monkeypatch):

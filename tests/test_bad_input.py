@@ -191,7 +191,7 @@ CASES = [
     Case("export-where-matches-nothing", ["export", "--storage", DB, "--study-name", "tiny", "--where", "accuracy>=0.999"],
          "no complete trial satisfies accuracy >= 0.999; relax the filter"),
     Case("export-where-unknown-metric", ["export", "--storage", DB, "--study-name", "tiny", "--where", "speed<3"],
-         "unknown metric 'speed'"),
+         "--where 'speed<3': unknown metric 'speed'"),
     Case("export-bad-pick", ["export", "--storage", DB, "--study-name", "tiny", "--pick", "best"],
          "--pick 'best': use knee, max:<metric> or min:<metric>"),
     Case("export-needs-study-name", ["export", "--storage", DB], "--study-name is needed: this storage holds 2 studies"),
@@ -223,6 +223,9 @@ CASES = [
          files={"adir/": "", "adir/model.yaml": "family: resnet\n"}),
     Case("train-missing-export", ["train", "nosuch.yaml"], "export: file not found: nosuch.yaml"),
     Case("train-unknown-fit", ["train", "nosuch.yaml", "--fit", "val"], "--fit 'val': choose train (the search's"),
+    Case("train-given-a-model-folder", ["train", "em"], "export: em is a model folder (written by train or "
+         "export-model), not an export; pass the YAML that scalesearch export wrote",
+         files={"em/": "", "em/model.yaml": "family: resnet\n", "em/model.safetensors": ""}),
     Case("report-study-not-found", ["report", "--storage", DB, "--study-name", "nosuch"],
          "study 'nosuch' not found; studies here: empty, tiny"),
     Case("report-storage-not-found", ["report", "--storage", "sqlite:///other.db", "--study-name", "tiny"],

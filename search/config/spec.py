@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from scalesearch.errors import SpecError, UnknownNameError
+from scalesearch.errors import SpecError, UnknownNameError, option
 from scalesearch.search.compression.deploy_spec import DeploySpec, validate_deploy
 from scalesearch.search.config.feasibility import check_satisfiable
 from scalesearch.search.config.metrics import (
@@ -116,15 +116,16 @@ class StudySpec:
 # --------------------------------------------------------------------------- loading
 
 
-def load_spec(path: str | Path | None = None, overrides: Sequence[str] = ()) -> StudySpec:
-    """Read a spec file (default ``studies/digits.yaml``), apply ``--set`` overrides, validate."""
+def load_spec(path: str | Path | None = None, overrides: Sequence[str] = (), caller: str = "cli") -> StudySpec:
+    """Read a spec file (default ``studies/digits.yaml``), apply ``--set`` overrides, validate
+    (errors in the ``caller``'s words: ``cli`` or ``python``)."""
     path = Path(path) if path is not None else DEFAULT_SPEC
     data = read_yaml(path, "spec")
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise SpecError(f"spec: {path} must hold a mapping of keys (study_name, space, objectives, ...)")
-    return spec_from_data(apply_overrides(dict(data), overrides))
+    return spec_from_data(apply_overrides(dict(data), overrides, caller))
 
 
 def _plain(value: Any) -> Any:
@@ -133,16 +134,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` strings (values parsed as YAML scalars) to plain spec data."""
+#: An override as each caller writes it, for errors (``caller`` of :func:`apply_overrides`).
+OVERRIDE_EXAMPLE = {"cli": "--set budget.n_trials=10", "python": "overrides={'budget.n_trials': 10}"}
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str], caller: str = "cli") -> dict[str, Any]:
+    """Apply ``key.path=value`` strings (values parsed as YAML scalars) to plain spec data; errors
+    name ``--set`` or, for ``caller="python"``, ``overrides``."""
+    name = option(caller, "--set", "overrides")
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise SpecError(f"--set {item!r}: expected key.path=value, e.g. --set budget.n_trials=10")
+            raise SpecError(f"{name} {item!r}: expected key.path=value, e.g. "
+                            f"{OVERRIDE_EXAMPLE.get(caller, OVERRIDE_EXAMPLE['cli'])}")
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
-            raise SpecError(f"--set {item!r}: cannot read the value {raw!r}") from None
+            raise SpecError(f"{name} {item!r}: cannot read the value {raw!r}") from None
         node = data
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -153,7 +161,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
                 # `--set space.training.epochs=3` edits the referenced preset's data.
                 child = node[part] = _plain(space_data(child, "space"))
             elif not isinstance(child, dict):
-                raise SpecError(f"--set {key}: {part!r} is not a section, cannot set a key inside it")
+                raise SpecError(f"{name} {key}: {part!r} is not a section, cannot set a key inside it")
             node = child
         node[parts[-1]] = value
     return data

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from scalesearch.errors import ExportError, SpecError
+from scalesearch.errors import ExportError, SpecError, option
 from scalesearch.search.config import attrs
 from scalesearch.search.config.metrics import METRICS, Condition, parse_condition
 from scalesearch.search.config.spec import StudySpec, spec_to_data
@@ -147,10 +147,11 @@ PICKS: dict[str, Callable[[str], Callable[[list[Any], StudySpec], list[Any]]]] =
 }
 
 
-def parse_pick(pick: str) -> Callable[[list[Any], StudySpec], list[Any]]:
+def parse_pick(pick: str, caller: str = "cli") -> Callable[[list[Any], StudySpec], list[Any]]:
+    """The ranking ``pick`` names (:data:`PICKS`); a one-line SpecError, in the ``caller``'s words, otherwise."""
     rule, _, metric = pick.partition(":")
     if rule not in PICKS or (rule != "knee" and not metric) or (rule == "knee" and metric and metric not in KNEES):
-        raise SpecError(f"--pick {pick!r}: use knee, max:<metric> or min:<metric> (e.g. max:accuracy); "
+        raise SpecError(f"{option(caller, '--pick', 'pick', pick)}: use knee, max:<metric> or min:<metric> (e.g. max:accuracy); "
                         f"knee:<definition> takes {', '.join(KNEES)}")
     return PICKS[rule](metric)
 
@@ -163,22 +164,22 @@ def candidate_front(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> l
     return useful_front(passing_trials(study, spec, where), spec)
 
 
-def numbered_trial(study: Any, number: int) -> Any:
+def numbered_trial(study: Any, number: int, caller: str = "cli") -> Any:
     """Trial ``number`` of ``study`` (``export --trial``); :class:`ExportError` unless it is COMPLETE."""
     import optuna
 
     trials = study.get_trials(deepcopy=False)
     if not 0 <= number < len(trials) or trials[number].state != optuna.trial.TrialState.COMPLETE:
         state = "does not exist" if not 0 <= number < len(trials) else f"is {trials[number].state.name}"
-        raise ExportError(f"--trial {number}: trial {number} of study {study.study_name!r} {state}; "
+        raise ExportError(f"{option(caller, '--trial', 'trial', number)}: trial {number} of study {study.study_name!r} {state}; "
                           "export takes a COMPLETE trial (see the Pareto table in the study's note)")
     return trials[number]
 
 
-def passing_trials(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> list[Any]:
+def passing_trials(study: Any, spec: StudySpec, where: Sequence[str] = (), caller: str = "cli") -> list[Any]:
     """The complete, feasible trials passing every ``where`` (one-line errors when there are none)."""
     known = tuple(METRICS) + ("flops", "size_bytes", "latency_ms_batch", "train_seconds", "epochs_run")
-    conditions: list[Condition] = [parse_condition(w, f"--where {w!r}", known) for w in where]
+    conditions: list[Condition] = [parse_condition(w, option(caller, "--where", "where", w), known) for w in where]
     trials = complete_trials(study)
     if not trials:
         raise ExportError(f"study {study.study_name!r} has no complete trial yet; run it first (scalesearch run)")
@@ -240,26 +241,32 @@ def export_data(study: Any, spec: StudySpec, trial: Any, *, storage_url: str, pi
     }
 
 
-def check_writable(path: str | Path, force: bool = True) -> None:
+#: How each caller chooses another file to write, for errors (``caller`` of :func:`check_writable`).
+WRITABLE_ADVICE = {"cli": "pick a writable path with -o", "python": "pass a writable path= (in a folder that exists)"}
+
+
+def check_writable(path: str | Path, force: bool = True, caller: str = "cli") -> None:
     """One-line :class:`ExportError` when ``path``'s folder is missing or not writable, or (unless
-    ``force``) ``path`` already exists."""
+    ``force``) ``path`` already exists; its advice in the ``caller``'s words (``cli`` or ``python``)."""
     import os
 
     if not force and Path(path).exists():
         raise ExportError(f"{path} already exists; pick another file with -o, or pass --force to overwrite it")
 
     folder = Path(path).parent
+    advice = WRITABLE_ADVICE.get(caller, WRITABLE_ADVICE["cli"])
     if not folder.is_dir():
-        raise ExportError(f"cannot write {path}: No such file or directory; pick a writable path with -o")
+        raise ExportError(f"cannot write {path}: No such file or directory; {advice}")
     if not os.access(folder, os.W_OK):
-        raise ExportError(f"cannot write {path}: Permission denied; pick a writable path with -o")
+        raise ExportError(f"cannot write {path}: Permission denied; {advice}")
 
 
-def write_yaml(data: dict[str, Any], path: str | Path) -> Path:
+def write_yaml(data: dict[str, Any], path: str | Path, caller: str = "cli") -> Path:
     """Write ``data`` as YAML; one-line :class:`ExportError` when the path is not writable."""
     path = Path(path)
     try:
         path.write_text(yaml.safe_dump(data, sort_keys=False))
     except OSError as e:
-        raise ExportError(f"cannot write {path}: {e.strerror or e}; pick a writable path with -o") from None
+        raise ExportError(f"cannot write {path}: {e.strerror or e}; "
+                          f"{WRITABLE_ADVICE.get(caller, WRITABLE_ADVICE['cli'])}") from None
     return path

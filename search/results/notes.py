@@ -218,13 +218,16 @@ def trial_note(trial: Any, spec: StudySpec) -> str:
     config = system_attrs.trial_config(trial)
     model = ", ".join(f"{k} {_num(v)}" for k, v in config.get("model", {}).items())
     training = ", ".join(f"{k} {_num(v)}" for k, v in config.get("training", {}).items())
+    from scalesearch.search.results.figure_style import UNCOMPRESSED
+    from scalesearch.search.results.report import STATE_WORDS
+
     compression = trial_row(trial)["compression"]
-    compression = "none (uncompressed)" if compression == "-" else compression
+    compression = UNCOMPRESSED if compression == "-" else f"compression {compression}"
     metrics = system_attrs.exact_metrics(trial)
     shown = [f"{label} {cell(metrics[name], name)}{unit}" for name, (label, unit) in SHOWN.items() if name in metrics]
-    lines = [f"**Trial {trial.number}: {trial.state.name.lower()}**", "",
+    lines = [f"**Trial {trial.number}: {STATE_WORDS.get(trial.state.name, trial.state.name.lower())}**", "",
              f"Config: {config.get('family', '?')} ({model}); training {training}; "
-             f"compression {compression}; seed {config.get('seed', '?')}.", "",
+             f"{compression}; seed {config.get('seed', '?')}.", "",
              f"Measured: {', '.join(shown) or 'nothing yet'}."]
     lines += curve_lines(system_attrs.val_curve(trial))
     reason = trial.user_attrs.get(attrs.PRUNE_REASON) or trial.user_attrs.get(attrs.FAIL_REASON)
@@ -254,7 +257,11 @@ def curve_lines(curve: list[float]) -> list[str]:
 
 
 def cell(value: Any, key: str) -> str:
-    """A rounded value for a table: 21.1K params, 0.9861 accuracy, 0.27 or 1,310 ms."""
+    """A rounded value for a table: 21.1K params, 0.9861 accuracy, 0.27 or 1,310 ms, uncompressed."""
+    if key == "compression" and value == "-":
+        from scalesearch.search.results.figure_style import UNCOMPRESSED
+
+        return UNCOMPRESSED
     if isinstance(value, float) and abs(value) >= 1000 and key not in ("params", "flops"):
         return f"{value:,.0f}"
     return fmt(value, key)

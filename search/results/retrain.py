@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from scalesearch.errors import ExportError, SpecError
-from scalesearch.search.compression.artifact import CARD, WEIGHTS  # noqa: F401  (one model folder format)
+from scalesearch.errors import ExportError, SpecError, option
+from scalesearch.search.compression.artifact import CARD, MANIFEST, WEIGHTS  # noqa: F401  (one model folder format)
 from scalesearch.search.config.spec import TrainingSpec, spec_from_data
 from scalesearch.search.datasets.spec import DatasetSpec
 from scalesearch.spaces.space import read_yaml
@@ -42,7 +42,11 @@ class RetrainResult:
 
 
 def read_export(path: str | Path) -> dict[str, Any]:
-    """An export written by ``scalesearch export``, checked for the keys retraining needs."""
+    """An export written by ``scalesearch export``, checked for the keys retraining needs; a
+    model folder (what ``train`` or ``export-model`` wrote) is refused in one line saying so."""
+    if Path(path).is_dir() and any((Path(path) / name).is_file() for name in (CARD, MANIFEST)):
+        raise SpecError(f"export: {path} is a model folder (written by train or export-model), not an export; "
+                        "pass the YAML that scalesearch export wrote (e.g. best.yaml)")
     return check_export(read_yaml(Path(path), "export"), str(path))
 
 
@@ -61,10 +65,10 @@ def check_export(data: Any, where: str) -> dict[str, Any]:
     return data
 
 
-def check_fit(fit: str) -> None:
-    """A one-line SpecError unless ``fit`` names the splits a retrain may train on."""
+def check_fit(fit: str, caller: str = "cli") -> None:
+    """A one-line SpecError, in the ``caller``'s words, unless ``fit`` names the splits a retrain may train on."""
     if fit not in FITS:
-        raise SpecError(f"--fit {fit!r}: choose train (the search's protocol, which the export's interval states) "
+        raise SpecError(f"{option(caller, '--fit', 'fit', fit)}: choose train (the search's protocol, which the export's interval states) "
                         "or train+val (more data; the interval does not cover it)")
 
 
@@ -84,12 +88,14 @@ def check_output(out: Path, force: bool) -> None:
 
 def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto", threads: int | None = None,
             epochs: int | None = None, on_epoch: Callable[[Any], None] | None = None,
-            fit: str = "train", test_each_epoch: bool = False, force: bool = True) -> RetrainResult:
+            fit: str = "train", test_each_epoch: bool = False, force: bool = True,
+            caller: str = "cli") -> RetrainResult:
     """Train the exported config on ``fit`` (``train`` or ``train+val``), compress it as the
     export says, report test accuracy after each step (``RetrainResult.steps``), save weights +
     card. Each epoch is scored on the validation split (part of the training data under
     ``train+val``), or on the test split with ``test_each_epoch``; the test split is otherwise
-    read once the model is trained. ``force`` False refuses an ``out_dir`` that holds anything."""
+    read once the model is trained. ``force`` False refuses an ``out_dir`` that holds anything.
+    Errors name the ``caller``'s flags or arguments (``cli`` or ``python``)."""
     from scalesearch.search.compression.artifact import compress_retrained, write_weights
     from scalesearch.search.results.onnx_model import write_onnx
     from scalesearch.search.runtime.device import resolve_device, set_threads
@@ -97,13 +103,14 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     from scalesearch.search.training.models import build_model
     from scalesearch.search.training.train import TrainConfig, evaluate, train
 
-    check_fit(fit)
+    check_fit(fit, caller)
     out = Path(out_dir)
     check_output(out, force)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ExportError(f"cannot create {out}: {e.strerror or e}; pick a writable folder with -o") from None
+        raise ExportError(f"cannot create {out}: {e.strerror or e}; pick a writable folder for "
+                          f"{option(caller, '-o', 'out_dir')}") from None
     device = resolve_device(device)
     if device == "cpu":
         set_threads(threads)

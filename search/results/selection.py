@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from scalesearch.errors import SpecError
+from scalesearch.errors import SpecError, option
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results.export import (
@@ -83,18 +83,22 @@ class Selection:
     def provenance(self, seeds: int, top: int) -> dict[str, Any]:
         seeds, top = self.budget or (seeds, top)
         budget = {"reeval_seeds": seeds, "reeval_top": top, "resplit": self.resplit} if self.rule != "single" else {}
-        return {"rule": self.rule, **budget, "reevaluated": list(self.reevaluated), "trainings": self.trainings}
+        said = {k: v for k, v in (("set_aside", self.set_aside), ("off_front", self.off_front)) if v}
+        return {"rule": self.rule, **budget, "reevaluated": list(self.reevaluated), "trainings": self.trainings, **said}
 
 
-def check_rule(rule: str, seeds: int | None, top: int | None, same_split: bool = False) -> tuple[int, int]:
-    """The re-evaluation budget ``(seeds, top)`` after checking the request (one-line SpecError)."""
+def check_rule(rule: str, seeds: int | None, top: int | None, same_split: bool = False,
+               caller: str = "cli") -> tuple[int, int]:
+    """The re-evaluation budget ``(seeds, top)`` after checking the request (one-line SpecError,
+    naming the ``caller``'s flags or arguments: ``cli`` or ``python``)."""
+    name = option(caller, "--rule", "rule")
     if rule not in RULES:
-        raise SpecError(f"--rule {rule!r}: choose from {', '.join(RULES)} (lcb: lower confidence bound, "
-                        "mean: mean over seeds, single: the one stored score)")
+        raise SpecError(f"{option(caller, '--rule', 'rule', rule)}: choose from {', '.join(RULES)} (lcb: lower "
+                        "confidence bound, mean: mean over seeds, single: the one stored score)")
     if rule == "single" and (seeds is not None or top is not None or same_split):
-        raise SpecError("--reeval-seeds/--reeval-top/--same-split re-evaluate for --rule lcb or mean; "
-                        "--rule single trains nothing")
-    for flag, value in (("--reeval-seeds", seeds), ("--reeval-top", top)):
+        raise SpecError(f"{option(caller, '--reeval-seeds/--reeval-top/--same-split', 'seeds/top/same_split')} "
+                        f"re-evaluate for {name} lcb or mean; {name} single trains nothing")
+    for flag, value in ((option(caller, "--reeval-seeds", "seeds"), seeds), (option(caller, "--reeval-top", "top"), top)):
         if value is not None and value < 1:
             raise SpecError(f"{flag}: must be 1 or more, got {value}")
     return (DEFAULT_SEEDS if seeds is None else seeds), (DEFAULT_TOP if top is None else top)
@@ -155,14 +159,16 @@ def _adjusted(trial: Any, spec: StudySpec, accuracy: float) -> Any:
 def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str] = (), *, rule: str = "lcb",
            seeds: int | None = None, top: int | None = None, data: Any = None, device: str | None = None,
            trainer: Trainer = train, on_training: Callable[[int, int], None] | None = None,
-           trial: int | None = None, resplit: bool = True, on_plan: Callable[[str], None] | None = None) -> Selection:
+           trial: int | None = None, resplit: bool = True, on_plan: Callable[[str], None] | None = None,
+           caller: str = "cli") -> Selection:
     """The trial ``pick`` chooses under ``rule`` (see the module docstring), with its estimate;
     with ``trial``, that trial as it is (``export --trial N``: no pick, no re-evaluation; its
     stored re-split trainings are read unless ``resplit`` is false). Trials that are not useful
     models (:mod:`.useful`) are set aside first; ``on_plan`` hears, before any training, what the
-    re-evaluation will run and cost (:func:`plan`)."""
+    re-evaluation will run and cost (:func:`plan`). Errors and advice name the ``caller``'s flags
+    or arguments (``cli`` or ``python``)."""
     if trial is not None:
-        chosen = numbered_trial(study, trial)
+        chosen = numbered_trial(study, trial, caller)
         rule_u = usefulness([t for t in complete_trials(study) if t.values is not None], spec,
                             classes=classes_of(spec, data))
         note = "" if rule_u.useful(system_attrs.exact_metrics(chosen).get("accuracy")) else \
@@ -170,10 +176,10 @@ def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str]
         return Selection(chosen, estimates(study, spec, [chosen], data, resplit=resplit)[chosen.number], "single", (), 0,
                          set_aside=note)
     explicit = seeds is not None or top is not None
-    seeds, top = check_rule(rule, seeds, top)
-    rank = parse_pick(pick)
+    seeds, top = check_rule(rule, seeds, top, caller=caller)
+    rank = parse_pick(pick, caller)
     value = RULES[rule]
-    passing = passing_trials(study, spec, where)
+    passing = passing_trials(study, spec, where, caller)
     stored_front = pareto_trials(passing, spec)
     useful, aside = split_useful(passing, spec, classes=classes_of(spec, data))
     front_numbers = {t.number for t in stored_front}
@@ -184,7 +190,7 @@ def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str]
         return Selection(chosen, estimates(study, spec, [chosen], data)[chosen.number], rule, (), 0, set_aside=aside_line)
     plausible = plausibly_optimal(study, spec, useful, data, resplit=resplit)
     ranked = rank(plausible, spec)
-    top, seeds, line = plan(study, spec, ranked, seeds, top, explicit=explicit, resplit=resplit)
+    top, seeds, line = plan(study, spec, ranked, seeds, top, explicit=explicit, resplit=resplit, caller=caller)
     if on_plan is not None:
         on_plan(line)
     candidates = ranked[:top]
@@ -225,39 +231,51 @@ def off_front_text(chosen: Any, front: Sequence[Any], spec: StudySpec, rule: str
 BUDGET_SHARE = 0.25
 
 
+def least_seeds(resplit: bool) -> int:
+    """The fewest extra seeds that give a re-evaluated trial a seed spread of its own: 2 on fresh
+    partitions (its own score is not read there), 1 on the study's split (its own is the second)."""
+    return 2 if resplit else 1
+
+
 def _seconds(trial: Any) -> float:
     metrics = system_attrs.exact_metrics(trial)
     return float(trial.user_attrs.get(attrs.metric_key("trial_seconds")) or metrics.get("train_seconds") or 0.0)
 
 
 def plan(study: Any, spec: StudySpec, ranked: Sequence[Any], seeds: int, top: int, *, explicit: bool = False,
-         resplit: bool = True) -> tuple[int, int, str]:
+         resplit: bool = True, caller: str = "cli") -> tuple[int, int, str]:
     """``(top, seeds, line)``: the re-evaluation to run and one line saying what it costs. Each
     training is costed at its trial's own recorded time (stored trainings are reused, free).
-    Unless ``explicit``, the default budget re-evaluates fewer candidates (down to the pick alone;
-    the seeds per candidate stay, so the interval keeps its trainings) until it costs at most
-    :data:`BUDGET_SHARE` of the study's summed trial time."""
+    Unless ``explicit``, the default budget re-evaluates fewer candidates (down to the pick alone),
+    then fewer seeds (down to :func:`least_seeds`), until it costs at most :data:`BUDGET_SHARE` of
+    the study's summed trial time; when even that least costs more, the line says so."""
     total = sum(_seconds(t) for t in complete_trials(study))
+    budget = BUDGET_SHARE * total
 
     def cost(top: int, seeds: int) -> tuple[int, float]:
         todo = missing(study, spec, ranked[:top], seeds + 1, resplit=resplit)
         return len(todo), sum(_seconds(t) for t, _ in todo)
 
-    shrunk = False
+    shrunk, least = False, min(seeds, least_seeds(resplit))
     if not explicit and total > 0:
-        while top > 1 and cost(top, seeds)[1] > BUDGET_SHARE * total:
-            top, shrunk = top - 1, True
+        while cost(top, seeds)[1] > budget and (top > 1 or seeds > least):
+            top, seeds, shrunk = (top - 1, seeds, True) if top > 1 else (top, seeds - 1, True)
     n, seconds = cost(top, seeds)
     reused = top * seeds - n if len(ranked) >= top else 0
     m = min(top, len(ranked))
     line = (f"re-evaluating {f'the top {m} candidates' if m != 1 else 'the top candidate'} with {seeds} more "
             f"seed{'s' if seeds != 1 else ''} "
-            f"each: {n} trainings" + (f", about {seconds:.0f} s" if seconds else "")
+            f"each: {n} training{'s' if n != 1 else ''}" + (f", about {seconds:.0f} s" if seconds else "")
             + (f" ({reused} stored, reused)" if reused > 0 else "")
             + (f"; the study's trials took {total:.0f} s" if total else ""))
-    if shrunk:
-        line += (f"; default budget cut to {round(100 * BUDGET_SHARE)} % of that "
-                 "(--reeval-top/--reeval-seeds to choose)")
+    choose = f"{option(caller, '--reeval-top/--reeval-seeds', 'top/seeds')} to choose"
+    single = option(caller, "--rule single", "rule='single'")
+    share = round(100 * BUDGET_SHARE)
+    if not explicit and total > 0 and seconds > budget:
+        line += (f"; {round(100 * seconds / total)} % of that, over the default budget of {share} %: fewer "
+                 f"trainings would measure no seed spread ({single} trains nothing; {choose})")
+    elif shrunk:
+        line += f"; default budget cut to {share} % of that ({choose})"
     return top, seeds, line
 
 

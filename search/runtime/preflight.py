@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scalesearch.errors import SpecError
+from scalesearch.errors import SpecError, option
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.datasets.python_data import require as require_data
 from scalesearch.search.runtime.device import is_device_name
@@ -26,10 +26,11 @@ def parse_devices(text: str | None) -> list[str]:
     return devices
 
 
-def preflight(spec: StudySpec, workers: int = 1, devices: Sequence[str] = ()) -> None:
-    """Raise a one-line error for anything that would fail only after the study was created."""
+def preflight(spec: StudySpec, workers: int = 1, devices: Sequence[str] = (), caller: str = "cli") -> None:
+    """Raise a one-line error for anything that would fail only after the study was created
+    (in the ``caller``'s words: ``cli`` or ``python``)."""
     if workers < 1:
-        raise SpecError(f"--workers: must be 1 or more, got {workers}")
+        raise SpecError(f"{option(caller, '--workers', 'workers')}: must be 1 or more, got {workers}")
     require_data(spec.dataset)
     if workers > 1 and spec.dataset.kind == "python":
         raise SpecError(f"workers: data given in Python (data=...) lives in this process only; run it with "

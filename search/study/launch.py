@@ -63,17 +63,18 @@ def quiet_trials() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def given_spec(spec: str | Path | Mapping[str, Any] | StudySpec | None, overrides: Sequence[str] = ()) -> StudySpec:
+def given_spec(spec: str | Path | Mapping[str, Any] | StudySpec | None, overrides: Sequence[str] = (),
+               caller: str = "cli") -> StudySpec:
     """A spec from a YAML path (None: ``studies/digits.yaml``), plain data or a ``StudySpec``,
     with ``key.path=value`` overrides applied and validated."""
     if spec is None or isinstance(spec, str | Path):
-        return load_spec(spec, overrides)
+        return load_spec(spec, overrides, caller)
     if isinstance(spec, StudySpec):
-        return spec_from_data(apply_overrides(spec_to_data(spec), overrides)) if overrides else spec
+        return spec_from_data(apply_overrides(spec_to_data(spec), overrides, caller)) if overrides else spec
     if isinstance(spec, Mapping):
         import copy
 
-        return spec_from_data(apply_overrides(copy.deepcopy(dict(spec)), overrides))
+        return spec_from_data(apply_overrides(copy.deepcopy(dict(spec)), overrides, caller))
     raise SpecError(f"spec: expected a path to a spec YAML, a dict or a StudySpec, got {type(spec).__name__}")
 
 
@@ -127,15 +128,15 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
     device_list = parse_devices(devices)
     fields = register(data) if data is not None else None
     stored = stored_or_none(url, study_name) if spec is None and study_name else None
-    given = given_spec(spec, overrides) if stored is None else None
+    given = given_spec(spec, overrides, caller) if stored is None else None
     if fields is not None and stored is not None:  # resume with data: it must be the stored data
-        given = with_data(spec_from_data(apply_overrides(spec_to_data(stored), overrides)), fields)
+        given = with_data(spec_from_data(apply_overrides(spec_to_data(stored), overrides, caller)), fields)
     elif fields is not None:
         given = with_data(given, fields)
     # Everything is checked before the study is created or its budget changed.
-    planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), overrides)) if overrides else stored)
+    planned = given or (spec_from_data(apply_overrides(spec_to_data(stored), overrides, caller)) if overrides else stored)
     auto, workers = workers == "auto", 1 if workers == "auto" else int(workers)
-    preflight(with_budget(planned, budget) if budget else planned, workers, device_list)
+    preflight(with_budget(planned, budget) if budget else planned, workers, device_list, caller)
     plan = plan_study(given, url, study_name, budget=budget, overrides=overrides if stored and not given else (),
                       caller=caller)
     if plan.action == "resume":

@@ -161,7 +161,7 @@ def plan_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     else:
         stored = stored_spec(study)
         if spec is None and overrides:
-            spec = spec_from_data(apply_overrides(spec_to_data(stored), overrides))
+            spec = spec_from_data(apply_overrides(spec_to_data(stored), overrides, caller))
         action, chosen = "resume", stored
         if spec is not None:
             given = dataclasses.replace(spec, study_name=name)

@@ -48,6 +48,11 @@ def test_retrained_model_is_compressed_and_reloads_exactly(export, tmp_path) -> 
     card = yaml.safe_load((tmp_path / "m" / "model.yaml").read_text())
     assert card["pruning_history"] and "test_accuracy_uncompressed" in card["retrain"]
     assert result.test_accuracy == card["retrain"]["test_accuracy"]
+    # each step's effect, in order (SPEC: 40 % of channels pruned, 1 fine-tuning epoch, int8)
+    trained, pruned, tuned, quantized = result.steps
+    assert trained.startswith("trained 1 epochs on train (") and card["retrain"]["steps"] == result.steps
+    assert pruned.startswith("pruned 40% of channels: test 0.") and tuned.startswith("fine-tuned 1 epochs: test 0.")
+    assert quantized == f"quantized int8_static: test {result.test_accuracy:.4f}"
     model = load_model(tmp_path / "m")
     assert "quantized" in type(model.fc).__module__  # int8 modules, rebuilt without unpickling
     test = digits().test
@@ -70,3 +75,20 @@ def test_an_export_whose_quantizer_cannot_run_on_its_deploy_device_is_refused(ex
     bad = export | {"compression": {"quantization": "fp16"}, "deploy": {"device": "cpu"}}
     with pytest.raises(SpecError, match="runs on cuda"):
         retrain(bad, tmp_path / "b", device="cpu", threads=1, epochs=1)
+
+
+def test_compression_steps_name_what_each_step_did_to_the_test_accuracy() -> None:
+    """``train``'s step lines after "trained": pruning (channels and zeroed weights), fine-tuning, int8."""
+    from scalesearch.search.results.retrain import compression_steps
+
+    export = {"compression": {"pruning_ratio": 0.25, "sparsity": 0.5, "finetune_epochs": 2,
+                              "quantization": "int8_dynamic"}}
+    record = {"accuracy_after_pruning": 0.41, "accuracy_before_finetune": 0.61, "accuracy_after_finetune": 0.93,
+              "finetune_epochs": 2}
+    assert compression_steps(export, record, 0.925) == [
+        "pruned 25% of channels and 50% of weights zeroed: test 0.6100", "fine-tuned 2 epochs: test 0.9300",
+        "quantized int8_dynamic: test 0.9250"]
+    untuned = {"accuracy_after_pruning": 0.8, "accuracy_before_finetune": 0.8, "accuracy_after_finetune": 0.8}
+    assert compression_steps({"compression": {"pruning_ratio": 0.5}}, untuned, 0.8) == [
+        "pruned 50% of channels: test 0.8000"]
+    assert compression_steps({}, {}, 0.9) == []

@@ -17,7 +17,14 @@ from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import load_spec
 from scalesearch.search.results.export import export_data
 from scalesearch.search.results.reeval import PREFIX, stored_stability
-from scalesearch.search.results.selection import check_rule, estimates, final_reeval, select
+from scalesearch.search.results.selection import (
+    BUDGET_SHARE,
+    check_rule,
+    estimates,
+    final_reeval,
+    plan,
+    select,
+)
 from scalesearch.search.storage.storage import stored_study
 from scalesearch.search.training.train import TrainResult
 
@@ -286,6 +293,7 @@ def test_an_off_front_pick_says_why_and_the_plan_says_what_it_costs(spec, tiny_d
     assert chosen.off_front.startswith("trial 2 is not on the Pareto front run printed (stored single scores; "
                                        "trial 1 dominates it there: accuracy 0.9720 vs 0.9650, params 12K vs 21K)")
     assert lines == ["re-evaluating the top 3 candidates with 2 more seeds each: 6 trainings"]
+    assert chosen.provenance(2, 3)["off_front"] == chosen.off_front  # kept in the export, for Python callers too
     assert select(study, spec, "max:accuracy", rule="single", data=tiny_data).off_front == ""
 
 
@@ -293,12 +301,29 @@ def test_the_default_budget_is_cut_to_a_share_of_the_study_time(spec, tiny_data)
     study, lines = _study(spec, seconds=10.0), []  # 5 trials of 10 s: a training of any costs 10 s, the study 50 s
     chosen = select(study, spec, "knee", rule="lcb", data=tiny_data, trainer=SeedTable(), resplit=False,
                     on_plan=lines.append)
-    assert chosen.reevaluated == (1,) and chosen.trainings == 2 and chosen.budget == (2, 1)
-    assert lines == ["re-evaluating the top candidate with 2 more seeds each: 2 trainings, about 20 s; the "
+    # fewer candidates first, then fewer seeds: 1 more seed on the study's split still gives a spread of 2
+    assert chosen.reevaluated == (1,) and chosen.budget == (1, 1) and chosen.trainings == 1
+    assert chosen.trainings * 10.0 <= BUDGET_SHARE * 50.0  # the bound holds
+    assert lines == ["re-evaluating the top candidate with 1 more seed each: 1 training, about 10 s; the "
                      "study's trials took 50 s; default budget cut to 25 % of that (--reeval-top/--reeval-seeds to choose)"]
     explicit = select(study, spec, "knee", rule="lcb", seeds=2, top=3, data=tiny_data, trainer=SeedTable(),
                       resplit=False)
     assert explicit.reevaluated == (1, 2, 3)
+
+
+def test_a_default_budget_the_least_re_evaluation_exceeds_says_so(spec):
+    """On fresh partitions a spread needs 2 seeds; when even those cost more than the share, the line
+    says what share they take, in the caller's words."""
+    study = _study(spec, seconds=10.0)
+    ranked = [study.trials[n] for n in (1, 2, 3)]
+    top, seeds, line = plan(study, spec, ranked, 2, 3, resplit=True)
+    assert (top, seeds) == (1, 2)
+    assert line == ("re-evaluating the top candidate with 2 more seeds each: 2 trainings, about 20 s; the study's "
+                    "trials took 50 s; 40 % of that, over the default budget of 25 %: fewer trainings would measure "
+                    "no seed spread (--rule single trains nothing; --reeval-top/--reeval-seeds to choose)")
+    python = plan(study, spec, ranked, 2, 3, resplit=True, caller="python")[2]
+    assert python.endswith("(rule='single' trains nothing; top/seeds to choose)") and "--" not in python
+    assert plan(study, spec, ranked, 2, 3, resplit=True, explicit=True)[:2] == (3, 2)  # asked for: run as asked
 
 
 def test_the_closing_front_table_leaves_out_and_names_a_barely_learned_trial(spec):
