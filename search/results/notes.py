@@ -215,12 +215,12 @@ def budget_example(study: Any, spec: StudySpec, storage_url: str, rows: list[dic
 
 def trial_note(trial: Any, spec: StudySpec) -> str:
     """One trial's note: config on one line, measurements rounded, why it stopped."""
-    config = system_attrs.trial_config(trial)
-    model = ", ".join(f"{k} {_num(v)}" for k, v in config.get("model", {}).items())
-    training = ", ".join(f"{k} {_num(v)}" for k, v in config.get("training", {}).items())
     from scalesearch.search.results.figure_style import UNCOMPRESSED
     from scalesearch.search.results.report import STATE_WORDS
 
+    config = system_attrs.trial_config(trial)
+    model = ", ".join(f"{k} {_num(v)}" for k, v in config.get("model", {}).items())
+    training = ", ".join(f"{k} {_num(v)}" for k, v in config.get("training", {}).items())
     compression = trial_row(trial)["compression"]
     compression = UNCOMPRESSED if compression == "-" else f"compression {compression}"
     metrics = system_attrs.exact_metrics(trial)

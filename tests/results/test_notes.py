@@ -79,6 +79,8 @@ def test_every_finished_trial_has_a_note_with_its_config_and_measurements(ran):
         row = trial_row(trial)
         assert f"Config: {row['family']} (width_multiplier" in note and "training lr" in note
         assert "accuracy 0." in note and "params " in note
+        if row["compression"] == "-":  # one word for it, as the figures and the report say it
+            assert "; uncompressed; seed" in note and "none (uncompressed)" not in note
 
 
 def test_a_stopped_trial_says_why(spec, tiny_data):
@@ -87,7 +89,9 @@ def test_a_stopped_trial_says_why(spec, tiny_data):
     trial.set_user_attr(attrs.PRUNE_REASON, "rung 3: dominated by 4 of 6 trials at this rung")
     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     note = trial_note(study.trials[0], spec)
-    assert "pruned" in note and "Stopped early: rung 3: dominated by 4 of 6 trials" in note
+    # "pruned" is structured compression here; Optuna's PRUNED state reads "stopped early"
+    assert "**Trial 0: stopped early**" in note and "pruned" not in note
+    assert "Stopped early: rung 3: dominated by 4 of 6 trials" in note
 
 
 def test_a_failing_refresh_never_fails_the_run(spec, storage_url, tiny_data, fake_trainer, monkeypatch):
