@@ -224,7 +224,7 @@ def report(study: Any, out_dir: str | Path, *, png: bool = True, storage: str | 
     as ``scalesearch report`` does. Returns the ``Report`` (``path``, ``pngs``, ``png_problem``)."""
     from scalesearch.search.results.html_report import write_report
 
-    report = write_report(study, out_dir, storage_url=storage or _URLS.get(study), png=png)
+    report = write_report(study, out_dir, storage_url=storage or _URLS.get(study), png=png, caller="python")
     _console().print(f"wrote {report.path}" + (f" and {len(report.pngs)} PNG figures" if report.pngs else "")
                      + (f" ({report.png_problem})" if report.png_problem else ""), markup=False)
     return report

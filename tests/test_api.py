@@ -19,6 +19,7 @@ from scalesearch.errors import (
     DataError,
     ExportError,
     FamilyError,
+    ReportError,
     ScalesearchError,
     SpecError,
     StorageError,
@@ -221,12 +222,19 @@ WORDS = [
      "best.yaml: No such file or directory; pass a writable path=", "export-unwritable-output", "-o"),
     ("fit", lambda s, url, tmp: scalesearch.train(scalesearch.export(s, rule="single"), tmp / "m", fit="val"),
      SpecError, "fit='val': choose train", "train-unknown-fit", "--fit"),
+    ("report-out-dir", lambda s, url, tmp: scalesearch.report(s, _file(tmp / "r.txt"), png=False), ReportError,
+     "r.txt is a file; give out_dir a folder", "report-output-is-a-file", "-o"),
     ("workers", lambda s, url, tmp: scalesearch.run(spec("w"), storage=url, data=data(), workers=0), SpecError,
      "workers: must be 1 or more, got 0", "zero-workers", "--workers"),
     ("overrides", lambda s, url, tmp: scalesearch.run(spec("o"), storage=url, data=data(), overrides=["seed"]),
      SpecError, "overrides 'seed': expected key.path=value, e.g. overrides={'budget.n_trials': 10}",
      "set-no-equals", "--set"),
 ]
+
+
+def _file(path):
+    path.write_text("")
+    return path
 
 
 @pytest.mark.parametrize("case", WORDS, ids=[w[0] for w in WORDS])

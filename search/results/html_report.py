@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalesearch.errors import ReportError
+from scalesearch.errors import ReportError, option
 from scalesearch.search.config.metrics import METRICS
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results import figure_images
@@ -206,14 +206,16 @@ def render(view: StudyView, figures: dict[str, dict[str, Any]], storage_url: str
 
 
 def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = None, spec: StudySpec | None = None,
-                 png: bool = True) -> Report:
+                 png: bool = True, caller: str = "cli") -> Report:
     """Write ``out_dir/report.html`` (and ``<figure>.png`` files unless ``png`` is False).
 
-    Raises :class:`ReportError` when the study has no complete trial or ``out_dir`` is not a folder.
+    Raises :class:`ReportError` when the study has no complete trial or ``out_dir`` is not a folder
+    (naming ``-o`` or, for ``caller="python"``, ``out_dir``).
     """
     out = Path(out_dir)
+    folder = option(caller, "-o", "out_dir")
     if out.exists() and not out.is_dir():
-        raise ReportError(f"report: {out} is a file; give -o a folder to write the report in")
+        raise ReportError(f"report: {out} is a file; give {folder} a folder to write the report in")
     trials = study.get_trials(deepcopy=False)
     view = read_study(study, spec, trials)
     if not view.complete:
@@ -225,7 +227,7 @@ def write_report(study: Any, out_dir: str | Path, *, storage_url: str | None = N
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ReportError(f"report: cannot create {out} ({e.strerror or e}); pick another -o folder") from None
+            raise ReportError(f"report: cannot create {out} ({e.strerror or e}); pick another {folder} folder") from None
         report = Report(out / HTML_NAME, png_problem=None if started or not png else figure_images.why_not())
         if started:
             report.pngs = _pngs(figures, out, report)
