@@ -222,7 +222,7 @@ def trial_note(trial: Any, spec: StudySpec) -> str:
     model = ", ".join(f"{k} {_num(v)}" for k, v in config.get("model", {}).items())
     training = ", ".join(f"{k} {_num(v)}" for k, v in config.get("training", {}).items())
     compression = trial_row(trial)["compression"]
-    compression = UNCOMPRESSED if compression == "-" else f"compression {compression}"
+    compression = compression if compression == UNCOMPRESSED else f"compression {compression}"
     metrics = system_attrs.exact_metrics(trial)
     shown = [f"{label} {cell(metrics[name], name)}{unit}" for name, (label, unit) in SHOWN.items() if name in metrics]
     lines = [f"**Trial {trial.number}: {STATE_WORDS.get(trial.state.name, trial.state.name.lower())}**", "",
@@ -257,11 +257,7 @@ def curve_lines(curve: list[float]) -> list[str]:
 
 
 def cell(value: Any, key: str) -> str:
-    """A rounded value for a table: 21.1K params, 0.9861 accuracy, 0.27 or 1,310 ms, uncompressed."""
-    if key == "compression" and value == "-":
-        from scalesearch.search.results.figure_style import UNCOMPRESSED
-
-        return UNCOMPRESSED
+    """A rounded value for a table: 21.1K params, 0.9861 accuracy, 0.27 or 1,310 ms."""
     if isinstance(value, float) and abs(value) >= 1000 and key not in ("params", "flops"):
         return f"{value:,.0f}"
     return fmt(value, key)

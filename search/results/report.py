@@ -9,6 +9,7 @@ from typing import Any
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.config.system_attrs import exact_metrics, study_data, trial_config
+from scalesearch.search.results.figure_style import UNCOMPRESSED
 from scalesearch.search.results.pareto import pareto_indices
 from scalesearch.search.storage.storage import stored_study
 
@@ -60,9 +61,10 @@ def trial_row(trial: Any) -> dict[str, Any]:
 
 
 def describe_compression(compression: dict[str, Any] | None) -> str:
-    """``"prune 0.5 + int8_static"``, or ``"-"`` for a model deployed as trained."""
+    """``"prune 0.5 + int8_static"``, or ``"uncompressed"`` for a model deployed as trained (the
+    word the figures, notes, report and CLI all use)."""
     if not compression:
-        return "-"
+        return UNCOMPRESSED
     parts = []
     if compression.get("pruning_ratio"):
         parts.append(f"prune {compression['pruning_ratio']:.2g}")
@@ -70,7 +72,7 @@ def describe_compression(compression: dict[str, Any] | None) -> str:
         parts.append(f"sparse {compression['sparsity']:.2g}")
     if compression.get("quantization", "none") != "none":
         parts.append(compression["quantization"])
-    return " + ".join(parts) or "-"
+    return " + ".join(parts) or UNCOMPRESSED
 
 
 def study_rows(storage: Any) -> list[dict[str, Any]]:

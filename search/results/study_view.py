@@ -31,7 +31,7 @@ class TrialPoint:
     family: str
     width: float | None
     depth: float | None
-    compression: str  # "-" or e.g. "prune 0.3 + int8_static" (results/report.py)
+    compression: str  # "uncompressed" or e.g. "prune 0.3 + int8_static" (results/report.py)
     kind: str  # "uncompressed", "pruned", "sparse", "int8_static", "pruned + int8_static", ...
     metrics: Mapping[str, float]  # measured metrics (for a stopped trial: accuracy at its rung)
     curve: tuple[float, ...]  # validation accuracy after each epoch
@@ -49,7 +49,7 @@ class TrialPoint:
         """``trial 12 · resnet w0.14 d0.5 · prune 0.3``: the trial named in one line."""
         shape = " ".join(f"{k}{v:.3g}" for k, v in (("w", self.width), ("d", self.depth)) if v is not None)
         parts = [f"trial {self.number}", f"{self.family} {shape}".strip()]
-        return " · ".join(parts + ([self.compression] if self.compression != "-" else []))
+        return " · ".join(parts + ([self.compression] if self.compression != UNCOMPRESSED else []))
 
 
 @dataclass(frozen=True)

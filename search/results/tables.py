@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scalesearch.search.config.spec import StudySpec
+from scalesearch.search.results.figure_style import plural
 from scalesearch.search.results.reeval import stability_columns
 from scalesearch.search.results.report import complete_trials, fmt, pareto_trials, trial_row
 
@@ -40,7 +41,7 @@ def front_table(study: Any, spec: StudySpec) -> Any:
     rows = [{k: v for k, v in trial_row(t).items() if k in keep} for t in front]
     seeds = stability_columns(study, front, spec)  # re-evaluated over seeds (export, stability, final_reeval)
     rows = [row | extra for row, extra in zip(rows, seeds, strict=True)] if seeds else rows
-    out = table(rows, f"Pareto front of {spec.study_name} ({len(front)} trials)")
+    out = table(rows, f"Pareto front of {spec.study_name} ({plural(len(front), 'trial')})")
     if caption:
         out.caption, out.caption_justify = caption + " (export --trial N still exports it)", "left"
     return out

@@ -84,11 +84,14 @@ class Progress:
 
     # ---------------------------------------------------------------- rendering
     def _trial_line(self, trial: Any, metrics: dict[str, Any]) -> str:
+        from scalesearch.search.results.report import STATE_WORDS
+
         config = system_attrs.trial_config(trial)
+        state = STATE_WORDS.get(trial.state.name, trial.state.name.lower())  # PRUNED: "stopped early"
         shown = "  ".join(f"{k}={fmt(metrics.get(k), k)}" for k in ("accuracy", "params", "latency_ms") if k in metrics)
         reason = trial.user_attrs.get(attrs.PRUNE_REASON) or trial.user_attrs.get(attrs.FAIL_REASON) or ""
         tail = f"  ({reason})" if reason and trial.state.name != "COMPLETE" else ""
-        return (f"[{self.finished}/{self.total}] trial {trial.number} {trial.state.name.lower():8s} "
+        return (f"[{self.finished}/{self.total}] trial {trial.number} {state:13s} "
                 f"{describe(config):28s} {shown}  {trial.duration.total_seconds() if trial.duration else 0:.1f}s{tail}")
 
     def _render(self) -> Any:

@@ -79,7 +79,7 @@ def test_every_finished_trial_has_a_note_with_its_config_and_measurements(ran):
         row = trial_row(trial)
         assert f"Config: {row['family']} (width_multiplier" in note and "training lr" in note
         assert "accuracy 0." in note and "params " in note
-        if row["compression"] == "-":  # one word for it, as the figures and the report say it
+        if row["compression"] == "uncompressed":  # one word for it, as the figures and the report say it
             assert "; uncompressed; seed" in note and "none (uncompressed)" not in note
 
 
