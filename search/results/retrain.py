@@ -139,7 +139,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     if compressed:  # test accuracy of the compressed model; the pruning history rebuilds its shapes
         card["retrain"] |= {"test_accuracy": compressed[1], "test_accuracy_uncompressed": trained_accuracy}
         card["pruning_history"] = compressed[0].history
-    verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs, fit)
+    verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs, fit, caller)
     if verdict:
         card["retrain"] |= {"inside_interval": verdict[0], "interval_verdict": verdict[1]}
     card["onnx"] = write_onnx(compressed[0].float_model if compressed else model, full, out,
@@ -170,13 +170,13 @@ def compression_steps(export: dict[str, Any], record: dict[str, Any], deployed: 
 
 
 def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int | None,
-                      fit: str) -> tuple[bool, str] | None:
+                      fit: str, caller: str = "cli") -> tuple[bool, str] | None:
     """``(inside, line)`` for an export that states its accuracy's interval (search/results/uncertainty.py)."""
     from scalesearch.search.results.uncertainty import verdict
 
     if "uncertainty" not in export:
         return None
-    inside, line = verdict(test_accuracy, export["uncertainty"], fit)
+    inside, line = verdict(test_accuracy, export["uncertainty"], fit, caller)
     if epochs and epochs != export["training"]["epochs"]:
         line += f"; the interval is for {export['training']['epochs']} epochs, not the {epochs} trained here"
     return inside, line

@@ -73,6 +73,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
+from scalesearch.errors import option
+
 CONFIDENCE = 0.95
 
 
@@ -202,9 +204,11 @@ def pooled(spreads: Sequence[tuple[float, int]]) -> Pooled | None:
     return Pooled(math.sqrt(sum((m - 1) * s * s for s, m in usable) / dof), dof, len(usable)) if dof else None
 
 
-def verdict(test_accuracy: float, uncertainty: dict[str, Any], fit: str = "train") -> tuple[bool, str]:
+def verdict(test_accuracy: float, uncertainty: dict[str, Any], fit: str = "train",
+            caller: str = "cli") -> tuple[bool, str]:
     """Whether ``test_accuracy`` lies in an export's ``test_interval``, and one line saying so;
-    ``fit="train+val"`` adds that the interval states the train-split protocol only."""
+    ``fit="train+val"`` adds that the interval states the train-split protocol only (naming
+    ``--fit`` or, for ``caller="python"``, ``fit=``)."""
     low, high = uncertainty["test_interval"]
     inside = low <= test_accuracy <= high
     where = "inside" if inside else ("below" if test_accuracy < low else "above")
@@ -213,6 +217,7 @@ def verdict(test_accuracy: float, uncertainty: dict[str, Any], fit: str = "train
             f"[{low:.4f}, {high:.4f}] (estimate {uncertainty['accuracy']:.4f} over "
             f"{uncertainty['seeds']} seed{'s' if uncertainty['seeds'] != 1 else ''})")
     if fit == "train+val":
-        line += ("; the interval is for training on the train split (--fit train); this model also trained on "
+        protocol = option(caller, "--fit train", "fit='train'")
+        line += (f"; the interval is for training on the train split ({protocol}); this model also trained on "
                  "the validation split, which usually lifts test accuracy by an amount the search did not measure")
     return inside, line

@@ -119,3 +119,5 @@ def test_verdict_after_train_val_says_the_interval_is_for_the_train_split():
     u = estimate([0.95, 0.96, 0.94], 360, 360).to_data()
     inside, line = verdict(0.999, u, "train+val")
     assert not inside and "above" in line and "interval is for training on the train split (--fit train)" in line
+    python = verdict(0.999, u, "train+val", caller="python")[1]  # what scalesearch.train prints and stores
+    assert "interval is for training on the train split (fit='train')" in python and "--" not in python
