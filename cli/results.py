@@ -11,6 +11,7 @@ from scalesearch.cli import common
 
 def cmd_export(args: argparse.Namespace) -> int:
     from scalesearch.search.results.export import check_writable, export_data, write_yaml
+    from scalesearch.search.results.report import study_left_off
     from scalesearch.search.results.selection import check_rule, select
     from scalesearch.search.storage.storage import open_storage, resolve_url
     from scalesearch.search.study.study import load_study, stored_spec
@@ -39,7 +40,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                        uncertainty=est.to_data(), selection=chosen.provenance(seeds, top))
     path = write_yaml(data, args.output)
     shown = ", ".join(f"{k}={v:.4g}" for k, v in data["metrics"].items() if k in spec.objectives)
-    for line in (chosen.set_aside, chosen.off_front):
+    for line in (*study_left_off(study, spec), chosen.set_aside, chosen.off_front):
         if line:
             print(line)
     print(f"exported trial {trial.number} ({data['family']}; {shown}) to {path}")

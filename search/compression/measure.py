@@ -5,7 +5,9 @@ a measurement whose median is far above its fastest pass was disturbed, and a la
 what the model's FLOPs predict from the study's other trials (a robust log-log fit) is an
 outlier. A doubtful value is measured again by the deploy step; if it is still doubtful it is
 kept but flagged (``latency_suspect``), and the front leaves that trial out
-(``search/config/feasibility.py``) rather than trust it.
+(``search/config/feasibility.py``) rather than trust it. Where a front is decided, the stored
+values are checked again against each other (:func:`stored_outliers`, read by
+``search/results/report.py``'s ``doubted``): a study's first trials had nothing to be compared with.
 """
 
 from __future__ import annotations
@@ -191,21 +193,59 @@ def latency_outlier(flops: float, ms: float, reference: Sequence[tuple[float, fl
     ``(flops, ms)``), or None. The prediction is a robust fit of log latency on log FLOPs
     (Theil-Sen slope, clipped to [0, 1.5]; median intercept); the value is an outlier when it
     exceeds the prediction by ``factor`` and by 4 robust standard deviations of the others' scatter."""
+    fit = _log_fit(reference)
+    if fit is None or flops <= 0 or ms <= 0:
+        return None
+    slope, intercept, centre, scatter, n = fit
+    excess = math.log(ms) - (intercept + slope * math.log(flops))
+    if excess > max(math.log(factor), 4 * scatter):
+        predicted = math.exp(intercept + slope * math.log(flops) + centre)
+        return (f"latency {ms:.3g} ms is {ms / predicted:.0f}x what its {flops:.3g} FLOPs predict "
+                f"from {n} other trials ({predicted:.3g} ms)")
+    return None
+
+
+def _log_fit(reference: Sequence[tuple[float, float]]) -> tuple[float, float, float, float, int] | None:
+    """``(slope, intercept, median residual, robust scatter, points)`` of log latency on log FLOPs,
+    or None with fewer than :data:`MIN_REFERENCE` points."""
     points = [(math.log(f), math.log(t)) for f, t in reference if f > 0 and t > 0]
-    if len(points) < MIN_REFERENCE or flops <= 0 or ms <= 0:
+    if len(points) < MIN_REFERENCE:
         return None
     slopes = [(y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1:] if x2 != x1]
     slope = min(1.5, max(0.0, statistics.median(slopes))) if slopes else 0.0
     intercept = statistics.median(y - slope * x for x, y in points)
     residuals = [y - intercept - slope * x for x, y in points]
     centre = statistics.median(residuals)
-    scatter = 1.4826 * statistics.median(abs(r - centre) for r in residuals)
-    excess = math.log(ms) - (intercept + slope * math.log(flops))
-    if excess > max(math.log(factor), 4 * scatter):
-        predicted = math.exp(intercept + slope * math.log(flops) + centre)
-        return (f"latency {ms:.3g} ms is {ms / predicted:.0f}x what its {flops:.3g} FLOPs predict "
-                f"from {len(points)} other trials ({predicted:.3g} ms)")
-    return None
+    return slope, intercept, centre, 1.4826 * statistics.median(abs(r - centre) for r in residuals), len(points)
+
+
+def stored_outliers(measured: Mapping[int, Mapping[str, Any]]) -> dict[int, str]:
+    """Trial -> why its stored latency is an outlier (:func:`latency_outlier`) against the other
+    trials measured on its device, for trials not flagged already: the check each measurement got
+    when it was taken, made again over the study as it is now, since the first
+    :data:`MIN_REFERENCE` trials had nothing to be compared with and the rest fewer trials than
+    now. ``measured``: trial number -> its exact metrics. Deterministic, nothing re-measured or
+    stored; one fit per device picks the values above it, and only those are checked against
+    the others alone."""
+    by_device: dict[Any, dict[int, tuple[float, float]]] = {}
+    for number, metrics in measured.items():
+        device = metrics.get("deploy_device")
+        for point in latency_reference([metrics], device):
+            by_device.setdefault(device, {})[number] = point
+    found: dict[int, str] = {}
+    for points in by_device.values():
+        fit = _log_fit(list(points.values()))
+        if fit is None:
+            continue
+        slope, intercept, _, _, _ = fit
+        for number, (flops, ms) in points.items():
+            if math.log(ms) - (intercept + slope * math.log(flops)) <= math.log(OUTLIER_FACTOR) / 2:
+                continue  # well below any value the check could doubt
+            others = [p for n, p in points.items() if n != number]
+            reason = latency_outlier(flops, ms, others)
+            if reason is not None:
+                found[number] = reason
+    return found
 
 
 def latency_doubt(ms: float, spread: float, flops: float | None,

@@ -17,7 +17,14 @@ from typing import Any
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.metrics import METRICS
 from scalesearch.search.config.spec import StudySpec
-from scalesearch.search.results.report import complete_trials, fmt, pareto_trials, trial_row
+from scalesearch.search.results.report import (
+    complete_trials,
+    doubted,
+    fmt,
+    left_off_lines,
+    pareto_trials,
+    trial_row,
+)
 from scalesearch.search.storage.storage import redact
 from scalesearch.spaces.space import Choice, Fixed, FloatRange, IntRange, Param
 
@@ -150,10 +157,12 @@ def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
     )
 
     complete = [t for t in complete_trials(study) if t.values is not None]
-    front = useful_front(complete, spec)
+    doubts = doubted(complete, spec)
+    front = useful_front(complete, spec, doubts=doubts)
     if not front:
         return ["## Pareto front", "", "No complete trial yet."]
-    aside = set_aside_text(split_useful(pareto_trials(complete, spec), spec)[1], usefulness(complete, spec))
+    aside = set_aside_text(split_useful(pareto_trials(complete, spec, doubts), spec)[1], usefulness(complete, spec))
+    left_off = "".join(f" {line}." for line in left_off_lines(complete, spec, doubts))
     knee = parse_pick("knee")(front, spec)[0]
     cost = sort_cost(spec)
     if cost is not None:
@@ -161,7 +170,8 @@ def front_section(study: Any, spec: StudySpec, storage_url: str) -> list[str]:
                                              t.number))
     rows = [trial_row(t) for t in front]
     lines = ["## Pareto front", "", f"{len(front)} Pareto-optimal trial{'s' * (len(front) != 1)} (complete, within "
-             f"the constraints, useful models){order_text(spec, cost)}" + (f" Not shown: {aside}." if aside else ""), "",
+             f"the constraints, useful models){order_text(spec, cost)}" + (f" Not shown: {aside}." if aside else "")
+             + left_off, "",
              "| " + " | ".join(h for _, h in COLUMNS) + " | export |", "|" + "---|" * (len(COLUMNS) + 1)]
     for row in rows:
         cells = [cell(row[key], key) for key, _ in COLUMNS]

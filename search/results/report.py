@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scalesearch.search.config import attrs
@@ -18,14 +18,59 @@ STATE_WORDS = {"COMPLETE": "complete", "PRUNED": "stopped early", "FAIL": "faile
                "WAITING": "waiting"}
 
 
-def feasible(trial: Any, spec: StudySpec) -> bool:
+def feasible(trial: Any, spec: StudySpec, doubts: Mapping[int, str] | None = None) -> bool:
     """Complete, every spec constraint holds on its measured metrics (exact, not as shown), and
-    none of the metrics the study uses was flagged untrusted (``config.feasibility.untrusted``)."""
+    none of the metrics the study uses was flagged untrusted (``config.feasibility.untrusted``);
+    with ``doubts`` (:func:`doubted` over the study), not one of those either."""
     from scalesearch.search.config.feasibility import untrusted
 
     metrics = exact_metrics(trial)
     used = (*spec.objectives, *(c.metric for c in spec.conditions))
-    return all(c.holds(metrics) for c in spec.conditions) and untrusted(metrics, used) is None
+    return (all(c.holds(metrics) for c in spec.conditions) and untrusted(metrics, used) is None
+            and trial.number not in (doubts or {}))
+
+
+#: Metrics whose values the retroactive latency check (:func:`doubted`) vouches for.
+LATENCY = ("latency_ms", "latency_ms_batch")
+
+
+def doubted(trials: Sequence[Any], spec: StudySpec) -> dict[int, str]:
+    """Trial number -> why the front leaves it out although its constraints may hold, among
+    complete ``trials`` (pass them all: the check compares them with each other). A measurement
+    flagged when it was taken (``latency_suspect``: re-measured, still off), or, in a study whose
+    objectives or constraints use latency, a stored latency that is an outlier against the other
+    trials now (``measure.stored_outliers``): a study's first trials had nothing to be compared
+    with when measured. Studies that do not use latency: always ``{}``."""
+    from scalesearch.search.compression.measure import stored_outliers
+    from scalesearch.search.config.feasibility import untrusted
+
+    used = (*spec.objectives, *(c.metric for c in spec.conditions))
+    if not set(used) & set(LATENCY):
+        return {}
+    measured = {t.number: exact_metrics(t) for t in trials}
+    found = {n: f"{reason}; re-measured, still off" for n, m in measured.items()
+             if (reason := untrusted(m, used)) is not None}
+    later = stored_outliers({n: m for n, m in measured.items() if n not in found})
+    return found | {n: f"{reason}; found against the later trials" for n, reason in later.items()}
+
+
+def left_off_lines(trials: Sequence[Any], spec: StudySpec, doubts: Mapping[int, str] | None = None) -> list[str]:
+    """One line per trial that would be on the front but for a doubted measurement
+    (:func:`doubted`), e.g. ``trial 7 left off the front: latency 48 ms is 40x what its 1.6e+03
+    FLOPs predict from 9 other trials (1.2 ms); re-measured, still off``."""
+    doubts = doubted(trials, spec) if doubts is None else doubts
+    if not doubts:
+        return []
+    metrics = {t.number: exact_metrics(t) for t in trials}
+    held = [t for t in trials if t.values is not None and all(c.holds(metrics[t.number]) for c in spec.conditions)]
+    without = [held[i] for i in pareto_indices([t.values for t in held], spec.directions)]
+    return [f"trial {t.number} left off the front: {doubts[t.number]}"
+            for t in sorted(without, key=lambda t: t.number) if t.number in doubts]
+
+
+def study_left_off(study: Any, spec: StudySpec) -> list[str]:
+    """:func:`left_off_lines` over ``study``'s complete trials (what ``export`` prints)."""
+    return left_off_lines([t for t in complete_trials(study) if t.values is not None], spec)
 
 
 def complete_trials(study: Any) -> list[Any]:
@@ -34,9 +79,12 @@ def complete_trials(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
-def pareto_trials(trials: Sequence[Any], spec: StudySpec) -> list[Any]:
-    """The feasible Pareto-optimal trials among ``trials`` on the spec's objectives."""
-    candidates = [t for t in trials if t.values is not None and feasible(t, spec)]
+def pareto_trials(trials: Sequence[Any], spec: StudySpec, doubts: Mapping[int, str] | None = None) -> list[Any]:
+    """The feasible Pareto-optimal trials among ``trials`` on the spec's objectives, leaving out
+    ``doubts`` (default: :func:`doubted` over ``trials``; ``{}`` where the caller already left
+    them out of a subset)."""
+    doubts = doubted(trials, spec) if doubts is None else doubts
+    candidates = [t for t in trials if t.values is not None and feasible(t, spec, doubts)]
     front = [candidates[i] for i in pareto_indices([t.values for t in candidates], spec.directions)]
     return sorted(front, key=lambda t: (attrs.trial_metrics(t.user_attrs).get("params", math.inf), t.number))
 

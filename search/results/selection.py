@@ -55,7 +55,7 @@ from scalesearch.search.results.reeval import (
     reevaluate,
     stored_stability,
 )
-from scalesearch.search.results.report import complete_trials, feasible, fmt, pareto_trials
+from scalesearch.search.results.report import complete_trials, doubted, feasible, fmt, pareto_trials
 from scalesearch.search.results.uncertainty import Estimate, estimate
 from scalesearch.search.results.useful import classes_of, set_aside_text, split_useful, usefulness
 from scalesearch.search.training.train import Trainer, train
@@ -132,7 +132,7 @@ def plausibly_optimal(study: Any, spec: StudySpec, trials: Sequence[Any], data: 
                       resplit: bool = False) -> list[Any]:
     """The trials no other dominates even when their own accuracy is read at its upper bound."""
     if "accuracy" not in spec.objectives:
-        return pareto_trials(trials, spec)
+        return pareto_trials(trials, spec, {})  # doubted measurements are left out before
     est = estimates(study, spec, trials, data, resplit=resplit)
     signs = [-1.0 if d == "maximize" else 1.0 for d in spec.directions]
     points = {t.number: [s * v for s, v in zip(signs, _adjusted(t, spec, est[t.number].accuracy).values, strict=True)]
@@ -180,13 +180,13 @@ def select(study: Any, spec: StudySpec, pick: str = "knee", where: Sequence[str]
     rank = parse_pick(pick, caller)
     value = RULES[rule]
     passing = passing_trials(study, spec, where, caller)
-    stored_front = pareto_trials(passing, spec)
+    stored_front = pareto_trials(passing, spec, {})  # doubted measurements: left out of passing already
     useful, aside = split_useful(passing, spec, classes=classes_of(spec, data))
     front_numbers = {t.number for t in stored_front}
     aside_line = set_aside_text([t for t in aside if t.number in front_numbers],
                                 usefulness(passing, spec, classes=classes_of(spec, data)))
     if value is None:
-        chosen = rank(pareto_trials(useful, spec), spec)[0]
+        chosen = rank(pareto_trials(useful, spec, {}), spec)[0]
         return Selection(chosen, estimates(study, spec, [chosen], data)[chosen.number], rule, (), 0, set_aside=aside_line)
     plausible = plausibly_optimal(study, spec, useful, data, resplit=resplit)
     ranked = rank(plausible, spec)
@@ -287,7 +287,9 @@ def final_reeval(study: Any, spec: StudySpec, *, data: Any = None, device: str |
     reused; ``export --same-split`` reuses them, a default export re-splits and trains its own).
     Returns the records trained now (``{}`` when it is off or all were stored)."""
     wanted = spec.measure.final_reeval
-    trials = [t for t in complete_trials(study) if t.values is not None and feasible(t, spec)]
+    complete = [t for t in complete_trials(study) if t.values is not None]
+    doubts = doubted(complete, spec)
+    trials = [t for t in complete if feasible(t, spec, doubts)]
     if not wanted.top or not trials:
         return {}
     useful = split_useful(trials, spec, classes=classes_of(spec, data))[0]

@@ -21,7 +21,7 @@ from scalesearch.search.config.metrics import METRICS
 from scalesearch.search.config.spec import StudySpec, spec_from_data
 from scalesearch.search.results.figure_style import UNCOMPRESSED
 from scalesearch.search.results.pareto import pareto_indices
-from scalesearch.search.results.report import describe_compression
+from scalesearch.search.results.report import describe_compression, doubted
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class TrialPoint:
     curve: tuple[float, ...]  # validation accuracy after each epoch
     epochs_run: int
     params: Mapping[str, Any]  # the sampled Optuna params (for knob importance)
-    feasible: bool  # complete, measured, and every spec constraint holds
+    feasible: bool  # complete, measured, every spec constraint holds, no doubted measurement (report.doubted)
     finished: dt.datetime | None
     reason: str = ""  # why it stopped early
 
@@ -131,7 +131,7 @@ def compression_kind(compression: Mapping[str, Any] | None) -> str:
     return " + ".join(parts) or UNCOMPRESSED
 
 
-def _point(trial: Any, spec: StudySpec) -> TrialPoint | None:
+def _point(trial: Any, spec: StudySpec, doubts: Mapping[int, str]) -> TrialPoint | None:
     user = trial.user_attrs
     config = system_attrs.trial_config(trial)
     model = config.get("model", {})
@@ -148,7 +148,7 @@ def _point(trial: Any, spec: StudySpec) -> TrialPoint | None:
         metrics["accuracy"] = float(accuracy)
     elif not metrics:
         return None
-    feasible = not stopped and all(c.holds(metrics) for c in spec.conditions)
+    feasible = not stopped and all(c.holds(metrics) for c in spec.conditions) and trial.number not in doubts
     return TrialPoint(
         number=trial.number, state=trial.state.name, family=str(config.get("family", "?")),
         width=model.get("width_multiplier"), depth=model.get("depth_multiplier"),
@@ -166,10 +166,12 @@ def read_study(study: Any, spec: StudySpec | None = None, trials: Sequence[Any] 
     trials = study.get_trials(deepcopy=False) if trials is None else trials
     counts: dict[str, int] = {}
     points, rung_keys = [], set()
+    complete = [t for t in trials if t.state.name == "COMPLETE" and t.values is not None]
+    doubts = doubted(complete, spec)
     for trial in trials:
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
         if trial.state.name in ("COMPLETE", "PRUNED"):
-            point = _point(trial, spec)
+            point = _point(trial, spec, doubts)
             if point is not None:
                 points.append(point)
             rung_keys.update(k for k in trial.user_attrs if k.startswith(attrs.RUNG_PREFIX))
@@ -179,7 +181,6 @@ def read_study(study: Any, spec: StudySpec | None = None, trials: Sequence[Any] 
     from scalesearch.search.results.useful import usefulness
     from scalesearch.search.study.warm_start import started_from
 
-    complete = [t for t in trials if t.state.name == "COMPLETE" and t.values is not None]
     return StudyView(study.study_name, spec, objectives, tuple(METRICS[o][0] for o in objectives),
                      tuple(points), counts, rungs, knee_of(complete, spec), usefulness(complete, spec).floor,
                      started_from(study))

@@ -8,7 +8,14 @@ from typing import Any
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.results.figure_style import plural
 from scalesearch.search.results.reeval import stability_columns
-from scalesearch.search.results.report import complete_trials, fmt, pareto_trials, trial_row
+from scalesearch.search.results.report import (
+    complete_trials,
+    doubted,
+    fmt,
+    left_off_lines,
+    pareto_trials,
+    trial_row,
+)
 
 LEFT = ("family", "study", "objectives", "compression")
 
@@ -27,15 +34,19 @@ def table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[A
 
 def front_table(study: Any, spec: StudySpec) -> Any:
     """The study's feasible Pareto front of useful models (:mod:`.useful`) as a table, its caption
-    naming the front trials set aside as not useful; None when no trial is complete yet."""
+    naming the front trials set aside as not useful and those left off for a doubted measurement
+    (:func:`.report.left_off_lines`); None when no trial is complete yet."""
     from scalesearch.search.results.useful import set_aside_text, split_useful, usefulness
 
     trials = [t for t in complete_trials(study) if t.values is not None]
-    full = pareto_trials(trials, spec)
+    doubts = doubted(trials, spec)
+    full = pareto_trials(trials, spec, doubts)
     if not full:
         return None
     front, aside = split_useful(full, spec)
     caption = set_aside_text(aside, usefulness(trials, spec))
+    caption = caption and caption + " (export --trial N still exports it)"
+    caption = "\n".join([*([caption] if caption else []), *left_off_lines(trials, spec, doubts)])
     keep = ("trial", "family", "width", "depth", "accuracy", "params", "latency_ms", *spec.objectives,
             *(("compression",) if spec.space.compression else ()))
     rows = [{k: v for k, v in trial_row(t).items() if k in keep} for t in front]
@@ -43,5 +54,5 @@ def front_table(study: Any, spec: StudySpec) -> Any:
     rows = [row | extra for row, extra in zip(rows, seeds, strict=True)] if seeds else rows
     out = table(rows, f"Pareto front of {spec.study_name} ({plural(len(front), 'trial')})")
     if caption:
-        out.caption, out.caption_justify = caption + " (export --trial N still exports it)", "left"
+        out.caption, out.caption_justify = caption, "left"
     return out

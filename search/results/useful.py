@@ -40,13 +40,13 @@ API (what tables, figures, notes and export call):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.config.system_attrs import exact_metrics
-from scalesearch.search.results.report import pareto_trials
+from scalesearch.search.results.report import doubted, pareto_trials
 
 FRACTION = 0.5
 METRIC = "accuracy"
@@ -122,12 +122,16 @@ def split_useful(trials: Sequence[Any], spec: StudySpec, *, classes: int | None 
             [t for t, keep in zip(trials, mask, strict=True) if not keep])
 
 
-def useful_front(trials: Sequence[Any], spec: StudySpec, *, classes: int | None = None) -> list[Any]:
+def useful_front(trials: Sequence[Any], spec: StudySpec, *, classes: int | None = None,
+                 doubts: Mapping[int, str] | None = None) -> list[Any]:
     """The feasible Pareto front among the useful trials of ``trials`` (sorted as
     :func:`.report.pareto_trials`): the headline front. A set-aside trial never dominates a
-    useful one (it is less accurate), so this is the full front minus the trials set aside."""
+    useful one (it is less accurate), so this is the full front minus the trials set aside.
+    Doubted measurements (:func:`.report.doubted`) are judged over all of ``trials`` unless
+    ``doubts`` is given."""
     candidates = [t for t in trials if t.values is not None]
-    return pareto_trials(split_useful(candidates, spec, classes=classes)[0], spec)
+    doubts = doubted(candidates, spec) if doubts is None else doubts
+    return pareto_trials(split_useful(candidates, spec, classes=classes)[0], spec, doubts)
 
 
 def axis_range(trials: Sequence[Any], spec: StudySpec, metric: str, *, classes: int | None = None,

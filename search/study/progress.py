@@ -12,7 +12,7 @@ from typing import Any
 
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
-from scalesearch.search.results.report import fmt
+from scalesearch.search.results.report import LATENCY, complete_trials, doubted, fmt
 from scalesearch.search.training.train import EpochReport
 
 
@@ -38,6 +38,7 @@ class Progress:
         self.best: dict[str, float] = {}
         self.started = time.monotonic()
         self.live: Any = None
+        self.announced: set[int] = set()  # trials already said to be left off the front
 
     # ---------------------------------------------------------------- lifecycle
     def __enter__(self) -> Progress:
@@ -75,12 +76,22 @@ class Progress:
                 old = self.best.get(name)
                 better = old is None or (value > old if direction == "maximize" else value < old)
                 self.best[name] = value if better else old
-        line = self._trial_line(trial, metrics)
-        if self.live is not None:
-            self.live.console.print(line)
-        else:
-            self.console.print(line, highlight=False)
+        for line in (self._trial_line(trial, metrics), *self._left_off(study)):
+            if self.live is not None:
+                self.live.console.print(line)
+            else:
+                self.console.print(line, highlight=False)
         self._refresh()
+
+    def _left_off(self, study: Any) -> list[str]:
+        """A line for each trial newly left off the front for a doubted latency (once each; the
+        check may find an earlier trial once later ones give it a reference: ``report.doubted``)."""
+        if not {*self.spec.objectives, *(c.metric for c in self.spec.conditions)} & set(LATENCY):
+            return []
+        doubts = doubted([t for t in complete_trials(study) if t.values is not None], self.spec)
+        new = sorted(set(doubts) - self.announced)
+        self.announced |= set(new)
+        return [f"trial {n} left off the front: {doubts[n]}" for n in new]
 
     # ---------------------------------------------------------------- rendering
     def _trial_line(self, trial: Any, metrics: dict[str, Any]) -> str:
