@@ -25,6 +25,7 @@ RETRIES = "ss.retries"  # trial: how many times this config has been retried
 RUNG_PREFIX = "ss.rung."  # trial: validation accuracy at each early-stopping rung, e.g. ss.rung.9
 RUNG_REACHED = "ss.rung_reached"  # pruned trial: epochs trained when it was stopped
 EPOCHS_TRAINED = "ss.epochs_trained"  # trial: every epoch trained so far, fine-tuning and retrainings too
+EPOCH_CLAIM = "ss.epoch_claim"  # trial: epochs trained + the one claimed to start (budget.max_epochs)
 SAMPLER_SEED = "ss.sampler_seed"  # trial: seed of the sampler that proposed it (search/study/seeding.py)
 SEED = "ss.seed"  # retried trial: the training seed of the trial it reruns (a retry keeps its seed)
 PLANNED_PREFIX = "ss.planned."  # trial: a deployed cost known before training, e.g. ss.planned.params
@@ -34,7 +35,7 @@ WARM_FROM = "ss.warm_start.from"  # trial: "<study> trial <n>", the earlier conf
 
 #: Non-scalar or descriptive trial attrs that are not metrics.
 NOT_METRICS = {CONFIG, FAIL_REASON, PRUNE_REASON, INPUT_SIZE, RUNG_REACHED, "ss.val_curve", "ss.device",
-               WORKER, SLOT, HEARTBEAT, RETRY_OF, RETRIES, SAMPLER_SEED, SEED, WARM_FROM}
+               WORKER, SLOT, EPOCH_CLAIM, HEARTBEAT, RETRY_OF, RETRIES, SAMPLER_SEED, SEED, WARM_FROM}
 
 
 def metric_key(name: str) -> str:

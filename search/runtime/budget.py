@@ -18,12 +18,23 @@ study's storage, with public Optuna APIs (trial user attrs, ``study.get_trials``
    (they never count). Workers on one host take rule 1 and the ask under one lock file
    (:class:`AskLock`), so there it cannot happen; across hosts it needs two asks within one
    storage round-trip.
+
+The epoch budget (``budget.max_epochs``) is kept the same way, one epoch at a time
+(:func:`claim_epoch`): before it starts an epoch a trial sets ``ss.epoch_claim`` to its count
+with that epoch, *then* reads the study, and keeps the claim iff the epochs spent plus those
+claimed by running trials are at most ``max_epochs``; else it takes the claim back. So the study
+never trains more than ``max_epochs``. A refused trial stops (the budget is spent, or its rest is
+claimed by epochs in flight); two trials that claimed at the same instant and both took theirs
+back retry after a random moment, and a worker asks for no new trial while epochs in flight
+claim the rest (``EpochCount.in_flight``), so the study trains exactly ``max_epochs``: a claimed
+epoch that never ran (its trial failed first) is given back when its training call ends.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import random
 import tempfile
@@ -130,9 +141,45 @@ def epochs_spent(study: Any) -> int:
     """Training epochs spent by every trial so far, in any state (running, failed and stopped
     trials too), fine-tuning and ``accuracy_std`` retrainings included: the sum of
     ``ss.epochs_trained`` (``search/study/epochs.py``; ``ss.epochs_run`` for trials stored
-    before it existed). With ``budget.max_epochs`` a worker reads it before asking for a trial,
-    and each running trial before each epoch it starts (``CountingTrainer.check_budget``)."""
+    before it existed; an ended trial's ``ss.epoch_claim`` where higher: its worker died during
+    that epoch). With ``budget.max_epochs`` a worker reads it before asking for a trial, and each
+    running trial before each epoch it starts (:func:`claim_epoch`)."""
     return EpochTally()(study)
+
+
+#: How often a trial refused an epoch while other trials' claims covered the rest tries again
+#: (those claims may be taken back at once, by trials that claimed at the same instant).
+CLAIM_TRIES = 5
+
+
+@dataclass(frozen=True)
+class EpochCount:
+    """What one read of the study says about its epoch budget."""
+
+    spent: int  # epochs trained (see epochs_spent)
+    claimed: int  # spent + the epochs running trials have claimed and not finished
+
+    def in_flight(self, max_epochs: int) -> bool:
+        """Whether epochs running now claim what is left of ``max_epochs`` (ask for no new trial)."""
+        return self.spent < max_epochs <= self.claimed
+
+
+def claim_epoch(study: Any, trial: Any, epoch: int, max_epochs: int, tally: EpochTally, *,
+                tries: int = CLAIM_TRIES, poll_seconds: float = 0.05,
+                wait: Callable[[float], None] = time.sleep) -> EpochCount | None:
+    """Claim, then look, for the epoch that would be ``trial``'s ``epoch``-th: None once it
+    holds the claim, else the :class:`EpochCount` that refused it (the claim is taken back)."""
+    jitter = random.Random()
+    for attempt in itertools.count(1):
+        trial.set_user_attr(attrs.EPOCH_CLAIM, epoch)
+        seen = tally.count(study)
+        if seen.claimed <= max_epochs:
+            return None
+        trial.set_user_attr(attrs.EPOCH_CLAIM, epoch - 1)
+        if seen.spent >= max_epochs or attempt >= tries:
+            return seen
+        wait(poll_seconds * (0.5 + jitter.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class NewlyFinished:
@@ -157,25 +204,37 @@ class NewlyFinished:
 
 class EpochTally:
     """:func:`epochs_spent`, asked again and again as a study grows (a worker's budget check
-    before each trial): an ended trial's count is added once (:class:`NewlyFinished`); each call
-    reads the live counts of the running trials. Waiting trials never trained."""
+    before each trial, a trial's before each epoch): an ended trial's count is added once
+    (:class:`NewlyFinished`); each call reads the live counts of the running trials. Waiting
+    trials never trained."""
 
     def __init__(self) -> None:
         self._new = NewlyFinished()
         self._finished_epochs = 0
 
     def __call__(self, study: Any) -> int:
+        return self.count(study).spent
+
+    def count(self, study: Any) -> EpochCount:
+        """Epochs spent, and spent or claimed (:func:`claim_epoch`)."""
         import optuna
 
-        self._finished_epochs += sum(trial_epochs(t.user_attrs) for t in self._new(study))
+        self._finished_epochs += sum(claimed_epochs(t.user_attrs) for t in self._new(study))
         running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        return self._finished_epochs + sum(trial_epochs(t.user_attrs) for t in running)
+        trained = sum(trial_epochs(t.user_attrs) for t in running)
+        claimed = sum(claimed_epochs(t.user_attrs) for t in running)
+        return EpochCount(self._finished_epochs + trained, self._finished_epochs + claimed)
 
 
 def trial_epochs(user_attrs: dict[str, Any]) -> int:
     """Epochs one trial has trained so far."""
     value = user_attrs.get(attrs.EPOCHS_TRAINED, user_attrs.get(attrs.metric_key("epochs_run"), 0))
     return int(value)
+
+
+def claimed_epochs(user_attrs: dict[str, Any]) -> int:
+    """Epochs one trial has trained, or claimed to start (:func:`claim_epoch`)."""
+    return max(trial_epochs(user_attrs), int(user_attrs.get(attrs.EPOCH_CLAIM, 0)))
 
 
 def stop_reason(study: Any, n_trials: int, max_epochs: int | None, failed: bool) -> str:

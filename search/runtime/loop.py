@@ -143,7 +143,7 @@ def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]
     last: list[Any] = []
     jitter = random.Random()
     url = storage_url or ""
-    epochs_spent = EpochTally()  # finished trials are summed once, not re-read before every trial
+    epoch_tally = EpochTally()  # finished trials are summed once, not re-read before every trial
     with Interrupts(graceful, notice) as interrupts, storage_errors(url):
         lock = AskLock(url, study.study_name)
         guard = TrialGuard(objective, study, spec, heartbeat=heartbeat, interrupts=interrupts,
@@ -159,7 +159,8 @@ def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]
                     action = seen.action(n_trials)
                     if action == "done":
                         return WorkResult(seen.finished, failed, surplus, "budget")
-                    if spec.budget.max_epochs is not None and epochs_spent(study) >= spec.budget.max_epochs:
+                    epochs = epoch_tally.count(study) if spec.budget.max_epochs is not None else None
+                    if epochs is not None and epochs.spent >= spec.budget.max_epochs:
                         return WorkResult(seen.finished, failed, surplus, "budget")
                     if interrupts.stop_requested:
                         raise KeyboardInterrupt(interrupts.signal_name)
@@ -167,7 +168,9 @@ def work(study: Any, spec: StudySpec, objective: Callable[[Any], Sequence[float]
                         return WorkResult(seen.finished, failed, surplus, "timeout")
                     if consecutive >= max_failures:
                         return WorkResult(seen.finished, failed, surplus, "failures")
-                    if action == "wait":  # others' running trials cover the budget; one may still fail
+                    # Others' running trials cover the budget, or their epochs in flight claim the rest
+                    # of budget.max_epochs (search/runtime/budget.py); one may still fail.
+                    if action == "wait" or (epochs is not None and epochs.in_flight(spec.budget.max_epochs)):
                         lock.release()
                         interrupts.sleep(poll_seconds * (0.5 + jitter.random()))
                         continue

@@ -11,12 +11,15 @@ early, diverged, failed), one storage transaction instead of one per epoch. An e
 a diverging loss counts too (it was spent). ``search/runtime/budget.py``'s ``epochs_spent`` sums
 the attribute over every trial.
 
-With an epoch budget the trial also checks it before every epoch it starts (at the start of each
-training call, and after each epoch that is not the call's last): when the study, every worker
-and process together, has spent ``max_epochs``, it raises :class:`BudgetSpent` instead of
-starting another (the objective ends the trial as PRUNED with ``ss.prune_reason`` "budget: ...").
-What can still overshoot: only epochs that had already started when the budget ran out, at most
-one per other trial running at that moment (each saw the budget unspent when it began its epoch).
+With an epoch budget the trial also claims every epoch before it starts it (at the start of each
+training call, and after each epoch that is not the call's last), through the study-wide claim
+protocol (``search/runtime/budget.py``'s :func:`claim_epoch`: write the claim, then read the
+study). When the study, every worker and process together, has spent or claimed ``max_epochs``,
+the claim is refused and it raises :class:`BudgetSpent` instead of starting another (the
+objective ends the trial as PRUNED with ``ss.prune_reason`` "budget: ..."). So no epoch starts
+past the budget, in any number of workers: the study trains exactly ``max_epochs``. A claim is
+one more storage write per epoch, made only where there is an epoch budget; a claimed epoch that
+did not run (the trainer raised first) is given back when the call ends.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from scalesearch.search.config import attrs
-from scalesearch.search.runtime.budget import EpochTally
+from scalesearch.search.runtime.budget import EpochTally, claim_epoch
 from scalesearch.search.training.train import Diverged, EpochReport, OnEpoch, Trainer, TrainResult
 
 
@@ -35,22 +38,28 @@ class BudgetSpent(Exception):
 class CountingTrainer:
     """A :class:`Trainer` that counts the epochs ``trainer`` runs on ``trial`` (any call); stored
     after every epoch when ``every_epoch`` (or a ``max_epochs`` budget is given), else at the end
-    of each call. With ``max_epochs``, raises :class:`BudgetSpent` before an epoch once the
-    study has spent that many."""
+    of each call. With ``max_epochs``, claims each epoch before it starts and raises
+    :class:`BudgetSpent` when the study has spent or claimed that many."""
 
     def __init__(self, trainer: Trainer, trial: Any, *, every_epoch: bool = True, max_epochs: int | None = None):
         self.trainer, self.trial, self.epochs = trainer, trial, 0
         self.every_epoch, self._stored = every_epoch or max_epochs is not None, 0
-        self.max_epochs, self._spent = max_epochs, EpochTally()
+        self.max_epochs, self._tally, self._claimed = max_epochs, EpochTally(), 0
 
     def check_budget(self) -> None:
-        """Raise :class:`BudgetSpent` when the study (its storage: every worker) has spent the budget."""
+        """Claim the next epoch in the study's budget (its storage: every worker), or raise
+        :class:`BudgetSpent`."""
         if self.max_epochs is None:
             return
-        spent = self._spent(self.trial.study)
-        if spent >= self.max_epochs:
-            raise BudgetSpent(f"budget: the study has spent its {self.max_epochs} epochs (budget.max_epochs; "
-                              f"{spent} spent); stopped after {self.epochs} epoch(s) of this trial")
+        refused = claim_epoch(self.trial.study, self.trial, self.epochs + 1, self.max_epochs, self._tally)
+        if refused is None:
+            self._claimed = self.epochs + 1
+            return
+        why = (f"has spent its {self.max_epochs} epochs" if refused.spent >= self.max_epochs else
+               f"has spent {refused.spent} of its {self.max_epochs} epochs, the rest claimed by epochs "
+               "running in other trials")
+        raise BudgetSpent(f"budget: the study {why} (budget.max_epochs); stopped after {self.epochs} "
+                          "epoch(s) of this trial")
 
     def _count(self) -> None:
         self.epochs += 1
@@ -61,6 +70,12 @@ class CountingTrainer:
         if self.epochs != self._stored:
             self.trial.set_user_attr(attrs.EPOCHS_TRAINED, self.epochs)
             self._stored = self.epochs
+
+    def _give_back(self) -> None:
+        """A claimed epoch that did not run (the trainer raised before it) goes back to the budget."""
+        if self._claimed > self.epochs:
+            self.trial.set_user_attr(attrs.EPOCH_CLAIM, self.epochs)
+            self._claimed = self.epochs
 
     def __call__(self, model: Any, data: Any, cfg: Any, device: str, on_epoch: OnEpoch | None = None) -> TrainResult:
         def counted(report: EpochReport) -> None:
@@ -78,3 +93,4 @@ class CountingTrainer:
             raise
         finally:
             self._store()
+            self._give_back()

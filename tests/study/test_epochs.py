@@ -7,13 +7,25 @@ from __future__ import annotations
 import threading
 
 import optuna
+import pytest
 
 from scalesearch.search.config import attrs
 from scalesearch.search.config.spec import spec_from_data
-from scalesearch.search.runtime.budget import epochs_spent, stop_reason
+from scalesearch.search.runtime.budget import (
+    CLAIM_TRIES,
+    EpochCount,
+    EpochTally,
+    claim_epoch,
+    claimed_epochs,
+    epochs_spent,
+    stop_reason,
+    trial_epochs,
+)
+from scalesearch.search.study.epochs import BudgetSpent, CountingTrainer
 from scalesearch.search.study.study import open_study, run_study
 from scalesearch.search.training.train import EpochReport, TrainResult
 from tests.study.test_early_stopping import tiny_data, tiny_space  # noqa: F401  (fixture)
+from tests.workers_helpers import BACKENDS, load, postgres_url, storage_url_for  # noqa: F401  (fixture)
 
 
 def config_of(trial):
@@ -132,25 +144,90 @@ def _budget_worker(url: str, name: str, epoch_seconds: float) -> None:
               trainer=CountingFake(during=lambda: time.sleep(epoch_seconds)))
 
 
-def test_an_epoch_budget_stops_running_trials_across_processes(tmp_path):
-    """Three worker processes share max_epochs through the storage: each trial checks it before
-    every epoch, so the study overshoots by at most the epochs other workers had already begun
-    when it ran out (one each: 2 here), never by whole trials (4 to 10 epochs each)."""
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_epoch_budget_stops_running_trials_across_processes(backend, tmp_path, request):
+    """Three worker processes share max_epochs through the storage: each trial claims every epoch
+    before it starts it (claim, then read the study), so the study trains exactly max_epochs
+    (it used to overshoot by the epochs other workers had begun when the budget ran out)."""
     import multiprocessing
 
-    url, workers, max_epochs = f"sqlite:///{tmp_path / 'p.db'}", 3, 30
-    spec = _spec(budget={"n_trials": 1000, "max_epochs": max_epochs})
+    url, workers, max_epochs = storage_url_for(backend, tmp_path, request), 3, 30
+    spec = _spec(budget={"n_trials": 1000, "max_epochs": max_epochs}, study_name=f"epochs-{tmp_path.name}")
     open_study(spec, url)
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_budget_worker, args=(url, spec.study_name, 0.05)) for _ in range(workers)]
+    # 0.3 s epochs, long beside a trial's other work: workers' epochs overlap when the budget runs
+    # out (at 0.05 s, reading the count alone rarely overshot on a loaded 2-core machine; at 0.3 s
+    # it did: 32 of 30).
+    procs = [ctx.Process(target=_budget_worker, args=(url, spec.study_name, 0.3)) for _ in range(workers)]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(600)
     assert [proc.exitcode for proc in procs] == [0] * workers
-    study = optuna.load_study(study_name=spec.study_name, storage=url)
-    assert max_epochs <= epochs_spent(study) <= max_epochs + workers - 1
+    study = load(url, spec.study_name)
+    assert epochs_spent(study) == max_epochs
     states = [t.state.name for t in study.trials]
     assert "FAIL" not in states and "RUNNING" not in states, states
     stopped = [t for t in study.trials if t.user_attrs.get(attrs.PRUNE_REASON, "").startswith("budget: ")]
     assert stopped and all(t.state.name == "PRUNED" for t in stopped)  # stopped for budget, not failed
+    # Every claim was trained or given back: nothing is left claimed.
+    assert all(claimed_epochs(t.user_attrs) == trial_epochs(t.user_attrs) for t in study.trials)
+
+
+class _Trial:
+    """A running trial of ``study`` as a trainer sees it (``trial.study``, ``set_user_attr``)."""
+
+    def __init__(self, study):
+        self.study, self._trial = study, study.ask()
+        self.number = self._trial.number
+
+    def set_user_attr(self, key, value):
+        self._trial.set_user_attr(key, value)
+
+
+def test_a_claim_is_kept_only_within_the_budget_and_taken_back_when_refused():
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    a, b = _Trial(study), _Trial(study)
+    a.set_user_attr(attrs.EPOCHS_TRAINED, 2)
+    b.set_user_attr(attrs.EPOCHS_TRAINED, 1)
+    assert claim_epoch(study, a, 3, 4, EpochTally()) is None  # 3 + 1 of 4: kept
+    waits: list[float] = []
+    refused = claim_epoch(study, b, 2, 4, EpochTally(), wait=waits.append)  # 3 + 2 > 4
+    assert refused == EpochCount(spent=3, claimed=5)
+    assert len(waits) == CLAIM_TRIES - 1  # the rest is claimed, not spent: tried again, in case it is given back
+    assert study.trials[b.number].user_attrs[attrs.EPOCH_CLAIM] == 1  # taken back
+    seen = EpochTally().count(study)
+    assert seen == EpochCount(spent=3, claimed=4) and seen.in_flight(4)  # a worker asks for no new trial
+    a.set_user_attr(attrs.EPOCHS_TRAINED, 3)  # a's claimed epoch ran
+    waits.clear()
+    assert claim_epoch(study, b, 2, 4, EpochTally(), wait=waits.append) == EpochCount(4, 5) and waits == []
+    assert not EpochTally().count(study).in_flight(4)  # spent: the workers stop
+
+
+def test_two_trials_that_ask_for_the_last_epoch_at_once_do_not_both_start_it():
+    """The race the cross-process test can only hope to hit, played in order: with 3 of 4 epochs
+    spent, trials a and b each ask for an epoch before either has trained it. Reading the
+    study's count alone, both saw 3 < 4 and both trained (5); a claim written before the read
+    lets only the first start, and b stops for budget."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    done = _Trial(study)
+    done.set_user_attr(attrs.EPOCHS_TRAINED, 3)
+    a = CountingTrainer(lambda *args: None, _Trial(study), max_epochs=4)
+    b = CountingTrainer(lambda *args: None, _Trial(study), max_epochs=4)
+    a.check_budget()  # a's epoch 1 (the study's 4th) may start
+    with pytest.raises(BudgetSpent, match="budget: the study has spent 3 of its 4 epochs, the rest claimed"):
+        b.check_budget()
+
+
+def test_a_claimed_epoch_that_did_not_run_is_given_back():
+    def fails_in_epoch_two(model, data, cfg, device, on_epoch):
+        on_epoch(EpochReport(1, 1.0, 0.5, 0.0))
+        raise RuntimeError("made-up failure")  # epoch 2 was claimed, then never ran
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    trial = _Trial(study)
+    counting = CountingTrainer(fails_in_epoch_two, trial, max_epochs=10)
+    with pytest.raises(RuntimeError):
+        counting(None, None, type("Cfg", (), {"epochs": 3})(), "cpu")
+    user_attrs = study.trials[trial.number].user_attrs
+    assert (user_attrs[attrs.EPOCHS_TRAINED], user_attrs[attrs.EPOCH_CLAIM]) == (1, 1)
