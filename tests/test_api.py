@@ -207,6 +207,8 @@ MISTAKES = [
 WORDS = [
     ("pick", lambda s, url, tmp: scalesearch.export(s, pick="best"), SpecError,
      "pick='best': use knee, max:<metric> or min:<metric>", "export-bad-pick", "--pick"),
+    ("pick-metric", lambda s, url, tmp: scalesearch.export(s, pick="max:joy", rule="single"), ExportError,
+     "max:joy: no Pareto-optimal trial has the metric 'joy'", "export-pick-unmeasured-metric", "max:joy"),
     ("rule", lambda s, url, tmp: scalesearch.export(s, rule="best"), SpecError,
      "rule='best': choose from lcb, mean, single", "export-bad-rule", "--rule"),
     ("seeds", lambda s, url, tmp: scalesearch.export(s, seeds=0), SpecError,

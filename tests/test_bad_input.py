@@ -194,6 +194,8 @@ CASES = [
          "--where 'speed<3': unknown metric 'speed'"),
     Case("export-bad-pick", ["export", "--storage", DB, "--study-name", "tiny", "--pick", "best"],
          "--pick 'best': use knee, max:<metric> or min:<metric>"),
+    Case("export-pick-unmeasured-metric", ["export", "--storage", DB, "--study-name", "tiny", "--pick", "max:joy",
+                                           "--rule", "single"], "max:joy: no Pareto-optimal trial has the metric 'joy'"),
     Case("export-needs-study-name", ["export", "--storage", DB], "--study-name is needed: this storage holds 2 studies"),
     Case("export-unwritable-output", ["export", "--storage", DB, "--study-name", "tiny", "-o", "nodir/best.yaml"],
          "cannot write nodir/best.yaml: No such file or directory; pick a writable path with -o"),

@@ -34,7 +34,7 @@ from scalesearch.search.config.metrics import METRICS, Condition, parse_conditio
 from scalesearch.search.config.spec import StudySpec, spec_to_data
 from scalesearch.search.config.system_attrs import exact_metrics, trial_config
 from scalesearch.search.results.pareto import normalized
-from scalesearch.search.results.report import complete_trials, doubted, feasible
+from scalesearch.search.results.report import complete_trials, feasible
 from scalesearch.search.storage.storage import redact
 
 EXPORT_FORMAT = 1
@@ -133,7 +133,8 @@ def _by_metric(metric: str, sign: int) -> Callable[[list[Any], StudySpec], list[
     def rank(front: list[Any], spec: StudySpec) -> list[Any]:
         having = [t for t in front if metric in exact_metrics(t)]
         if not having:
-            raise ExportError(f"--pick: no Pareto-optimal trial has the metric {metric!r}")
+            raise ExportError(f"{'max' if sign > 0 else 'min'}:{metric}: no Pareto-optimal trial has the metric "
+                              f"{metric!r}; pick by a metric the study measured")
         return sorted(having, key=lambda t: (-sign * exact_metrics(t)[metric], t.number))
 
     return rank
@@ -161,7 +162,7 @@ def candidate_front(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> l
     passing every ``where``."""
     from scalesearch.search.results.useful import useful_front
 
-    return useful_front(passing_trials(study, spec, where), spec, doubts={})  # left out there already
+    return useful_front(passing_trials(study, spec, where), spec)
 
 
 def numbered_trial(study: Any, number: int, caller: str = "cli") -> Any:
@@ -183,9 +184,8 @@ def passing_trials(study: Any, spec: StudySpec, where: Sequence[str] = (), calle
     trials = complete_trials(study)
     if not trials:
         raise ExportError(f"study {study.study_name!r} has no complete trial yet; run it first (scalesearch run)")
-    doubts = doubted([t for t in trials if t.values is not None], spec)  # judged over the whole study
     passing = [t for t in trials if all(c.holds(exact_metrics(t)) for c in conditions)
-               and t.values is not None and feasible(t, spec, doubts)]
+               and t.values is not None and feasible(t, spec)]
     if not passing:
         shown = " and ".join(map(str, conditions)) or "the study's constraints"
         raise ExportError(f"no complete trial satisfies {shown}; relax the filter (see: scalesearch studies)")
