@@ -34,7 +34,7 @@ from scalesearch.search.config.metrics import METRICS, Condition, parse_conditio
 from scalesearch.search.config.spec import StudySpec, spec_to_data
 from scalesearch.search.config.system_attrs import exact_metrics, trial_config
 from scalesearch.search.results.pareto import normalized
-from scalesearch.search.results.report import complete_trials, feasible
+from scalesearch.search.results.report import complete_trials, doubted, feasible
 from scalesearch.search.storage.storage import redact
 
 EXPORT_FORMAT = 1
@@ -162,7 +162,7 @@ def candidate_front(study: Any, spec: StudySpec, where: Sequence[str] = ()) -> l
     passing every ``where``."""
     from scalesearch.search.results.useful import useful_front
 
-    return useful_front(passing_trials(study, spec, where), spec)
+    return useful_front(passing_trials(study, spec, where), spec, doubts={})  # left out there already
 
 
 def numbered_trial(study: Any, number: int, caller: str = "cli") -> Any:
@@ -184,8 +184,9 @@ def passing_trials(study: Any, spec: StudySpec, where: Sequence[str] = (), calle
     trials = complete_trials(study)
     if not trials:
         raise ExportError(f"study {study.study_name!r} has no complete trial yet; run it first (scalesearch run)")
+    doubts = doubted([t for t in trials if t.values is not None], spec)  # judged over the whole study
     passing = [t for t in trials if all(c.holds(exact_metrics(t)) for c in conditions)
-               and t.values is not None and feasible(t, spec)]
+               and t.values is not None and feasible(t, spec, doubts)]
     if not passing:
         shown = " and ".join(map(str, conditions)) or "the study's constraints"
         raise ExportError(f"no complete trial satisfies {shown}; relax the filter (see: scalesearch studies)")
