@@ -113,9 +113,12 @@ def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, r
     ``trial``: export that trial number as it is. The same choices as the CLI's flags. What the
     re-evaluation costs is printed before it runs (by default cut to a quarter of the study's own
     trial time); a pick left off the front run printed, or trials set aside as not useful, are
-    printed in one line each and kept in ``provenance`` (``off_front``, ``set_aside``).
+    printed in one line each and kept in ``provenance`` (``off_front``, ``set_aside``); a trial
+    left off the front for a doubted latency (``latency_suspect``, docs/compression.md) is named
+    in one line too.
     """
     from scalesearch.search.results.export import check_writable, export_data, write_yaml
+    from scalesearch.search.results.report import study_left_off
     from scalesearch.search.results.selection import check_rule, select
     from scalesearch.search.study.study import stored_spec
 
@@ -132,7 +135,7 @@ def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, r
     chosen = select(study, spec, pick, where, rule=rule, seeds=seeds, top=top, device=device, trial=trial,
                     resplit=not same_split, on_training=lambda t, seed: say(f"re-evaluating trial {t} with seed {seed}"),
                     on_plan=say, caller="python")
-    for line in (chosen.set_aside, chosen.off_front):
+    for line in (*study_left_off(study, spec), chosen.set_aside, chosen.off_front):
         if line:
             say(line)
     data = export_data(study, spec, chosen.trial, storage_url=storage or _URLS.get(study) or "python", pick=pick,
