@@ -26,6 +26,8 @@ COLUMNS = (("trial", "trial"), ("state", "state"), ("family", "family"), ("width
            ("latency_ms", "latency (ms)"), ("size_mb", "size (MB)"), ("epochs_run", "epochs"),
            ("reason", "why it stopped or failed"))
 TEXT = ("state", "family", "compression", "reason")
+#: Cells kept on one line at 1600 px ("12 (knee)", "stopped early", "prune 0.3 + int8_dynamic"): only the reason wraps.
+ONE_LINE = ("trial", "state", "family", "compression")
 
 
 def trial_rows(trials: Sequence[Any]) -> list[dict[str, Any]]:
@@ -88,7 +90,8 @@ def trials_html(rows: Sequence[dict[str, Any]], knee: int | None = None) -> str:
             value = row[key]
             sort = "" if value is None else str(value)
             text = _shown(value, key) + (" (knee)" if key == "trial" and value == knee else "")
-            cells.append(f"<td class={'l' if key in TEXT else 'r'} data-v='{html.escape(sort, quote=True)}'>"
+            kind = ("l" if key in TEXT else "r") + (" nw" if key in ONE_LINE else "")
+            cells.append(f"<td class='{kind}' data-v='{html.escape(sort, quote=True)}'>"
                          f"{html.escape(text)}</td>")
         body.append(f"<tr id=trial-{row['trial']} class=s-{row['state'].replace(' ', '-')}>{''.join(cells)}</tr>")
     return (f"<div class=all><table class=sortable><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"

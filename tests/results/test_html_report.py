@@ -120,6 +120,15 @@ def test_png_of_every_figure(made_study, tmp_path):
     assert "pareto_front.png" in report.path.read_text()
 
 
+#: The all-trials table's cells reading "(knee)" or "stopped early", and those whose text the
+#: browser laid out on more than one line.
+ONE_LINE_JS = """() => { const cells = [...document.querySelectorAll('table.sortable td')]
+        .filter(td => /\\(knee\\)|stopped early/.test(td.textContent));
+    const lines = td => { const r = document.createRange(); r.selectNodeContents(td);
+        return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; };
+    return {checked: cells.length, wrapped: cells.filter(td => lines(td) > 1).map(td => td.textContent)}; }"""
+
+
 @pytest.mark.slow
 def test_the_report_in_chromium(made_study, tmp_path):
     from tests.browser_helpers import (
@@ -144,6 +153,9 @@ def test_the_report_in_chromium(made_study, tmp_path):
             assert not errors, errors
             widths = page.evaluate("[...document.querySelectorAll('.js-plotly-plot')].map(p => p.clientWidth)")
             assert min(widths) > 600  # two figures side by side at 1600 px, each readable
+            # In the table of all trials, "12 (knee)" and "stopped early" each stay on one line.
+            wrapped = page.evaluate(ONE_LINE_JS)
+            assert wrapped["checked"] >= 2 and not wrapped["wrapped"], wrapped
 
 
 def test_nothing_to_report_is_a_one_line_error(tmp_path):
