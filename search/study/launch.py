@@ -300,10 +300,10 @@ def final_reeval(study: Any, spec: StudySpec, console: Any, url: str) -> None:
 
 def print_outcome(console: Any, outcome: RunOutcome) -> None:
     """The Pareto front, how many trials finished and why the run stopped, and what to do next."""
+    from scalesearch.search.results.notes import shown_url
     from scalesearch.search.results.tables import front_table
-    from scalesearch.search.storage.storage import redact
 
-    spec, url = outcome.spec, redact(outcome.url)
+    spec, url = outcome.spec, shown_url(outcome.url)  # absolute, as the note and the report give it
     front = front_table(outcome.study, spec)
     console.print(front if front is not None else "no complete trial yet.")
     console.print(f"{outcome.finished}/{spec.budget.n_trials} trials finished in {outcome.seconds:.0f}s "
