@@ -16,9 +16,16 @@ cut-short run keeps what it measured):
    that the measured rate and the free memory recommend.
 
 The last two grow with trials and process start-ups (5 CLI runs, 16 worker processes, 69
-trials): they are the ones that may not fit, so they run last, stop starting trials when the
-time is nearly up (``run --timeout``), and the table says so. Each section's time is reported
-as its share of the 8 minutes (``LIMIT_SECONDS``).
+trials): they are the ones that may not fit, so they run last, stop starting trials when their
+share of the time is up (``run --timeout``), and the table says so. ``default_study`` gets
+``DEFAULT_STUDY_SHARE`` (40 %) of the time left when it starts, ``packing`` the rest, split
+evenly over its worker counts, so neither can squeeze the other. Each section's time is
+reported as its share of the 8 minutes (``LIMIT_SECONDS``).
+
+The table opens with what a GPU owner needs to read it (``machine`` rows, also in the JSON):
+the GPU and its compute capability, the autocast dtype training really used (bf16 only from
+compute capability 8.0; on a V100 or T4 the "bf16" runs train in float32, and the
+``bf16_vs_fp32`` rows say so), torch, the git commit, the date and the load average.
 
 ``--cpu-smoke`` runs every section on the CPU with the same studies, workers, trials, trainings
 and latency measurements as the GPU run (``COUNTS``), at tiny sizes (1 epoch, small models, 128
@@ -47,6 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT_SECONDS = 480  # device_check.sh's hard stop: what each section's share is of
 TRIAL_MARGIN = 60  # seconds before the deadline at which a CLI study stops starting trials
+DEFAULT_STUDY_SHARE = 0.4  # of the time left when default_study starts; packing gets the rest
 
 #: What the smoke run shares with the GPU run, so that its table counts the same work.
 COUNTS = ("n_trials", "packing", "trials_per_worker", "configs", "dtypes")
@@ -68,11 +76,11 @@ CONFIGS = [
 
 
 class Report:
-    def __init__(self, out: Path, mode: str, budget: float | None):
+    def __init__(self, out: Path, mode: str, budget: float | None, machine: dict[str, Any] | None = None):
         self.out = out
         self.deadline = None if budget is None else time.monotonic() + budget
         self.data: dict[str, Any] = {"mode": mode, "host": platform.node(), "limit_s": LIMIT_SECONDS,
-                                     "sections": {}, "rows": []}
+                                     "machine": machine or {}, "sections": {}, "rows": []}
 
     def left(self) -> float:
         return math.inf if self.deadline is None else self.deadline - time.monotonic()
@@ -91,6 +99,7 @@ class Report:
     def table(self) -> str:
         """One table: each section's measurements, then each section's time and share of the limit."""
         rows = [("section", "item", "value", "note")]
+        rows += [("machine", item, _fmt(value), "") for item, value in self.data["machine"].items()]
         rows += [(r["section"], r["item"], _fmt(r["value"]), r["note"]) for r in self.data["rows"]]
         limit = f"{LIMIT_SECONDS // 60} min"
         for name, s in self.data["sections"].items():
@@ -110,6 +119,47 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def machine_facts(device: str) -> dict[str, Any]:
+    """What a reader needs beside the numbers: the GPU, its compute capability, the autocast
+    dtype training used there (``speed.autocast_dtype``), torch, the commit, date and load."""
+    import datetime
+
+    import torch
+
+    from scalesearch.search.training.speed import autocast_dtype
+
+    if device.startswith("cuda"):
+        gpu = torch.cuda.get_device_name(torch.device(device))
+        capability = ".".join(map(str, torch.cuda.get_device_capability(torch.device(device))))
+    else:
+        gpu, capability = "none (CPU run)", "-"
+    dtype = autocast_dtype(device)
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
+    return {"gpu": gpu, "compute capability": capability,
+            "autocast dtype (amp=True)": "bfloat16" if dtype is torch.bfloat16 else "float32 (autocast off)",
+            "torch": torch.__version__, "commit": _commit(), "date (UTC)": now,
+            "load average at start, 1/5/15 min": " / ".join(f"{x:.2f}" for x in os.getloadavg())}
+
+
+def _commit() -> str:
+    """``git describe``-like: the short commit, ``+dirty`` when the tree has changes."""
+    try:
+        git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT,  # noqa: E731
+                                        timeout=10).stdout.strip()
+        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "-uno") else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _amp_name(device: str) -> str:
+    """What ``amp=True`` trains in on ``device``: bf16 only where speed.autocast_dtype gives it."""
+    import torch
+
+    from scalesearch.search.training.speed import autocast_dtype
+
+    return "bf16" if autocast_dtype(device) is torch.bfloat16 else "fp32"
 
 
 # --------------------------------------------------------------------------- sections
@@ -165,7 +215,9 @@ def _run_args(cfg: dict[str, Any], url: str, name: str, n_trials: int, extra: li
 
 def default_study(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
     url, name = f"sqlite:///{work / 'default.db'}", "device-check-default"
-    code, wall, tail = _run_cli(_run_args(cfg, url, name, cfg["n_trials"]), report.left())
+    left = report.left()  # its share: packing, after it, must not be squeezed to a few seconds
+    share = DEFAULT_STUDY_SHARE * (left - TRIAL_MARGIN) if math.isfinite(left) else None
+    code, wall, tail = _run_cli(_run_args(cfg, url, name, cfg["n_trials"]), left, stop_after=share)
     if code != 0:
         raise RuntimeError(f"scalesearch run exited {code}: {tail}")
     facts = _study_facts(url, name) | {"wall_s": wall}
@@ -203,6 +255,7 @@ def _train_one(config: dict[str, Any], data: Any, device: str, epochs: int, *, a
 
 def bf16_vs_fp32(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
     data, epochs = _data(cfg["device"], cfg["samples"]), cfg["epochs"] or 12
+    amp = _amp_name(cfg["device"])  # on a GPU without bf16 (V100, T4) both runs are float32
     pairs = []
     for config in CONFIGS[: cfg["configs"]]:
         _, bf16 = _train_one(config, data, cfg["device"], epochs, amp=True)
@@ -210,12 +263,13 @@ def bf16_vs_fp32(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, A
         label = f"{config['family']} w={config['model']['width_multiplier']}"
         pairs.append({"model": label, "bf16": bf16.val_accuracy, "fp32": fp32.val_accuracy,
                       "bf16_train_s": bf16.train_seconds, "fp32_train_s": fp32.train_seconds})
-        report.row("bf16_vs_fp32", f"{label}: accuracy bf16 / fp32",
+        report.row("bf16_vs_fp32", f"{label}: accuracy amp ({amp}) / fp32",
                    f"{bf16.val_accuracy:.4f} / {fp32.val_accuracy:.4f}",
                    f"train {bf16.train_seconds:.1f} s / {fp32.train_seconds:.1f} s, seed 0, {epochs} epochs")
     gap = max(abs(p["bf16"] - p["fp32"]) for p in pairs)
-    report.row("bf16_vs_fp32", "largest accuracy gap", gap)
-    return {"pairs": pairs, "max_gap": gap}
+    report.row("bf16_vs_fp32", "largest accuracy gap", gap,
+               "" if amp == "bf16" else "no bf16 autocast on this device: both runs float32, not a bf16 test")
+    return {"amp": amp, "pairs": pairs, "max_gap": gap}
 
 
 def packing(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
@@ -296,17 +350,20 @@ def int8_cpu(report: Report, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
     deployed, _ = quantize("int8_static", copy.deepcopy(model), cpu_data.train.x[:2],
                            calibration_batches(cpu_data.train, 512))
     int8_pred = predictions(deployed, cpu_data.val, "cpu")
-    accuracy = (int8_pred == cpu_data.val.y).float().mean().item()
-    agreement = (int8_pred == reference).float().mean().item()
+    n = len(cpu_data.val)
+    int8_correct, float_correct = int((int8_pred == cpu_data.val.y).sum()), int((reference == cpu_data.val.y).sum())
+    agree = int((int8_pred == reference).sum())  # predictions the int8 model shares with its float self
+    accuracy, agreement = int8_correct / n, agree / n
     shape = (cpu_data.in_chans, cpu_data.input_size, cpu_data.input_size)
     lat_f = measure_latency(float_cpu, shape, "cpu", batch_size=1, warmup=cfg["warmup"], repeats=cfg["repeats"])
     lat_q = measure_latency(deployed, shape, "cpu", batch_size=1, warmup=cfg["warmup"], repeats=cfg["repeats"])
-    report.row("int8_cpu", f"trained on {device}: float accuracy (device) / int8 accuracy (CPU)",
-               f"{result.val_accuracy:.4f} / {accuracy:.4f}", f"{agreement:.1%} predictions agree")
+    report.row("int8_cpu", f"trained on {device} (amp {_amp_name(device)}): float accuracy / int8 on CPU",
+               f"{result.val_accuracy:.4f} / {accuracy:.4f}",
+               f"{agree} of {n} predictions agree ({agreement:.1%})")
     report.row("int8_cpu", "CPU latency float32 / int8, batch 1", f"{lat_f.batch1_ms:.3f} / {lat_q.batch1_ms:.3f}",
                f"ms, {torch.get_num_threads()} threads")
     return {"float_accuracy": result.val_accuracy, "int8_accuracy": accuracy, "agreement": agreement,
-            "val_samples": len(cpu_data.val),
+            "val_samples": n, "agree": agree, "int8_correct": int8_correct, "float_cpu_correct": float_correct,
             "float_ms": lat_f.batch1_ms, "int8_ms": lat_q.batch1_ms}
 
 
@@ -332,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             print("error: no CUDA device here; run with --cpu-smoke to check the code paths on the CPU")
             return 2
     report = Report(Path(args.out), "cpu-smoke" if args.cpu_smoke else "cuda",
-                    args.budget if args.budget is not None else cfg["budget"])
+                    args.budget if args.budget is not None else cfg["budget"], machine_facts(cfg["device"]))
     failed = 0
     with tempfile.TemporaryDirectory(prefix="device-check-") as tmp:
         for name, section, may_not_fit in SECTIONS:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU path end to end on one GPU, in at most 8 minutes: bf16 vs fp32 accuracy, fp32/bf16/fp16
 # latency, int8 on the CPU of a GPU-trained model, then (last: they may not fit) the default study
-# on cuda and packing 1-8 workers per GPU. Prints one table, each section's share of the 8 minutes
-# included; writes JSON (default benchmarks/results/device_check.json).
+# on cuda (40 % of the time left) and packing 1-8 workers per GPU (the rest). Prints one table that
+# opens with the GPU, compute capability, autocast dtype used, torch, commit, date and load, and
+# gives each section's share of the 8 minutes; writes JSON (default benchmarks/results/device_check.json).
 #
 #   benchmarks/device_check.sh                 # on a machine with a GPU
 #   benchmarks/device_check.sh --cpu-smoke     # every section on the CPU, same studies and workers, tiny sizes
