@@ -57,20 +57,39 @@ def scaling_figure(view: StudyView) -> dict[str, Any]:
     note = ("curves: error = a·N^(-b) + c fitted per family (robust, on log error), exponent b in the legend"
             + ("; compressed trials (hollow) not fitted" if compressed else "")
             + (f"; {style.plural(dropped, 'trial')} with zero error not drawn" if dropped else ""))
+    axes = {"xaxis": style.axis("parameters (N)", True, domain=[0, 0.46], anchor="y", values=drawn["params"],
+                                metric="params"),
+            "yaxis": style.axis("validation error (1 - accuracy)", True, anchor="x", values=drawn["error"]),
+            "xaxis2": style.axis("FLOPs per image (F)", True, domain=[0.56, 1], anchor="y2", values=drawn["flops"],
+                                 metric="flops"),
+            "yaxis2": style.axis("", True, anchor="x2", matches="y", values=drawn["error"])}
+    off = _count_on_axes(traces, axes)  # legend counts what is drawn; the note says what is not
+    if off:
+        below = f" (below accuracy {view.floor:.2f}, no useful model)" if view.floor is not None else ""
+        note += f"; {style.plural(off, 'trial')} off the axes{below}"
     verdict = pruning_verdict_line(view.complete)  # issue 25's same-size comparison, when there are pruned trials
     if verdict:
         note += ". " + verdict
     head = style.layout("", note)
     names = [t["name"] for t in traces if t.get("showlegend", True) and t.get("name")]
     return {"data": traces, "layout": style.layout(
-        "Scaling: validation error against model size", note,
-        xaxis=style.axis("parameters (N)", True, domain=[0, 0.46], anchor="y", values=drawn["params"], metric="params"),
-        yaxis=style.axis("validation error (1 - accuracy)", True, anchor="x", values=drawn["error"]),
-        xaxis2=style.axis("FLOPs per image (F)", True, domain=[0.56, 1], anchor="y2", values=drawn["flops"],
-                          metric="flops"),
-        yaxis2=style.axis("", True, anchor="x2", matches="y", values=drawn["error"]),
-        **style.legend_below(names, head["margin"]),
+        "Scaling: validation error against model size", note, **axes, **style.legend_below(names, head["margin"]),
     )}
+
+
+def _count_on_axes(traces: list[dict[str, Any]], axes: dict[str, Any]) -> int:
+    """Name each family's points in the legend by how many lie inside the params panel's ranges
+    (log axes: ranges in log10); return how many fall outside them."""
+    x_range, y_range = axes["xaxis"].get("range"), axes["yaxis"].get("range")
+    off = 0
+    for trace in traces:
+        if trace.get("mode") != "markers" or trace.get("xaxis") != "x" or not x_range or not y_range:
+            continue
+        inside = sum(x_range[0] <= math.log10(x) <= x_range[1] and y_range[0] <= math.log10(y) <= y_range[1]
+                     for x, y in zip(trace["x"], trace["y"], strict=True))
+        off += len(trace["x"]) - inside
+        trace["name"] = f"{trace['legendgroup']} ({style.plural(inside, 'trial')})"
+    return off
 
 
 def _points(members: list[TrialPoint], metric: str, family: str, colour: str, axes: tuple[str, str],

@@ -230,3 +230,49 @@ def test_a_model_that_learned_nothing_does_not_stretch_the_axes_or_join_the_fron
     title = " ".join(re.sub(r"<[^>]+>", " ", layout["title"]["text"]).split())
     aside = len(with_tiny.set_aside)
     assert aside >= 1 and f"{aside} trial{'s' * (aside > 1)} below accuracy {floor:.2f} set aside" in title
+
+
+def test_scaling_says_when_trials_fall_off_its_axes(made_study):
+    """Its axes span the useful models: a family's legend counts the points drawn (it said
+    'resnet (3 trials)' with 2 in view) and the note says how many fall off, as the Pareto figure does."""
+    import dataclasses
+    import math
+    import re
+
+    from scalesearch.search.results.figure_style import plural
+    from scalesearch.search.results.useful import floor_of
+
+    view = read_study(made_study)
+    best = max(view.complete, key=lambda p: p.metrics["accuracy"])
+    tiny = dataclasses.replace(best, number=999, metrics=dict(best.metrics) | {"accuracy": 0.11, "params": 500.0})
+    floor = floor_of([p.metrics["accuracy"] for p in view.complete])
+    figure = figure_data(dataclasses.replace(view, points=(*view.points, tiny), floor=floor))["scaling"]
+    layout = figure["layout"]
+    (x_low, x_high), (y_low, y_high) = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    off = 0
+    for trace in (t for t in figure["data"] if t.get("xaxis") == "x" and t["mode"] == "markers"):
+        inside = sum(x_low <= math.log10(x) <= x_high and y_low <= math.log10(y) <= y_high
+                     for x, y in zip(trace["x"], trace["y"], strict=True))
+        assert trace["name"] == f"{trace['legendgroup']} ({plural(inside, 'trial')})"
+        off += len(trace["x"]) - inside
+    title = " ".join(re.sub(r"<[^>]+>", " ", layout["title"]["text"]).split())
+    assert off >= 1 and f"{plural(off, 'trial')} off the axes (below accuracy {floor:.2f}" in title, title
+
+
+def test_parallel_coordinates_share_width_and_depth_and_log_their_costs(made_study):
+    """Width and depth on one axis each for every family (optuna-dashboard's own view leaves out
+    resnet.width_multiplier and convnext.width_multiplier), params on a log axis."""
+    import math
+
+    view = read_study(made_study)
+    assert len({p.family for p in view.complete}) > 1
+    (trace,) = figure_data(view)["parallel"]["data"]
+    dims = {d["label"].replace("<br>", " "): d for d in trace["dimensions"]}
+    assert {"family", "width (log)", "depth"} <= set(dims), list(dims)  # width spans a decade: log
+    widths = [p.width for p in view.complete if view.values(p) is not None]
+    assert dims["width (log)"]["values"] == pytest.approx([math.log10(w) for w in widths], rel=1e-5)
+    assert not any("." in label for label in dims)  # no per-family knob
+    params = dims["params (log)"]
+    points = [p for p in view.complete if view.values(p) is not None]
+    assert params["values"] == pytest.approx([math.log10(p.metrics["params"]) for p in points], rel=1e-5)
+    assert params["ticktext"] and len(params["tickvals"]) >= 3  # rounded labels at log positions

@@ -168,3 +168,23 @@ def test_nothing_to_report_is_a_one_line_error(tmp_path):
     with pytest.raises(ReportError, match="has no complete trial yet") as info:
         write_report(study, tmp_path / "out")
     assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
+
+
+def test_failed_trials_are_listed_with_their_reasons(tmp_path):
+    """ended_badly_html: each failed trial by number, linked to its row, with the reason it failed;
+    the stopped ones after them; the table says 'uncompressed' for a model deployed as trained."""
+    from scalesearch.search.config import attrs
+
+    study = compression_study()
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={
+        attrs.FAIL_REASON: "RuntimeError: CUDA out of memory (tried to allocate 2.00 GiB)"}))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    first, second = (t.number for t in study.trials[-2:])
+    text = write_report(study, tmp_path / "out", png=False).path.read_text()
+    listed = re.search(r"<p class=meta>2 trials failed:</p><ul class=why>(.*?)</ul>", text).group(1)
+    assert (f"<li><a href='#trial-{first}'>trial {first}</a>: RuntimeError: CUDA out of memory (tried to allocate "
+            "2.00 GiB)</li>") in listed
+    assert f"<a href='#trial-{second}'>trial {second}</a>: no reason recorded" in listed
+    assert text.index("trials failed:") < text.index("trials stopped early:")
+    assert f"<tr id=trial-{first} class=s-failed>" in text
+    assert re.search(r"<tr id=trial-0 [^>]*>.*?>uncompressed</td>", text)  # trial 0 is deployed as trained
