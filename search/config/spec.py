@@ -27,10 +27,10 @@ from scalesearch.search.config.metrics import (
     direction,
     parse_condition,
 )
-from scalesearch.search.datasets.registry import check_dataset
+from scalesearch.search.datasets.kinds_spec import check_dataset
 from scalesearch.search.datasets.spec import DatasetSpec
 from scalesearch.search.runtime.device import is_device_name
-from scalesearch.search.storage.storage import GRACE_SECONDS, HEARTBEAT_SECONDS
+from scalesearch.search.storage.heartbeat_spec import GRACE_SECONDS, HEARTBEAT_SECONDS
 from scalesearch.search.study.early_stopping_spec import EarlyStoppingSpec, validate_early_stopping
 from scalesearch.search.study.sampler_spec import SamplerSpec, validate_sampler
 from scalesearch.search.training.schedules import check_schedules

@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scalesearch.errors import SpecError
 from scalesearch.search.datasets.source import ImageSource
 
 if TYPE_CHECKING:
     from scalesearch.search.datasets.spec import DatasetSpec
-
-
-def check(spec: DatasetSpec) -> None:
-    if spec.name != "digits":
-        raise SpecError(f"dataset.name: {spec.name!r} is not the digits dataset; for your own images set "
-                        "dataset.kind: imagefolder, for CIFAR10/MNIST/... dataset.kind: torchvision")
 
 
 def load(spec: DatasetSpec) -> ImageSource:

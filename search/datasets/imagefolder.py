@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scalesearch.errors import DataError, SpecError
+from scalesearch.errors import DataError
 from scalesearch.search.datasets import cache
 from scalesearch.search.datasets.decode import (
     Probe,
@@ -101,11 +101,6 @@ def scan(root: Path) -> Scan:
                 parts.append(SPLIT_FOLDERS.get(name, POOL))
     return Scan(root, tuple(files), np.asarray(labels, dtype=np.int64),
                 np.asarray(parts, dtype=np.int8) if split_layout else None, class_names)
-
-
-def check(spec: DatasetSpec) -> None:
-    if not spec.root:
-        raise SpecError("dataset.root: kind imagefolder needs root: a folder with one subfolder per class")
 
 
 def _workers() -> int:

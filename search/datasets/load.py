@@ -14,7 +14,8 @@ from scalesearch.errors import DataError, UnknownNameError
 from scalesearch.search.datasets import split as splits
 from scalesearch.search.datasets.augment import Augment
 from scalesearch.search.datasets.base import DataClock, Dataset, Split
-from scalesearch.search.datasets.registry import check_dataset, get_kind
+from scalesearch.search.datasets.kinds_spec import check_dataset
+from scalesearch.search.datasets.registry import get_kind
 from scalesearch.search.datasets.source import FileSource, ImageSource
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from scalesearch.errors import DataError, SpecError
+from scalesearch.errors import DataError
 from scalesearch.search.datasets.source import ImageSource
 
 if TYPE_CHECKING:
@@ -86,14 +86,6 @@ def require(spec: DatasetSpec) -> None:
             f"dataset: this study's data came from Python (kind python, fingerprint {str(spec.fingerprint)[:12]}) "
             "and exists only in the process that passed it to scalesearch.run(data=...); pass the same "
             "data= to scalesearch.run to resume it, or store the images on disk (dataset.kind: imagefolder)")
-
-
-def check(spec: DatasetSpec) -> None:
-    if not spec.fingerprint:
-        raise SpecError("dataset.kind: python is set by scalesearch.run(spec, data=(x, y)) from Python, "
-                        "not in a spec file; for images on disk use kind imagefolder")
-    if spec.root is not None:
-        raise SpecError("dataset.root: kind python takes its data from Python, not from a folder; remove root")
 
 
 def load(spec: DatasetSpec) -> ImageSource:

@@ -8,23 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scalesearch.errors import SpecError
 from scalesearch.search.datasets.source import ImageSource
 
 if TYPE_CHECKING:
     from scalesearch.search.datasets.spec import DatasetSpec
 
 DEFAULT_SIZE = 8
-
-
-def check(spec: DatasetSpec) -> None:
-    s = spec.synthetic
-    if s.classes < 2:
-        raise SpecError(f"dataset.synthetic.classes: needs at least 2 classes, got {s.classes}")
-    if s.samples < 2 * s.classes:
-        raise SpecError(f"dataset.synthetic.samples: needs at least 2 per class ({2 * s.classes}), got {s.samples}")
-    if s.noise < 0:
-        raise SpecError(f"dataset.synthetic.noise: must be >= 0, got {s.noise}")
 
 
 def load(spec: DatasetSpec) -> ImageSource:

@@ -7,54 +7,16 @@ The official test set is pinned to ``test``; validation is carved from the train
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scalesearch.errors import DataError, SpecError, UnknownNameError
+from scalesearch.errors import DataError
 from scalesearch.search.datasets import cache
+from scalesearch.search.datasets.kinds_spec import TORCHVISION, resolve_name
 from scalesearch.search.datasets.source import POOL, TEST, ImageSource
 
 if TYPE_CHECKING:
     from scalesearch.search.datasets.spec import DatasetSpec
-
-
-@dataclass(frozen=True)
-class TorchvisionSet:
-    expects: str  # what ROOT must contain, for error messages
-    layout: str  # how `.data` is laid out: NHW, NHWC or NCHW
-    split_arg: str = "train"  # "train" (bool) or "split" ("train"/"test")
-    labels_attr: str = "targets"
-    classes: tuple[str, ...] = ()  # for datasets without a `.classes` attribute
-
-
-_MNIST_FILES = "{cls}/raw/train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
-
-#: torchvision class name -> how to read it.
-TORCHVISION: dict[str, TorchvisionSet] = {
-    "MNIST": TorchvisionSet(_MNIST_FILES.format(cls="MNIST"), "NHW"),
-    "FashionMNIST": TorchvisionSet(_MNIST_FILES.format(cls="FashionMNIST"), "NHW"),
-    "KMNIST": TorchvisionSet(_MNIST_FILES.format(cls="KMNIST"), "NHW"),
-    "CIFAR10": TorchvisionSet("cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta)", "NHWC"),
-    "CIFAR100": TorchvisionSet("cifar-100-python/ (train, test, meta)", "NHWC"),
-    "SVHN": TorchvisionSet("train_32x32.mat and test_32x32.mat", "NCHW", split_arg="split",
-                           labels_attr="labels", classes=tuple(str(i) for i in range(10))),
-}
-
-
-def resolve_name(name: str) -> str:
-    """The registered spelling of ``name`` (case-insensitive)."""
-    for known in TORCHVISION:
-        if known.lower() == name.lower():
-            return known
-    raise UnknownNameError(f"dataset.name: {name!r} is not a supported torchvision dataset; "
-                           f"choose from {', '.join(TORCHVISION)}")
-
-
-def check(spec: DatasetSpec) -> None:
-    resolve_name(spec.name)
-    if not spec.root:
-        raise SpecError(f"dataset.root: kind torchvision needs root: the folder holding {spec.name}'s files")
 
 
 def how_to_get(name: str, root: Path) -> str:

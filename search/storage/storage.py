@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from scalesearch.errors import StorageError
+from scalesearch.search.storage.heartbeat_spec import GRACE_SECONDS, HEARTBEAT_SECONDS
 
 DEFAULT_URL = "sqlite:///scalesearch.db"
 ENV_VAR = "SCALESEARCH_STORAGE"
-HEARTBEAT_SECONDS = 10
-GRACE_SECONDS = 60
 SQLITE_BUSY_SECONDS = 60.0  # how long a SQLite writer waits for another's lock
 
 

@@ -30,6 +30,14 @@ def test_every_kind_has_an_example():
     assert set(EXAMPLES) == set(DATASETS)
 
 
+def test_the_loaders_and_the_spec_checks_name_the_same_kinds():
+    """The spec checks a kind through datasets/kinds_spec.py; the registry loads it: one set of names."""
+    from scalesearch.search.datasets.kinds_spec import KINDS
+    from scalesearch.search.datasets.registry import LOADERS
+
+    assert list(LOADERS) == list(KINDS) == list(DATASETS)
+
+
 @pytest.mark.parametrize("kind", list(DATASETS))
 def test_every_kind_loads_into_the_trainer_contract(tmp_path, kind):
     spec = spec_from_data({"dataset": {"kind": kind, **EXAMPLES[kind](tmp_path)}})
