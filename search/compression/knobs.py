@@ -2,27 +2,60 @@
 
 The spec (``search/config/spec.py``, through ``deploy_spec.py``) checks the section here, so
 reading a spec imports neither the compression pipeline (``compress.py``) nor the trainer it
-fine-tunes with. Names and ranges come from the registries of pruning, sparsity and quantization
-(one source of truth); those modules import torch only inside their functions.
+fine-tunes with, nor the pruning, sparsity and quantization code: the names and ranges live here
+(one source of truth), and ``prune.py``, ``sparsity.py`` and ``quantize.py`` take theirs from here
+(``tests/compression/test_quantize.py`` checks that the quantizers are exactly the names below).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scalesearch.errors import SpecError
-from scalesearch.search.compression.prune import (
-    ALLOCATIONS,
-    MAX_RATIO,
-    PROFILES,
-    profile_multipliers,
-)
-from scalesearch.search.compression.quantize import QUANTIZERS
-from scalesearch.search.compression.sparsity import MAX_SPARSITY
 from scalesearch.spaces.space import Fixed, FloatRange, Param, param_values
 
-#: Knob -> what a space may give it. Names come from their registries (one source of truth).
+#: How structured pruning shares its ratio out over the layers (search/compression/prune.py).
+ALLOCATIONS = ("global", "uniform")
+
+#: Named per-stage profiles: multipliers of the pruning ratio, interpolated over the stages.
+PROFILES: dict[str, tuple[float, ...]] = {
+    "flat": (1.0,),
+    "later": (0.5, 1.5),
+    "earlier": (1.5, 0.5),
+}
+
+#: No layer (global allocation) and no stage (profiles) loses more than this fraction.
+MAX_RATIO = 0.9
+
+#: The largest fraction of weights unstructured sparsity may zero (search/compression/sparsity.py).
+MAX_SPARSITY = 0.99
+
+#: Each quantization by name, and the device types it deploys on (search/compression/quantize.py).
+QUANTIZATION_DEVICES: dict[str, tuple[str, ...]] = {
+    "none": ("cpu", "cuda"),
+    "int8_dynamic": ("cpu",),
+    "int8_static": ("cpu",),
+    "bf16": ("cuda",),
+    "fp16": ("cuda",),
+}
+
+Profile = str | Sequence[float]
+
+
+def profile_multipliers(profile: Profile) -> tuple[float, ...]:
+    """The multipliers of a named or explicit profile; ``ValueError`` for unknown or negative."""
+    if isinstance(profile, str):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown pruning profile {profile!r}; choose from {', '.join(PROFILES)} or give a list")
+        return PROFILES[profile]
+    values = tuple(float(v) for v in profile)
+    if not values or any(v < 0 for v in values):
+        raise ValueError(f"a pruning profile is a non-empty list of non-negative multipliers, got {list(profile)}")
+    return values
+
+
+#: Knob -> what a space may give it.
 KNOBS: dict[str, dict[str, Any]] = {
     "pruning_ratio": {"low": 0.0, "high": MAX_RATIO},
     "pruning_allocation": {"choices": ALLOCATIONS},
@@ -31,7 +64,7 @@ KNOBS: dict[str, dict[str, Any]] = {
     "finetune_lr_factor": {"low": 1e-4, "high": 10.0},
     "finetune_fraction": {"low": 0.0, "high": 10.0},
     "sparsity": {"low": 0.0, "high": MAX_SPARSITY},
-    "quantization": {"choices": tuple(QUANTIZERS)},
+    "quantization": {"choices": tuple(QUANTIZATION_DEVICES)},
 }
 
 
@@ -62,7 +95,7 @@ def validate_compression(knobs: Mapping[str, Param], deploy_type: str | None,
             raise SpecError(f"{path}: a range of epochs needs 'type: int'")
     if deploy_type is not None and "quantization" in knobs:
         for name in param_values(knobs["quantization"]):
-            if deploy_type not in QUANTIZERS[name].devices:
-                runs_on = " or ".join(QUANTIZERS[name].devices)
+            if deploy_type not in QUANTIZATION_DEVICES[name]:
+                runs_on = " or ".join(QUANTIZATION_DEVICES[name])
                 raise SpecError(f"{where}.quantization: {name!r} runs on {runs_on} but deploy.device "
                                 f"is {deploy_type}; drop it or set deploy.device: {runs_on}")

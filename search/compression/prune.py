@@ -5,11 +5,11 @@ What is removed is ranked by L2 magnitude over each coupled group (a conv, its B
 residual adds and the next layer's input channels all go together):
 
 * ``allocation="global"`` ranks groups across the whole model (layers of different widths
-  lose different fractions; no layer loses more than :data:`MAX_RATIO`);
+  lose different fractions; no layer loses more than ``knobs.MAX_RATIO``);
 * ``allocation="uniform"`` removes the same fraction from every layer.
 
 A *profile* spreads the ratio over the model's stages (timm's ``feature_info``): stage ``s``
-gets ``ratio * multiplier[s]``, the multipliers being a named profile (:data:`PROFILES`) or a
+gets ``ratio * multiplier[s]``, the multipliers being a named profile (``knobs.PROFILES``) or a
 list, interpolated linearly over however many stages the model has. ``flat`` is one ratio
 everywhere; ``later`` prunes late, wide stages harder than early ones.
 
@@ -30,37 +30,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-ALLOCATIONS = ("global", "uniform")
-
-#: Named per-stage profiles: multipliers of the pruning ratio, interpolated over the stages.
-PROFILES: dict[str, tuple[float, ...]] = {
-    "flat": (1.0,),
-    "later": (0.5, 1.5),
-    "earlier": (1.5, 0.5),
-}
-
-#: No layer (global allocation) and no stage (profiles) loses more than this fraction.
-MAX_RATIO = 0.9
-
-Profile = str | Sequence[float]
+from scalesearch.search.compression.knobs import (
+    ALLOCATIONS,
+    MAX_RATIO,
+    Profile,
+    profile_multipliers,
+)
 
 
 @dataclass(frozen=True)
 class PruneResult:
     history: list[list[Any]]  # [module name, is_output_channels, [indices]]: JSON-safe
     stage_ratios: tuple[float, ...]  # the ratio each stage was asked for
-
-
-def profile_multipliers(profile: Profile) -> tuple[float, ...]:
-    """The multipliers of a named or explicit profile; ``ValueError`` for unknown or negative."""
-    if isinstance(profile, str):
-        if profile not in PROFILES:
-            raise ValueError(f"unknown pruning profile {profile!r}; choose from {', '.join(PROFILES)} or give a list")
-        return PROFILES[profile]
-    values = tuple(float(v) for v in profile)
-    if not values or any(v < 0 for v in values):
-        raise ValueError(f"a pruning profile is a non-empty list of non-negative multipliers, got {list(profile)}")
-    return values
 
 
 def stage_ratios(ratio: float, profile: Profile, n_stages: int) -> tuple[float, ...]:

@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from scalesearch.search.compression.knobs import QUANTIZATION_DEVICES as RUNS_ON
+
 _DEPRECATIONS = (
     (r"torch\.ao\.quantization is deprecated", DeprecationWarning),
     (r"torch\.quantize_per_tensor, torch\.quantize_per_channel and other quantized tensor", UserWarning),
@@ -165,13 +167,13 @@ def _half_convert(prepared: Any) -> Any:
 QUANTIZERS: dict[str, Quantizer] = {
     q.name: q
     for q in (
-        Quantizer("none", ("cpu", "cuda"), False, _eval, _identity, "float32, as trained"),
-        Quantizer("int8_dynamic", ("cpu",), False, _dynamic_prepare, _dynamic_convert,
+        Quantizer("none", RUNS_ON["none"], False, _eval, _identity, "float32, as trained"),
+        Quantizer("int8_dynamic", RUNS_ON["int8_dynamic"], False, _dynamic_prepare, _dynamic_convert,
                   "int8 Linear weights, dynamic activations (torch.ao eager)"),
-        Quantizer("int8_static", ("cpu",), True, _static_prepare, _static_convert,
+        Quantizer("int8_static", RUNS_ON["int8_static"], True, _static_prepare, _static_convert,
                   "int8 convs and linears, calibrated activations (torch.ao FX, x86)"),
-        Quantizer("bf16", ("cuda",), False, _half_prepare("bfloat16"), _half_convert, "bfloat16 weights and activations"),
-        Quantizer("fp16", ("cuda",), False, _half_prepare("float16"), _half_convert, "float16 weights and activations"),
+        Quantizer("bf16", RUNS_ON["bf16"], False, _half_prepare("bfloat16"), _half_convert, "bfloat16 weights and activations"),
+        Quantizer("fp16", RUNS_ON["fp16"], False, _half_prepare("float16"), _half_convert, "float16 weights and activations"),
     )
 }
 

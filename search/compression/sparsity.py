@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scalesearch.search.compression.knobs import MAX_SPARSITY
 from scalesearch.search.compression.prune import classifier
-
-MAX_SPARSITY = 0.99
 
 
 def targets(model: Any) -> list[tuple[Any, str]]:

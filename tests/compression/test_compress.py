@@ -59,7 +59,7 @@ def test_validation_accepts_a_full_space_and_defers_device_checks_to_run_time() 
     knobs = {"pruning_ratio": Choice((0.0, 0.5)), "pruning_allocation": Choice(("global", "uniform")),
              "pruning_profile": Fixed((0.5, 1.5)), "finetune_epochs": IntRange(0, 3),
              "finetune_lr_factor": Fixed(0.3), "sparsity": FloatRange(0.0, 0.9),
-             "quantization": Choice(tuple(K.QUANTIZERS))}
+             "quantization": Choice(tuple(K.QUANTIZATION_DEVICES))}
     K.validate_compression(knobs, None)
 
 

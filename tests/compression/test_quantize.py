@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-from scalesearch.search.compression import quantize
+from scalesearch.search.compression import knobs, quantize
 from scalesearch.search.compression.compress import calibration_batches, predictions
 from scalesearch.search.compression.measure import serialized_size
 from tests.compression_helpers import IO, MODELS, digits, small_model, trained
@@ -21,6 +21,8 @@ def test_registry_names_and_devices() -> None:
     assert CPU_INT8 == ["int8_dynamic", "int8_static"]
     for name, q in quantize.QUANTIZERS.items():
         assert q.name == name and q.devices and q.description
+    # The spec checks quantization names and devices in knobs.py, without this module: the same.
+    assert {n: q.devices for n, q in quantize.QUANTIZERS.items()} == knobs.QUANTIZATION_DEVICES
 
 
 @pytest.mark.parametrize("name", CPU_INT8)
