@@ -27,9 +27,12 @@ _PLOT = '[id^="user-defined-plot:"]'
 
 
 #: Said beside optuna-dashboard's toggles, which stay above its own plots (they change none of ours),
-#: in our words: its PRUNED is scalesearch's "stopped early", never compression's pruning.
+#: in our words: its PRUNED is scalesearch's "stopped early", never compression's pruning; and its
+#: importance plot (every knob, for each objective) is not the one to read for costs.
 TOGGLES_NOTE = ("Optuna's own plots below. Its toggles change only them; 'PRUNED' there means "
-                "stopped early (early stopping), not pruned (compression).")
+                "stopped early (early stopping), not pruned (compression). Its importance plot ranks every "
+                "knob for every objective, even knobs that cannot change a cost (lr for params): for costs, "
+                "read our importance figure above.")
 
 
 def figures_first_css(order: tuple[str, ...] = FIGURE_ORDER) -> str:
@@ -38,7 +41,7 @@ def figures_first_css(order: tuple[str, ...] = FIGURE_ORDER) -> str:
     and within it the figures, in ``order``; the toggles ("Log y scale", "Include PRUNED trials")
     stay with the built-in plots they change, with a line saying so (:data:`TOGGLES_NOTE`)."""
     rules = [f"div:has(> div > div > div > div > {_PLOT}) > fieldset::before {{ content: {json.dumps(TOGGLES_NOTE)};"
-             " font-size: 12px; color: #666; margin-right: auto; align-self: center; padding-left: 8px; }",
+             " font-size: 12px; color: #666; margin-right: auto; align-self: center; padding-left: 8px; flex: 1 1 0; }",
              f"div:has(> div > div > div > {_PLOT}) {{ order: -1; }}",
              f"div:has(> div > div > {_PLOT}) {{ order: -1; }}"]
     rules += [f'div:has(> div > div > [id="user-defined-plot:{key}"]) {{ order: {i - len(order) - 1}; }}'

@@ -76,6 +76,7 @@ def test_the_served_study_page_carries_the_figures_first_style_and_never_a_stale
         # The toggles are not moved above our figures (they change only the built-in plots) and say so.
         assert "fieldset { order" not in figures_first_css() and TOGGLES_NOTE in json.loads(
             '"' + figures_first_css().split('content: "')[1].split('";')[0] + '"')
+        assert "importance plot ranks every knob for every objective" in TOGGLES_NOTE  # ours is the one for costs
         for earlier, later in zip(FIGURE_ORDER, FIGURE_ORDER[1:], strict=False):
             assert page.index(f"user-defined-plot:{earlier}") < page.index(f"user-defined-plot:{later}")
         assert _get(server.server_port, "/api/studies")["study_summaries"]  # the API passes untouched

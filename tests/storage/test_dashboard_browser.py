@@ -126,8 +126,9 @@ def test_the_study_page_fits_names_its_objectives_and_draws_the_studys_figures(d
         # below every figure of ours, and say so; the spec is no JSON blob among the study's attributes.
         toggles = page.locator("fieldset", has_text="Log y scale").first.bounding_box()
         assert all(toggles["y"] >= b["y"] + b["height"] for k, b in boxes.items() if k in keys), toggles
-        assert "stopped early (early stopping), not pruned (compression)" in page.evaluate(
-            "getComputedStyle(document.querySelector('fieldset'), '::before').content")
+        said = page.evaluate("getComputedStyle(document.querySelector('fieldset'), '::before').content")
+        assert "stopped early (early stopping), not pruned (compression)" in said
+        assert "Its importance plot ranks every knob for every objective" in said  # ours is the one for costs
         assert "ss.spec" not in body
         shot(page, "dashboard_study")
         assert not errors, errors
@@ -162,7 +163,7 @@ def test_a_failed_trial_page_fits_and_says_why_in_short(dashboard):
     base, study, _ = dashboard
     trial = next(t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL")
     assert len(trial.user_attrs[attrs.FAIL_REASON]) <= REASON_CHARS
-    with trial_page(base, study, trial, "fail") as (page, text, errors):
+    with trial_page(base, study, trial, "failed") as (page, text, errors):
         assert "Failed: RuntimeError: shape mismatch" in text and "ss.fail_reason" in text
         page.wait_for_timeout(500)
         assert_no_horizontal_overflow(page)  # a 300-character reason with the token made it 5,639 px
