@@ -87,7 +87,7 @@ def add_parsers(sub: Any) -> None:
                         "its free memory holds for the study's measured peak (at most 8; 1 on a CPU)")
     p.add_argument("--devices", metavar="LIST", help="devices for the workers, round-robin, e.g. cuda:0,cuda:1")
     p.add_argument("--allow-changed-family", action="store_true",
-                   help="resume although a plugin family's builder code changed since the study started "
+                   help="resume although a plugin family's code (its builder or the model it builds) changed since the study started "
                         "(recorded in the study; refused otherwise)")
     p.add_argument("--warm-start", action="append", default=[], metavar="STUDY",
                    help="start a new study from an earlier one (repeatable): its useful Pareto-optimal "

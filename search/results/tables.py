@@ -35,14 +35,17 @@ def table(rows: list[dict[str, Any]], title: str, formats: dict[str, Callable[[A
 def front_table(study: Any, spec: StudySpec) -> Any:
     """The study's feasible Pareto front of useful models (:mod:`.useful`) as a table, its caption
     naming the front trials set aside as not useful and those left off for a doubted measurement
-    (:func:`.report.left_off_lines`); None when no trial is complete yet."""
+    (:func:`.report.left_off_lines`); None when no trial is complete yet, and a line saying why
+    when complete trials exist but none is on the front (all infeasible or doubted)."""
     from scalesearch.search.results.useful import set_aside_text, split_useful, usefulness
 
     trials = [t for t in complete_trials(study) if t.values is not None]
     doubts = doubted(trials, spec)
     full = pareto_trials(trials, spec, doubts)
     if not full:
-        return None
+        return None if not trials else "\n".join([
+            f"no trial on the front: none of the {plural(len(trials), 'complete trial')} is feasible and trusted",
+            *left_off_lines(trials, spec, doubts)])
     front, aside = split_useful(full, spec)
     caption = set_aside_text(aside, usefulness(trials, spec))
     caption = caption and caption + " (export --trial N still exports it)"

@@ -24,3 +24,13 @@ def test_a_front_of_one_says_one_trial():
     assert table.title.endswith("(1 trial)"), table.title
     text = _printed(table)
     assert "uncompressed" in text and " - " not in text.split("\n", 2)[2], text
+
+
+def test_complete_trials_none_of_them_feasible_are_not_called_no_trial_yet():
+    """A study whose every complete trial breaks a constraint has no front, but it has trials:
+    the run's closing line says so, not 'no complete trial yet'."""
+    import dataclasses
+
+    study = compression_study(n=3)
+    spec = dataclasses.replace(spec_of(study), constraints=("params<=1",))
+    assert front_table(study, spec) == "no trial on the front: none of the 3 complete trials is feasible and trusted"
