@@ -340,3 +340,28 @@ def test_the_closing_front_table_leaves_out_and_names_a_barely_learned_trial(spe
     assert not any(line.strip("│ ").startswith("5 ") for line in text.splitlines())
     flat = " ".join(text.split())  # the caption wraps at the table's width
     assert "set aside trial 5 (0.2900): accuracy below 0.4925" in flat and "export --trial N still exports it" in flat
+
+
+def test_the_knee_steps_up_among_re_evaluated_candidates_on_their_means():
+    """Seed 1 of the default study, as measured: the lower bounds ranked a 4.67K model (mean 0.947)
+    first though a re-evaluated 8.44K one averaged 0.986; 2.8 points more for 1.8x the params is
+    a step a person takes, and the step reads means, not bounds (its seeds spread more)."""
+    from types import SimpleNamespace
+
+    from scalesearch.search.results.selection import stepped_up
+    from scalesearch.search.results.uncertainty import Estimate
+
+    spec = load_spec(None, [])
+
+    def trial(number, accuracy, params):
+        return SimpleNamespace(number=number, values=[accuracy, params], system_attrs={},
+                               user_attrs={attrs.metric_key("accuracy"): accuracy, attrs.metric_key("params"): params})
+
+    def est(mean, lower):
+        return Estimate(mean, (mean, mean), 0.01, "pooled", 360, 360, 0.95, (lower, 1.0), (lower, 1.0), 10)
+
+    small, middle, wide = trial(23, 0.961, 4_666), trial(13, 0.981, 8_439), trial(22, 0.964, 5_312)
+    estimates_ = {23: est(0.947, 0.897), 13: est(0.986, 0.915), 22: est(0.950, 0.907)}
+    assert stepped_up(small, [middle, wide, small], estimates_, spec) is middle
+    estimates_[13] = est(0.960, 0.915)  # 1.3 points up: not worth a step
+    assert stepped_up(small, [middle, wide, small], estimates_, spec) is small
