@@ -204,12 +204,15 @@ class NewlyFinished:
 
 class EpochTally:
     """:func:`epochs_spent`, asked again and again as a study grows (a worker's budget check
-    before each trial, a trial's before each epoch): an ended trial's count is added once
-    (:class:`NewlyFinished`); each call reads the live counts of the running trials. Waiting
-    trials never trained."""
+    before each trial, a trial's before each epoch): an ended trial's count is added once; each
+    call reads the live counts of the running trials. Waiting trials never trained.
+
+    One read of the study gives both, so a trial that ends while it is read is counted once,
+    as running or as ended (two reads, ended trials then running ones, missed a trial that ended
+    between them, and on PostgreSQL under load let two epochs start past the budget)."""
 
     def __init__(self) -> None:
-        self._new = NewlyFinished()
+        self._seen: set[int] = set()
         self._finished_epochs = 0
 
     def __call__(self, study: Any) -> int:
@@ -219,8 +222,13 @@ class EpochTally:
         """Epochs spent, and spent or claimed (:func:`claim_epoch`)."""
         import optuna
 
-        self._finished_epochs += sum(claimed_epochs(t.user_attrs) for t in self._new(study))
-        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        state = optuna.trial.TrialState
+        trials = study.get_trials(deepcopy=False, states=(state.RUNNING, state.COMPLETE, state.PRUNED, state.FAIL))
+        running = [t for t in trials if t.state == state.RUNNING]
+        for t in trials:
+            if t.state != state.RUNNING and t.number not in self._seen:
+                self._seen.add(t.number)
+                self._finished_epochs += claimed_epochs(t.user_attrs)
         trained = sum(trial_epochs(t.user_attrs) for t in running)
         claimed = sum(claimed_epochs(t.user_attrs) for t in running)
         return EpochCount(self._finished_epochs + trained, self._finished_epochs + claimed)
