@@ -85,6 +85,7 @@ def parallel_figure(view: StudyView) -> dict[str, Any] | None:
             "width and depth shared by every family; drag along an axis to keep a range.")
     head = style.layout("", note)
     return {"data": [{"type": "parcoords", "line": line, "dimensions": dimensions(view, points),
-                      "labelfont": {"size": 11}, "tickfont": {"size": 10}, "rangefont": {"size": 1, "color": "rgba(0,0,0,0)"}}],
+                      "labelside": "bottom", "labelfont": {"size": 11}, "tickfont": {"size": 10},
+                      "rangefont": {"size": 1, "color": "rgba(0,0,0,0)"}}],
             "layout": style.layout("Parallel coordinates: knobs to objectives", note,
-                                   margin=head["margin"] | {"l": 48, "r": 70, "t": head["margin"]["t"] + 50, "b": 28})}
+                                   margin=head["margin"] | {"l": 48, "r": 70, "t": head["margin"]["t"] + 14, "b": 64})}

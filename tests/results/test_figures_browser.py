@@ -89,3 +89,34 @@ def test_importance_rows_line_up_across_panels(made_study, which):
         seen = page.evaluate(ROWS_JS)
     assert seen["rows"] and all(len(heights) == 1 for heights in seen["rows"].values()), seen["rows"]
     assert set(seen["rows"]) <= set(seen["labels"]), seen["labels"]
+
+
+#: The parallel-coordinates figure's axis titles and tick labels as drawn (screen boxes).
+TEXTS_JS = """() => { const div = document.getElementById('parallel'), box = r => { const b = r.getBoundingClientRect();
+        return [b.left, b.top, b.right, b.bottom]; };
+    return {titles: [...div.querySelectorAll('text.axis-title')].map(t => [t.textContent, box(t)]),
+            ticks: [...div.querySelectorAll('.tick text')].filter(t => t.textContent).map(t => [t.textContent, box(t)]),
+            figure: box(div)}; }"""
+
+
+def test_parallel_axis_titles_never_cover_a_tick_label(made_study):
+    """A stacked title ('weight decay (log)', three lines) once ran down over its axis's top tick
+    ('0.1'): the titles sit under the axes, below every tick label, inside the dashboard's box."""
+    from plotly.offline import get_plotlyjs
+
+    fig = figure_data(read_study(made_study))["parallel"]
+    with browser_page() as page:
+        page.set_content(f"<html><head><script>{get_plotlyjs()}</script></head><body>"
+                         f"<div id='parallel' style='width:{TILE['width']}px;height:{TILE['height']}px'></div></body></html>")
+        page.evaluate("(f) => Plotly.newPlot('parallel', f.data, f.layout)", json.loads(json.dumps(fig)))
+        drawn_texts = page.evaluate(TEXTS_JS)
+    titles, ticks = drawn_texts["titles"], drawn_texts["ticks"]
+    assert len(titles) >= 6 and any("(log)" in t for t, _ in titles) and ticks
+    overlap = lambda a, b: a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]  # noqa: E731
+    hits = [(t, k) for t, tb in titles for k, kb in ticks if overlap(tb, kb)]
+    assert not hits, f"axis titles over tick labels: {hits}"
+    # Below the axes, a title's extra lines run away from them: each starts under the lowest tick label.
+    lowest = max(b[3] for _, b in ticks)
+    assert all(b[1] >= lowest for _, b in titles), [(t, b[1]) for t, b in titles if b[1] < lowest]
+    left, top, right, bottom = drawn_texts["figure"]
+    assert all(left <= b[0] and top <= b[1] and b[2] <= right and b[3] <= bottom for _, b in titles), titles
