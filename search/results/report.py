@@ -34,6 +34,16 @@ def feasible(trial: Any, spec: StudySpec, doubts: Mapping[int, str] | None = Non
 LATENCY = ("latency_ms", "latency_ms_batch")
 
 
+def uses_latency(spec: StudySpec) -> bool:
+    """Whether the study's objectives or constraints read a latency (only then is one doubted)."""
+    return bool({*spec.objectives, *(c.metric for c in spec.conditions)} & set(LATENCY))
+
+
+def left_off_line(number: int, reason: str) -> str:
+    """``trial 7 left off the front: <reason>``: how a doubted trial is named everywhere."""
+    return f"trial {number} left off the front: {reason}"
+
+
 def doubted(trials: Sequence[Any], spec: StudySpec) -> dict[int, str]:
     """Trial number -> why the front leaves it out although its constraints may hold, among
     complete ``trials`` (pass them all: the check compares them with each other). A measurement
@@ -44,9 +54,9 @@ def doubted(trials: Sequence[Any], spec: StudySpec) -> dict[int, str]:
     from scalesearch.search.compression.measure import stored_outliers
     from scalesearch.search.config.feasibility import untrusted
 
-    used = (*spec.objectives, *(c.metric for c in spec.conditions))
-    if not set(used) & set(LATENCY):
+    if not uses_latency(spec):
         return {}
+    used = (*spec.objectives, *(c.metric for c in spec.conditions))
     measured = {t.number: exact_metrics(t) for t in trials}
     found = {n: f"{reason}; re-measured, still off" for n, m in measured.items()
              if (reason := untrusted(m, used)) is not None}
@@ -64,8 +74,8 @@ def left_off_lines(trials: Sequence[Any], spec: StudySpec, doubts: Mapping[int, 
     metrics = {t.number: exact_metrics(t) for t in trials}
     held = [t for t in trials if t.values is not None and all(c.holds(metrics[t.number]) for c in spec.conditions)]
     without = [held[i] for i in pareto_indices([t.values for t in held], spec.directions)]
-    return [f"trial {t.number} left off the front: {doubts[t.number]}"
-            for t in sorted(without, key=lambda t: t.number) if t.number in doubts]
+    return [left_off_line(t.number, doubts[t.number]) for t in sorted(without, key=lambda t: t.number)
+            if t.number in doubts]
 
 
 def study_left_off(study: Any, spec: StudySpec) -> list[str]:

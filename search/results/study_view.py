@@ -182,15 +182,16 @@ def read_study(study: Any, spec: StudySpec | None = None, trials: Sequence[Any] 
     from scalesearch.search.study.warm_start import started_from
 
     return StudyView(study.study_name, spec, objectives, tuple(METRICS[o][0] for o in objectives),
-                     tuple(points), counts, rungs, knee_of(complete, spec), usefulness(complete, spec).floor,
+                     tuple(points), counts, rungs, knee_of(complete, spec, doubts), usefulness(complete, spec).floor,
                      started_from(study))
 
 
-def knee_of(complete: Sequence[Any], spec: StudySpec) -> int | None:
+def knee_of(complete: Sequence[Any], spec: StudySpec, doubts: Mapping[int, str] | None = None) -> int | None:
     """The trial ``--pick knee`` chooses among the feasible front of useful trials (on the stored
-    scores, as export does before re-evaluating), or None."""
+    scores, as export does before re-evaluating), or None; ``doubts``: :func:`.report.doubted`
+    over ``complete`` when the caller has it already."""
     from scalesearch.search.results.export import parse_pick
     from scalesearch.search.results.useful import useful_front
 
-    front = useful_front(list(complete), spec)
+    front = useful_front(list(complete), spec, doubts=doubts)
     return parse_pick("knee")(front, spec)[0].number if front else None

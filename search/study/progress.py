@@ -12,7 +12,13 @@ from typing import Any
 
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
-from scalesearch.search.results.report import LATENCY, complete_trials, doubted, fmt
+from scalesearch.search.results.report import (
+    complete_trials,
+    doubted,
+    fmt,
+    left_off_line,
+    uses_latency,
+)
 from scalesearch.search.training.train import EpochReport
 
 
@@ -86,12 +92,12 @@ class Progress:
     def _left_off(self, study: Any) -> list[str]:
         """A line for each trial newly left off the front for a doubted latency (once each; the
         check may find an earlier trial once later ones give it a reference: ``report.doubted``)."""
-        if not {*self.spec.objectives, *(c.metric for c in self.spec.conditions)} & set(LATENCY):
+        if not uses_latency(self.spec):  # no read of the study per trial where nothing can be doubted
             return []
         doubts = doubted([t for t in complete_trials(study) if t.values is not None], self.spec)
         new = sorted(set(doubts) - self.announced)
         self.announced |= set(new)
-        return [f"trial {n} left off the front: {doubts[n]}" for n in new]
+        return [left_off_line(n, doubts[n]) for n in new]
 
     # ---------------------------------------------------------------- rendering
     def _trial_line(self, trial: Any, metrics: dict[str, Any]) -> str:
