@@ -146,10 +146,11 @@ def export(study: Any, pick: str = "knee", where: Sequence[str] | str = (), *, r
 
 
 def train(export: Mapping[str, Any] | str | Path, out_dir: str | Path, *, device: str = "auto",
-          threads: int | None = None, epochs: int | None = None, data: Any = None, fit: str = "train",
-          test_each_epoch: bool = False) -> Any:
+          threads: int | None = None, epochs: int | None = None, data: Any = None, fit: str | None = None,
+          test_each_epoch: bool = False, final: bool = False) -> Any:
     """Retrain an export (a dict from :func:`export`, or its YAML file) on ``fit``: ``train`` (the
-    search's protocol, which the export's interval states) or ``train+val``; report
+    default: the search's protocol, which the export's interval states) or ``train+val``;
+    ``final=True``: the model to deploy, on train + val for 3x the searched epochs; report
     accuracy on the held-out test split and save ``model.safetensors`` + ``model.yaml`` in
     ``out_dir``; each step's effect on it is printed (trained -> pruned -> fine-tuned -> quantized).
     Epochs are scored on the validation split unless ``test_each_epoch``. Returns a
@@ -158,25 +159,26 @@ def train(export: Mapping[str, Any] | str | Path, out_dir: str | Path, *, device
     longer holds it."""
     from scalesearch.search.results.retrain import (
         check_export,
-        check_fit,
+        check_recipe,
         epoch_split,
+        plan,
         read_export,
         retrain,
     )
 
-    check_fit(fit, caller="python")
+    check_recipe(fit, final, caller="python")
     spec = read_export(export) if isinstance(export, str | Path) else check_export(dict(export), "export")
     if data is not None:
         _same_data(spec, data)
     console = _console()
-    total = epochs or spec["training"]["epochs"]
+    fit, total = plan(spec, fit, epochs, final, caller="python")
     split = epoch_split(fit, test_each_epoch)
 
     def on_epoch(report: Any) -> None:
         console.print(f"epoch {report.epoch}/{total}  loss {report.train_loss:.3f}  {split} {report.val_accuracy:.4f}")
 
-    result = retrain(spec, out_dir, device=device, threads=threads, epochs=epochs, on_epoch=on_epoch, fit=fit,
-                     test_each_epoch=test_each_epoch, caller="python")
+    result = retrain(spec, out_dir, device=device, threads=threads, epochs=total, on_epoch=on_epoch, fit=fit,
+                     test_each_epoch=test_each_epoch, caller="python", final=final)
     console.print(" -> ".join(result.steps), markup=False)
     console.print(f"test accuracy {result.test_accuracy:.4f} (the model as saved) after {result.train_seconds:.1f}s "
                   f"of training; saved {result.out_dir}/model.safetensors and model.yaml")

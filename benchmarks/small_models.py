@@ -2,7 +2,8 @@
 
 For each seed, in ``WORKDIR/seedN``: run the default study (``studies/digits.yaml``, its own
 24 trials, ``--set sampler.seed=N``, study name ``dN`` in ``study.db``), then export and retrain
-(``scalesearch train``: the train split, test accuracy on the held-out test split) two picks:
+(``scalesearch train``: the train split, test accuracy on the held-out test split; and again
+with ``train --final``: train + validation, 3x the epochs) two picks:
 the best model of at most 50K params (``export --where 'params<=50000' --pick max:accuracy``,
 the default ``lcb`` rule) and the best model (``export --pick max:accuracy --rule single``: the
 lcb rule's re-evaluation of the largest models took over 30 minutes per seed on a loaded
@@ -62,6 +63,9 @@ def _cli(args: list[str], log: Path, cwd: Path) -> tuple[float, float]:
 
 DIGITS = {"wall": 0, "cpu": 0}  # decimals per column; accuracies and HV: 4
 PICKS = {"small": [f"--where={SMALL}"], "best": ["--rule", "single"]}
+#: How each pick is retrained: as searched (the train split, the searched epochs: what the
+#: export's interval states) and with ``train --final`` (train + validation, 3x the epochs).
+RECIPES = {"": [], "_final": ["--final"]}
 
 
 def run_seed(workdir: Path, seed: int, extra: list[str], threads: int | None = None) -> None:
@@ -80,9 +84,10 @@ def run_seed(workdir: Path, seed: int, extra: list[str], threads: int | None = N
         if not (d / f"{pick}.yaml").exists():
             _cli(["export", "--storage", storage, "--study-name", name, *how, "--pick", "max:accuracy",
                   "-o", f"{pick}.yaml"], d / f"export_{pick}.log", d)
-        if not (d / f"{pick}_model").exists():
-            on = ["--threads", str(threads)] if threads is not None else []
-            _cli(["train", f"{pick}.yaml", "-o", f"{pick}_model", *on], d / f"train_{pick}.log", d)
+        on = ["--threads", str(threads)] if threads is not None else []
+        for recipe, flags in RECIPES.items():
+            if not (d / f"{pick}{recipe}_model").exists():
+                _cli(["train", f"{pick}.yaml", *flags, "-o", f"{pick}{recipe}_model", *on], d / f"train_{pick}{recipe}.log", d)
 
 
 # --------------------------------------------------------------------------- report
@@ -121,8 +126,9 @@ def arm_rows(folder: Path, name_format: str) -> dict[int, dict[str, Any]]:
             continue
         hv, trials = _study_hv(d / "study.db", name_format.format(seed=seed))
         times = _times(d / "time.txt")
-        rows[seed] = {"small": _test_accuracy(d / "train_small.log"), "best": _test_accuracy(d / "train_best.log"),
-                      "hv": hv, "trials": trials, "wall": times.get("wall", math.nan), "cpu": times.get("cpu", math.nan)}
+        rows[seed] = {f"{pick}{recipe}": _test_accuracy(d / f"train_{pick}{recipe}.log")
+                      for pick in PICKS for recipe in RECIPES}
+        rows[seed] |= {"hv": hv, "trials": trials, "wall": times.get("wall", math.nan), "cpu": times.get("cpu", math.nan)}
     return rows
 
 
@@ -140,6 +146,7 @@ def mean_se(values: list[float], digits: int = 4) -> str:
 def report(arms: dict[str, Path], name_format: str) -> str:
     data = {label: arm_rows(folder, name_format) for label, folder in arms.items()}
     columns = (("small", "best ≤ 50K, test acc."), ("best", "best model, test acc."),
+               ("small_final", "best ≤ 50K, --final"), ("best_final", "best model, --final"),
                ("hv", "hypervolume"), ("wall", "study wall s"), ("cpu", "study CPU s"))
     lines = ["| arm | seeds | " + " | ".join(title for _, title in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
@@ -155,10 +162,12 @@ def report(arms: dict[str, Path], name_format: str) -> str:
                      if rows[s][key] is not None and data[first][s][key] is not None]
             diffs.append(mean_se(pairs, DIGITS.get(key, 4)))
         lines.append(f"| {label} − {first} (paired) | {','.join(map(str, seeds))} | " + " | ".join(diffs) + " |")
-    per_seed = ["", "| arm | seed | best ≤ 50K | best | HV | trials | wall s |", "|---|---|---|---|---|---|---|"]
+    per_seed = ["", "| arm | seed | best ≤ 50K | best | ≤ 50K --final | best --final | HV | trials | wall s |",
+                "|---|---|---|---|---|---|---|---|---|"]
     for label, rows in data.items():
         for seed, r in rows.items():
-            per_seed.append(f"| {label} | {seed} | {r['small']} | {r['best']} | {r['hv']:.4f} | {r['trials']} | {r['wall']:.0f} |")
+            per_seed.append(f"| {label} | {seed} | {r['small']} | {r['best']} | {r['small_final']} | {r['best_final']} "
+                            f"| {r['hv']:.4f} | {r['trials']} | {r['wall']:.0f} |")
     return "\n".join(lines + per_seed)
 
 

@@ -78,26 +78,28 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from scalesearch.search.results.onnx_model import describe
     from scalesearch.search.results.retrain import (
-        check_fit,
         check_output,
+        check_recipe,
         epoch_split,
+        plan,
         read_export,
         retrain,
     )
 
-    check_fit(args.fit)
+    check_recipe(args.fit, args.final)
     check_output(Path(args.output), args.force)  # before anything is trained
     export = read_export(args.export)
-    epochs = args.epochs or export["training"]["epochs"]
+    fit, epochs = plan(export, args.fit, args.epochs, args.final)
     console = common.console()
 
-    split = epoch_split(args.fit, args.test_each_epoch)
+    split = epoch_split(fit, args.test_each_epoch)
 
     def on_epoch(report: Any) -> None:
         console.print(f"epoch {report.epoch}/{epochs}  loss {report.train_loss:.3f}  {split} {report.val_accuracy:.4f}")
 
-    result = retrain(export, args.output, device=args.device, threads=args.threads, epochs=args.epochs,
-                     on_epoch=on_epoch, fit=args.fit, test_each_epoch=args.test_each_epoch, force=args.force)
+    result = retrain(export, args.output, device=args.device, threads=args.threads, epochs=epochs,
+                     on_epoch=on_epoch, fit=fit, test_each_epoch=args.test_each_epoch, force=args.force,
+                     final=args.final)
     console.print(" -> ".join(result.steps), highlight=False)
     console.print(f"test accuracy {result.test_accuracy:.4f} (the model as saved) after {result.train_seconds:.1f}s of "
                   f"training; saved {result.out_dir}/model.safetensors and model.yaml")
@@ -172,9 +174,12 @@ def add_parsers(sub: Any) -> None:
                    help="score every epoch on the test split (default: on the validation split; the test "
                         "split is read once, after training)")
     p.add_argument("--force", action="store_true", help="overwrite the -o folder if it holds anything")
-    p.add_argument("--fit", default="train", metavar="SPLITS",
+    p.add_argument("--fit", default=None, metavar="SPLITS",
                    help="train (default): the train split, as the search trained, the protocol the export's "
                         "interval is for; train+val: also the validation split (more data, not covered by the interval)")
+    p.add_argument("--final", action="store_true",
+                   help="the model to deploy: train on train+val for 3x the searched epochs (--epochs still "
+                        "overrides); usually more accurate than the interval, which states the search's protocol")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("stability", help="retrain the Pareto front K times with new seeds; report accuracy spread",

@@ -225,6 +225,8 @@ CASES = [
          files={"adir/": "", "adir/model.yaml": "family: resnet\n"}),
     Case("train-missing-export", ["train", "nosuch.yaml"], "export: file not found: nosuch.yaml"),
     Case("train-unknown-fit", ["train", "nosuch.yaml", "--fit", "val"], "--fit 'val': choose train (the search's"),
+    Case("train-final-on-train", ["train", "nosuch.yaml", "--final", "--fit", "train"],
+         "--final trains on train+val, not train; drop --fit 'train' or --final"),
     Case("train-given-a-model-folder", ["train", "em"], "export: em is a model folder (written by train or "
          "export-model), not an export; pass the YAML that scalesearch export wrote",
          files={"em/": "", "em/model.yaml": "family: resnet\n", "em/model.safetensors": ""}),

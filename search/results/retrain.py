@@ -27,6 +27,12 @@ from scalesearch.search.datasets.spec import DatasetSpec
 from scalesearch.spaces.space import read_yaml
 
 FITS = ("train", "train+val")  # the splits a retrain trains on (train: the search's protocol)
+#: The final recipe (``train --final``): the model to deploy, trained on every image the search
+#: may use (train + validation) for ``FINAL_EPOCHS_FACTOR`` times the searched epochs. A search
+#: ranks configurations on a short schedule; the one picked is then trained to the end, as NAS
+#: papers train their final architecture. Measured in docs/benchmarks.md ("Small models").
+FINAL_FIT = "train+val"
+FINAL_EPOCHS_FACTOR = 3
 REQUIRED = ("family", "model", "training", "seed", "dataset", "trainer")
 
 
@@ -72,6 +78,30 @@ def check_fit(fit: str, caller: str = "cli") -> None:
                         "or train+val (more data; the interval does not cover it)")
 
 
+def check_recipe(fit: str | None, final: bool, caller: str = "cli") -> None:
+    """A one-line SpecError, in the ``caller``'s words, unless ``fit`` (None: the default) names
+    the splits a retrain may train on and agrees with ``final``."""
+    if fit is not None:
+        check_fit(fit, caller)
+    if final and fit not in (None, FINAL_FIT):
+        final_option = option(caller, "--final", "final=True")
+        raise SpecError(f"{final_option} trains on {FINAL_FIT}, not {fit}; drop {option(caller, '--fit', 'fit', fit)} "
+                        f"or {final_option}")
+
+
+def plan(export: dict[str, Any], fit: str | None, epochs: int | None, final: bool,
+         caller: str = "cli") -> tuple[str, int]:
+    """``(fit, epochs)`` a retrain uses: the search's protocol (train split, the exported epochs)
+    unless ``fit``/``epochs`` say otherwise; ``final``: train + validation for
+    ``FINAL_EPOCHS_FACTOR`` x the exported epochs (``epochs`` still overrides the count). A
+    ``final`` retrain asked to fit the train split alone is refused in one line."""
+    check_recipe(fit, final, caller)
+    searched = int(export["training"]["epochs"])
+    if final:
+        return FINAL_FIT, epochs or FINAL_EPOCHS_FACTOR * searched
+    return fit or "train", epochs or searched
+
+
 def epoch_split(fit: str, test_each_epoch: bool) -> str:
     """How a retrain's per-epoch accuracy is labelled: which split scored it."""
     if test_each_epoch:
@@ -88,10 +118,11 @@ def check_output(out: Path, force: bool) -> None:
 
 def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto", threads: int | None = None,
             epochs: int | None = None, on_epoch: Callable[[Any], None] | None = None,
-            fit: str = "train", test_each_epoch: bool = False, force: bool = True,
-            caller: str = "cli") -> RetrainResult:
-    """Train the exported config on ``fit`` (``train`` or ``train+val``), compress it as the
-    export says, report test accuracy after each step (``RetrainResult.steps``), save weights +
+            fit: str | None = None, test_each_epoch: bool = False, force: bool = True,
+            caller: str = "cli", final: bool = False) -> RetrainResult:
+    """Train the exported config on ``fit`` (``train``, the default, or ``train+val``) for
+    ``epochs`` (default: the exported count), or with ``final`` the final recipe (:func:`plan`),
+    compress it as the export says, report test accuracy after each step (``RetrainResult.steps``), save weights +
     card. Each epoch is scored on the validation split (part of the training data under
     ``train+val``), or on the test split with ``test_each_epoch``; the test split is otherwise
     read once the model is trained. ``force`` False refuses an ``out_dir`` that holds anything.
@@ -103,7 +134,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     from scalesearch.search.training.models import build_model
     from scalesearch.search.training.train import TrainConfig, evaluate, train
 
-    check_fit(fit, caller)
+    fit, epochs = plan(export, fit, epochs, final, caller)
     out = Path(out_dir)
     check_output(out, force)
     try:
@@ -117,7 +148,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     dataset = spec_from_data({"dataset": export["dataset"]}).dataset
     data = load_data(dataset, dataset.input_size, device, split=export.get("split"))
     full = dataclasses.replace(data, train=data.train + data.val if fit == "train+val" else data.train, val=data.test)
-    training = dict(export["training"]) | ({"epochs": epochs} if epochs else {})
+    training = dict(export["training"]) | {"epochs": epochs}
     cfg = TrainConfig(**training, **export["trainer"], seed=export["seed"])
     model = build_model({"family": export["family"], "model": export["model"], "seed": export["seed"]}, full)
     per_epoch = full if test_each_epoch else dataclasses.replace(full, val=data.val)
@@ -134,7 +165,8 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
         "retrain": {"test_accuracy": trained_accuracy, "epoch_curve": result.curve,
                     "epoch_curve_split": "test" if test_each_epoch else "val", "steps": steps,
                     "train_seconds": result.train_seconds, "device": device,
-                    "fit": fit, "train_samples": len(full.train), "test_samples": len(full.test)},
+                    "fit": fit, "recipe": "final" if final else "search",
+                    "train_samples": len(full.train), "test_samples": len(full.test)},
     }
     if compressed:  # test accuracy of the compressed model; the pruning history rebuilds its shapes
         card["retrain"] |= {"test_accuracy": compressed[1], "test_accuracy_uncompressed": trained_accuracy}

@@ -15,14 +15,15 @@ def bench():
     return load_benchmark("small_models")
 
 
-def _seed(folder, seed, points, small, best, wall):
+def _seed(folder, seed, points, small, best, wall, final=None):
     d = folder / f"seed{seed}"
     d.mkdir(parents=True)
     study = optuna.create_study(study_name=f"d{seed}", storage=f"sqlite:///{d / 'study.db'}",
                                 directions=["maximize", "minimize"])
     for accuracy, params in points:
         study.add_trial(optuna.trial.create_trial(values=[accuracy, params]))
-    for pick, accuracy in (("small", small), ("best", best)):
+    logs = {"small": small, "best": best} | ({"small_final": final[0], "best_final": final[1]} if final else {})
+    for pick, accuracy in logs.items():
         (d / f"train_{pick}.log").write_text(
             f"epoch 20/20  loss 0.5  test acc {accuracy}\n"
             f"trained on train; test accuracy {accuracy} after 3.1s of training; saved ...\n")
@@ -33,17 +34,19 @@ def _seed(folder, seed, points, small, best, wall):
 def test_report_reads_each_arm_and_pairs_the_seeds(bench, tmp_path):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _seed(tmp_path / "a", 0, [(0.95, 1e4), (0.99, 1e5)], 0.9667, 0.99, 120.0)
-    _seed(tmp_path / "a", 1, [(0.95, 1e4)], 0.9611, 0.98, 130.0)
+    _seed(tmp_path / "a", 1, [(0.95, 1e4)], 0.9611, 0.98, 130.0, final=(0.9861, 0.9944))
     _seed(tmp_path / "b", 0, [(0.98, 1e4)], 0.9833, 0.9917, 180.0)
     _seed(tmp_path / "b", 1, [(0.97, 1e4), (0.80, 1e3)], 0.9806, 0.9889, 190.0)
     rows = bench.arm_rows(tmp_path / "a", "d{seed}")
     # (0.05 x 3) + (0.04 x 2): accuracy over 0.90 times decades under 10^7 params
     assert rows[0]["hv"] == pytest.approx(0.05 * 3 + 0.04 * 2) and rows[0]["trials"] == 2
-    assert rows[1] == {"small": 0.9611, "best": 0.98, "hv": pytest.approx(0.15), "trials": 1, "wall": 130.0,
-                       "cpu": 260.0}
+    assert rows[1] == {"small": 0.9611, "best": 0.98, "small_final": 0.9861, "best_final": 0.9944,
+                       "hv": pytest.approx(0.15), "trials": 1, "wall": 130.0, "cpu": 260.0}
+    assert rows[0]["small_final"] is None  # a seed retrained without --final
     assert math.isnan(rows[0]["cpu"])  # an arm timed without CPU seconds
     table = bench.report({"before": tmp_path / "a", "after": tmp_path / "b"}, "d{seed}")
-    assert "| before | 0,1 | 0.9639 ± 0.0028 | 0.9850 ± 0.0050 |" in table
+    assert "| before | 0,1 | 0.9639 ± 0.0028 | 0.9850 ± 0.0050 | 0.9861 (1 seed) | 0.9944 (1 seed) |" in table
+    assert "| before | 1 | 0.9611 | 0.98 | 0.9861 | 0.9944 | 0.1500 | 1 | 130 |" in table
     assert "| after − before (paired) | 0,1 | 0.0181 ± 0.0015 |" in table
 
 

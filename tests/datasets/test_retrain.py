@@ -43,6 +43,25 @@ def test_retrain_uses_the_recorded_split(tmp_path, stream, fit):
     assert 0 <= result.test_accuracy <= 1
 
 
+def test_final_recipe_trains_on_train_and_val_for_three_times_the_epochs(tmp_path):
+    from scalesearch.search.results.retrain import FINAL_EPOCHS_FACTOR
+
+    _, _, export = exported(tmp_path)
+    result = retrain(export, tmp_path / "model", device="cpu", threads=1, final=True)
+    card = yaml.safe_load((tmp_path / "model" / "model.yaml").read_text())
+    sizes, searched = export["split"]["sizes"], export["training"]["epochs"]
+    assert FINAL_EPOCHS_FACTOR == 3 and card["retrain"]["recipe"] == "final" and card["retrain"]["fit"] == "train+val"
+    assert card["retrain"]["train_samples"] == sizes["train"] + sizes["val"]
+    assert card["training"]["epochs"] == len(result.curve) == 3 * searched
+    assert result.steps[0].startswith(f"trained {3 * searched} epochs on train+val")
+    # --epochs still overrides the count; the search's protocol stays the default
+    retrain(export, tmp_path / "m2", device="cpu", threads=1, final=True, epochs=2)
+    assert yaml.safe_load((tmp_path / "m2" / "model.yaml").read_text())["training"]["epochs"] == 2
+    retrain(export, tmp_path / "m3", device="cpu", threads=1)
+    plain = yaml.safe_load((tmp_path / "m3" / "model.yaml").read_text())["retrain"]
+    assert (plain["recipe"], plain["fit"], len(plain["epoch_curve"])) == ("search", "train", searched)
+
+
 def test_retrain_refuses_data_that_changed_since_the_search(tmp_path):
     root, _, export = exported(tmp_path)
     (root / "digit_0" / "00000.png").unlink()
