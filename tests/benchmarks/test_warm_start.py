@@ -60,3 +60,19 @@ def test_the_tables_pair_each_seeds_arms(bench):
     queue = bench.queue_report(results).splitlines()
     assert "| 0.1800 ± 0.0300 | 0.2300 ± 0.0300 | +0.0500 ± 0.0000 |" in next(line for line in queue if "| 8 |" in line)
     assert "+0.0150 ± 0.0050 |" in next(line for line in queue if "| 16 |" in line)
+
+
+def test_cold_at_8_is_read_from_cold_16_when_no_cold_8_ran(bench):
+    seed = _seed(0.10, 0.20, 0.20, 0.24, 0.15, 0.22)
+    del seed["cold-8"]
+    seed["cold-16"]["hv8"] = 0.16
+    at8 = next(line for line in bench.report({"narrow": {"0": seed}}).splitlines() if "| 8 |" in line)
+    assert "| 0.160 -> 0.200 |" in at8 and bench.cold_arm(seed, 8) == "cold-16"
+
+
+def test_the_narrow_target_is_the_default_space_narrowed(bench):
+    space = bench.narrow_space(20)
+    assert list(space["families"]) == ["resnet"] and space["families"]["resnet"]["width_multiplier"]["high"] == 0.25
+    assert space["training"]["epochs"] == 20 and "augment" in space["training"]
+    assert space["compression"]["pruning_ratio"] == {"choices": [0.0, 0.25]}
+    assert bench.narrow_space(4)["compression"]["finetune_epochs"] == 1 and bench.recipe(20) == []
