@@ -12,6 +12,7 @@ from scalesearch.cli import common
 def cmd_export(args: argparse.Namespace) -> int:
     from scalesearch.search.results.export import check_writable, export_data, write_yaml
     from scalesearch.search.results.report import study_left_off
+    from scalesearch.search.results.retrain import FINAL_EPOCHS_FACTOR
     from scalesearch.search.results.selection import check_rule, select
     from scalesearch.search.storage.storage import open_storage, resolve_url
     from scalesearch.search.study.study import load_study, stored_spec
@@ -50,7 +51,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     low, high = est.test
     print(f"accuracy {est.accuracy:.4f} over {len(est.accuracies)} seed{'s' if len(est.accuracies) != 1 else ''}; "
           f"train should report a test accuracy in [{low:.4f}, {high:.4f}] ({round(100 * est.confidence)} %) ({how})")
-    print(f"next: scalesearch train {path} -o model/")
+    print(f"next: scalesearch train {path} -o model/   (add --final for the model to deploy: train+val, "
+          f"{FINAL_EPOCHS_FACTOR}x the epochs)")
     return 0
 
 
