@@ -4,7 +4,8 @@
 For each study (one per sampler seed; the default study by default), each arm is exported as a
 user runs it (rule ``lcb``, the default re-evaluation budget, which re-evaluates on fresh
 partitions and stores its trainings on the study), and each distinct pick is retrained once as
-``scalesearch train`` does by default (``--fit train``), scored on the test split:
+``scalesearch train`` does by default (``--fit train``), scored on the test split (and, with
+``--final``, once more as ``train --final`` does: train + validation, 3x the epochs):
 
 - ``knee:ideal``, ``knee:chord``, ``knee:marginal``: the knee definitions of
   ``search/results/export.py`` (``KNEES``); ``--pick knee`` is ``knee:<DEFAULT_KNEE>``;
@@ -75,15 +76,17 @@ def neighbour(study: Any, spec: Any, trial: Any) -> dict[str, Any] | None:
             "gain": gain, "ratio": ratio, "gives_up": gain > GIVE_UP and ratio < CHEAPER}
 
 
-def reused_retrain(source: str | None, seed: int, trial: int) -> dict[str, Any] | None:
-    """A ``--fit train`` retrain of ``trial`` already in ``source/seed<S>/*/model.yaml`` (``train``
-    retrains an export with the trial's own seed, so the same trial gives the same model)."""
+def reused_retrain(source: str | None, seed: int, trial: int, recipe: str = "search") -> dict[str, Any] | None:
+    """A retrain of ``trial`` by ``recipe`` (``search``: ``--fit train``; ``final``: ``--final``)
+    already in ``source/seed<S>/*/model.yaml`` (``train`` retrains an export with the trial's own
+    seed, so the same trial and recipe give the same model)."""
     import yaml
 
     for card in sorted(Path(source or "/nonexistent").glob(f"seed{seed}/*/model.yaml")):
         data = yaml.safe_load(card.read_text())
         retrained = data.get("retrain") or {}
-        if data.get("provenance", {}).get("trial") == trial and retrained.get("fit", "train") == "train":
+        made = retrained.get("recipe", "search" if retrained.get("fit", "train") == "train" else "other")
+        if data.get("provenance", {}).get("trial") == trial and made == recipe:
             return {"test_accuracy": retrained["test_accuracy"], "seconds": round(retrained.get("train_seconds", 0), 1),
                     "reused": str(card)}
     return None
@@ -143,6 +146,14 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
                              threads=args.threads)
             run["retrains"][key] = {"test_accuracy": result.test_accuracy, "seconds": round(result.train_seconds, 1)}
             _save(out, state)
+        finals = run.setdefault("final", {})
+        if args.final and key not in finals:
+            if not (found := reused_retrain(args.source, seed, int(key), "final")):
+                result = retrain(run["picks"][arm]["export"], workdir / f"seed{seed}_trial{key}_final", device="cpu",
+                                 threads=args.threads, final=True)
+                found = {"test_accuracy": result.test_accuracy, "seconds": round(result.train_seconds, 1)}
+            finals[key] = found
+            _save(out, state)
     return run
 
 
@@ -165,9 +176,11 @@ def rows(state: dict[str, Any]) -> list[dict[str, Any]]:
             low, high = u["test_interval"]
             test = retrained["test_accuracy"]
             near = pick.get("neighbour") or {}
+            final = run.get("final", {}).get(str(pick["trial"]))
             out.append({"seed": int(seed), "arm": arm, "trial": pick["trial"],
                         "params": pick["export"]["metrics"]["params"], "estimate": u["accuracy"], "seeds": u["seeds"],
                         "low": low, "high": high, "test": test, "inside": low <= test <= high,
+                        "final": final["test_accuracy"] if final else None,
                         "gives_up": bool(near.get("gives_up")), "trainings": pick["trainings"]})
     return out
 
@@ -192,7 +205,9 @@ def summary(table: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                     "coverage": wilson(inside / len(mine), len(mine)),
                     "geo_params": math.exp(statistics.fmean(math.log(r["params"]) for r in mine)),
                     "max_params": max(r["params"] for r in mine), "gives_up": sum(r["gives_up"] for r in mine),
-                    "vs_ideal": _mean_se(diffs) if diffs and arm != "knee:ideal" else None}
+                    "vs_ideal": _mean_se(diffs) if diffs and arm != "knee:ideal" else None,
+                    "final": _mean_se(finals) if (finals := [r["final"] for r in mine if r.get("final") is not None]) else None,
+                    "final_gain": _mean_se([r["final"] - r["test"] for r in mine if r.get("final") is not None]) if finals else None}
     return out
 
 
@@ -218,11 +233,11 @@ def section(table: list[dict[str, Any]], default: str = "knee:ideal") -> str:
     params, validation estimate, stated test interval, retrained test accuracy and whether inside;
     then per arm the mean test accuracy (SE) and the coverage with its Wilson interval."""
     by = {(r["seed"], r["arm"]): r for r in table}
-    cell = lambda r: "| - | - | - | - | - " if r is None else (  # noqa: E731
+    cell = lambda r: "| - | - | - | - | - | - " if r is None else (  # noqa: E731
         f"| {r['params'] / 1000:.3g}K | {r['estimate']:.4f} | [{r['low']:.4f}, {r['high']:.4f}] | {r['test']:.4f} "
-        f"| {'yes' if r['inside'] else 'no'} ")
-    lines = ["| seed | default: params | estimate | 95 % test interval | test | inside | best <= 50K: params | estimate "
-             "| 95 % test interval | test | inside |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        f"| {'yes' if r['inside'] else 'no'} | {'-' if r['final'] is None else format(r['final'], '.4f')} ")
+    lines = ["| seed | default: params | estimate | 95 % test interval | test | inside | --final | best <= 50K: params "
+             "| estimate | 95 % test interval | test | inside | --final |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for seed in sorted({r["seed"] for r in table}):
         lines.append(f"| {seed} {cell(by.get((seed, default)))}{cell(by.get((seed, 'small')))}|")
     summ = summary(table)
@@ -231,7 +246,10 @@ def section(table: list[dict[str, Any]], default: str = "knee:ideal") -> str:
             s = summ[arm]
             lines.append(f"\n{'default export' if arm == default else 'best <= 50K'}: mean test {s['mean_test']:.4f} "
                          f"(SE {s['se_test']:.4f}), largest {s['max_params'] / 1000:.3g}K params, inside "
-                         f"{s['inside']}/{s['n']} (95 % Wilson [{s['coverage'][0]:.2f}, {s['coverage'][1]:.2f}])")
+                         f"{s['inside']}/{s['n']} (95 % Wilson [{s['coverage'][0]:.2f}, {s['coverage'][1]:.2f}])"
+                         + ("" if s["final"] is None else
+                            f"; --final: mean test {s['final'][0]:.4f} (SE {s['final'][1]:.4f}), "
+                            f"paired against the search's recipe {s['final_gain'][0]:+.4f} (SE {s['final_gain'][1]:.4f})"))
     return "\n".join(lines)
 
 
@@ -244,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="study (sampler) seeds")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), help="what to export")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for re-evaluation and retraining")
+    parser.add_argument("--final", action="store_true", help="also retrain each pick with train --final (train+val, 3x the epochs)")
     parser.add_argument("--report", action="store_true", help="print the tables from the JSON; run nothing")
     args = parser.parse_args(argv)
     if not args.report and not (args.run or args.source):

@@ -25,7 +25,7 @@ STATE = {"runs": {
           "retrains": {"1": {"test_accuracy": 0.93}, "2": {"test_accuracy": 0.97}}},
     "1": {"picks": {"knee:ideal": pick(4, 40_000, 0.975, 0.95, 0.99), "knee:chord": pick(4, 40_000, 0.975, 0.95, 0.99),
                     "small": pick(5, 45_000, 0.98, 0.96, 0.99)},
-          "retrains": {"4": {"test_accuracy": 0.96}}},  # trial 5 not retrained yet: no row
+          "retrains": {"4": {"test_accuracy": 0.96}}, "final": {"4": {"test_accuracy": 0.99}}},  # trial 5: no row
 }}
 
 
@@ -48,5 +48,8 @@ def test_rows_summary_and_markdown(bench):
 
 def test_section_table_puts_the_default_export_beside_the_best_small_model(bench):
     text = bench.section(bench.rows(STATE))
-    assert "| 0 | 10K | 0.9700 | [0.9400, 0.9900] | 0.9300 | no | - | - | - | - | - |" in text
+    assert "| 0 | 10K | 0.9700 | [0.9400, 0.9900] | 0.9300 | no | - | - | - | - | - | - | - |" in text
+    assert "| 1 | 40K | 0.9750 | [0.9500, 0.9900] | 0.9600 | yes | 0.9900 | - |" in text
     assert "default export: mean test 0.9450 (SE 0.0150), largest 40K params, inside 1/2" in text
+    # --final over the seeds that have it, paired against the same picks' search-recipe retrains
+    assert "--final: mean test 0.9900 (SE nan), paired against the search's recipe +0.0300 (SE nan)" in text
