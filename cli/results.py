@@ -11,8 +11,8 @@ from scalesearch.cli import common
 
 def cmd_export(args: argparse.Namespace) -> int:
     from scalesearch.search.results.export import check_writable, export_data, write_yaml
+    from scalesearch.search.results.final_recipe import FINAL_EPOCHS_FACTOR
     from scalesearch.search.results.report import study_left_off
-    from scalesearch.search.results.retrain import FINAL_EPOCHS_FACTOR
     from scalesearch.search.results.selection import check_rule, select
     from scalesearch.search.storage.storage import open_storage, resolve_url
     from scalesearch.search.study.study import load_study, stored_spec
@@ -132,6 +132,8 @@ def cmd_stability(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: Any) -> None:
+    from scalesearch.search.results.final_recipe import FINAL_EPOCHS_FACTOR
+
     p = sub.add_parser("export", help="write the chosen Pareto-optimal config to YAML")
     common.add_storage(p)
     common.add_study_name(p)
@@ -177,11 +179,13 @@ def add_parsers(sub: Any) -> None:
                         "split is read once, after training)")
     p.add_argument("--force", action="store_true", help="overwrite the -o folder if it holds anything")
     p.add_argument("--fit", default=None, metavar="SPLITS",
-                   help="train (default): the train split, as the search trained, the protocol the export's "
-                        "interval is for; train+val: also the validation split (more data, not covered by the interval)")
+                   help="train (default; train+val with --final): the train split, as the search trained, the "
+                        "protocol the export's interval is for; train+val: also the validation split (more data, "
+                        "not covered by the interval)")
     p.add_argument("--final", action="store_true",
-                   help="the model to deploy: train on train+val for 3x the searched epochs (--epochs still "
-                        "overrides); usually more accurate than the interval, which states the search's protocol")
+                   help=f"the model to deploy: train on train+val for {FINAL_EPOCHS_FACTOR}x the searched epochs "
+                        "(--epochs still overrides); usually more accurate than the interval, which states the "
+                        "search's protocol")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("stability", help="retrain the Pareto front K times with new seeds; report accuracy spread",

@@ -3,8 +3,11 @@
 The model is trained as the search trained its trials, on the train split (``fit="train"``, the
 default: the protocol the export's accuracy interval is stated for), or on train + validation
 (``fit="train+val"``: more data, and a test accuracy the interval does not cover; see
-``search/results/uncertainty.py``). It is evaluated once per epoch on the held-out test split,
-which the search never saw. It is saved as ``model.safetensors`` (weights only) beside
+``search/results/uncertainty.py``). ``final=True`` (``train --final``) is the recipe for the model
+to deploy: train + validation for ``FINAL_EPOCHS_FACTOR`` times the searched epochs (fine-tuning
+after pruning scales with them, as in the search). Each epoch is scored on the validation split
+(or the test split with ``test_each_epoch``); the test split, which the search never saw, is
+read once the model is trained. It is saved as ``model.safetensors`` (weights only) beside
 ``model.yaml`` (the export plus test results); loading rebuilds the architecture from the YAML
 and never unpickles anything. ``model.onnx`` (and ``model.int8.onnx`` for an int8 export) is
 written beside them and checked against PyTorch with onnxruntime (``search/results/onnx_model.py``).
@@ -24,15 +27,10 @@ from scalesearch.errors import ExportError, SpecError, option
 from scalesearch.search.compression.artifact import CARD, MANIFEST, WEIGHTS  # noqa: F401  (one model folder format)
 from scalesearch.search.config.spec import TrainingSpec, spec_from_data
 from scalesearch.search.datasets.spec import DatasetSpec
+from scalesearch.search.results.final_recipe import FINAL_EPOCHS_FACTOR, FINAL_FIT
 from scalesearch.spaces.space import read_yaml
 
 FITS = ("train", "train+val")  # the splits a retrain trains on (train: the search's protocol)
-#: The final recipe (``train --final``): the model to deploy, trained on every image the search
-#: may use (train + validation) for ``FINAL_EPOCHS_FACTOR`` times the searched epochs. A search
-#: ranks configurations on a short schedule; the one picked is then trained to the end, as NAS
-#: papers train their final architecture. Measured in docs/benchmarks.md ("Small models").
-FINAL_FIT = "train+val"
-FINAL_EPOCHS_FACTOR = 3
 REQUIRED = ("family", "model", "training", "seed", "dataset", "trainer")
 
 
@@ -89,6 +87,14 @@ def check_recipe(fit: str | None, final: bool, caller: str = "cli") -> None:
                         f"or {final_option}")
 
 
+def searched_epochs(export: dict[str, Any]) -> int:
+    """The epochs the search trained the exported config for (the trainer's default when the
+    space left them out)."""
+    from scalesearch.search.training.train import TrainConfig
+
+    return int(export["training"].get("epochs", TrainConfig.epochs))
+
+
 def plan(export: dict[str, Any], fit: str | None, epochs: int | None, final: bool,
          caller: str = "cli") -> tuple[str, int]:
     """``(fit, epochs)`` a retrain uses: the search's protocol (train split, the exported epochs)
@@ -96,7 +102,7 @@ def plan(export: dict[str, Any], fit: str | None, epochs: int | None, final: boo
     ``FINAL_EPOCHS_FACTOR`` x the exported epochs (``epochs`` still overrides the count). A
     ``final`` retrain asked to fit the train split alone is refused in one line."""
     check_recipe(fit, final, caller)
-    searched = int(export["training"]["epochs"])
+    searched = searched_epochs(export)
     if final:
         return FINAL_FIT, epochs or FINAL_EPOCHS_FACTOR * searched
     return fit or "train", epochs or searched
@@ -171,7 +177,7 @@ def retrain(export: dict[str, Any], out_dir: str | Path, *, device: str = "auto"
     if compressed:  # test accuracy of the compressed model; the pruning history rebuilds its shapes
         card["retrain"] |= {"test_accuracy": compressed[1], "test_accuracy_uncompressed": trained_accuracy}
         card["pruning_history"] = compressed[0].history
-    verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs, fit, caller)
+    verdict = _interval_verdict(export, card["retrain"]["test_accuracy"], epochs, fit, caller, final)
     if verdict:
         card["retrain"] |= {"inside_interval": verdict[0], "interval_verdict": verdict[1]}
     card["onnx"] = write_onnx(compressed[0].float_model if compressed else model, full, out,
@@ -201,16 +207,22 @@ def compression_steps(export: dict[str, Any], record: dict[str, Any], deployed: 
     return steps
 
 
-def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int | None,
-                      fit: str, caller: str = "cli") -> tuple[bool, str] | None:
-    """``(inside, line)`` for an export that states its accuracy's interval (search/results/uncertainty.py)."""
+def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int, fit: str,
+                      caller: str = "cli", final: bool = False) -> tuple[bool, str] | None:
+    """``(inside, line)`` for an export that states its accuracy's interval (search/results/uncertainty.py);
+    a ``final`` retrain gets one clause saying the interval states the search's protocol."""
     from scalesearch.search.results.uncertainty import verdict
 
     if "uncertainty" not in export:
         return None
-    inside, line = verdict(test_accuracy, export["uncertainty"], fit, caller)
-    if epochs and epochs != export["training"]["epochs"]:
-        line += f"; the interval is for {export['training']['epochs']} epochs, not the {epochs} trained here"
+    searched = searched_epochs(export)
+    inside, line = verdict(test_accuracy, export["uncertainty"], "train" if final else fit, caller)
+    if final:
+        line += (f"; the interval states the search's protocol (the train split, {searched} epochs), "
+                 f"{option(caller, '--final', 'final=True')} trained on {fit} for {epochs}, which usually lifts "
+                 "test accuracy by an amount the search did not measure")
+    elif epochs != searched:
+        line += f"; the interval is for {searched} epochs, not the {epochs} trained here"
     return inside, line
 
 

@@ -44,7 +44,7 @@ def test_retrain_uses_the_recorded_split(tmp_path, stream, fit):
 
 
 def test_final_recipe_trains_on_train_and_val_for_three_times_the_epochs(tmp_path):
-    from scalesearch.search.results.retrain import FINAL_EPOCHS_FACTOR
+    from scalesearch.search.results.final_recipe import FINAL_EPOCHS_FACTOR
 
     _, _, export = exported(tmp_path)
     result = retrain(export, tmp_path / "model", device="cpu", threads=1, final=True)
@@ -60,6 +60,32 @@ def test_final_recipe_trains_on_train_and_val_for_three_times_the_epochs(tmp_pat
     retrain(export, tmp_path / "m3", device="cpu", threads=1)
     plain = yaml.safe_load((tmp_path / "m3" / "model.yaml").read_text())["retrain"]
     assert (plain["recipe"], plain["fit"], len(plain["epoch_curve"])) == ("search", "train", searched)
+
+
+def test_train_final_from_the_cli_counts_the_epochs_it_trains(tmp_path, capsys):
+    from scalesearch.cli import main
+
+    _, _, export = exported(tmp_path)
+    best = tmp_path / "best.yaml"
+    assert main(["train", str(best), "--final", "--fit", "train+val", "-o", str(tmp_path / "m"), "--device", "cpu",
+                 "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    searched = export["training"]["epochs"]
+    assert f"epoch {3 * searched}/{3 * searched}" in out and f"trained {3 * searched} epochs on train+val" in out
+
+
+def test_a_final_retrain_says_which_protocol_the_interval_states():
+    from scalesearch.search.results.retrain import _interval_verdict, plan
+
+    export = {"training": {"epochs": 20}, "uncertainty": {"test_interval": [0.9, 0.99], "confidence": 0.95,
+                                                          "accuracy": 0.97, "seeds": 2}}
+    inside, line = _interval_verdict(export, 0.995, 60, "train+val", "cli", final=True)
+    assert not inside and line.startswith("test accuracy 0.9950 is above the exported 95 % interval [0.9000, 0.9900]")
+    assert line.endswith("; the interval states the search's protocol (the train split, 20 epochs), --final trained "
+                         "on train+val for 60, which usually lifts test accuracy by an amount the search did not measure")
+    assert "final=True trained" in _interval_verdict(export, 0.95, 60, "train+val", "python", final=True)[1]
+    # a space that left epochs out trained the trainer's default; the final recipe triples that
+    assert plan({"training": {}}, None, None, True) == ("train+val", 30)
 
 
 def test_retrain_refuses_data_that_changed_since_the_search(tmp_path):
