@@ -242,6 +242,31 @@ def queue_report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def headroom(results: dict[str, Any]) -> str:
+    """How much room a warm start has at 8 trials: per transfer, the HV of every trial any arm of
+    a seed ran (pooled: a lower bound on what that target can reach) against cold's HV at 8. When
+    pooled / cold is under 1.3, no start of 8 trials can be 1.3x cold unless it finds a front no
+    run found."""
+    lines = ["| transfer | seeds | cold HV at 8 | pooled HV, all arms | largest possible warm / cold | per seed |",
+             "|---|---|---|---|---|---|"]
+    for name, seeds in results.items():
+        rows = []
+        for entry in seeds.values():
+            arms = [a for a in ARMS if a in entry]
+            if "cold-16" not in entry:
+                continue
+            pooled = hypervolume([tuple(t["values"]) for a in arms for t in entry[a]["trials"]
+                                  if t["state"] == "COMPLETE" and t["values"]])
+            rows.append((entry[cold_arm(entry, 8)]["hv8"], pooled))
+        if rows:
+            cold, pooled = mean_se([c for c, _ in rows]), mean_se([p for _, p in rows])
+            ratio = mean_se([p / c for c, p in rows])
+            per = ", ".join(f"{p / c:.2f}x" for c, p in rows)
+            lines.append(f"| {TRANSFERS[name]['label']} | {len(rows)} | {cold[0]:.4f} ± {cold[1]:.4f} | "
+                         f"{pooled[0]:.4f} ± {pooled[1]:.4f} | {ratio[0]:.2f}x ± {ratio[1]:.2f} | {per} |")
+    return "\n".join(lines)
+
+
 def proposed_accuracy(results: dict[str, Any]) -> str:
     """What the sampler itself proposed (neither a family's first trial, ``seeded`` per transfer,
     nor a queued earlier configuration): the median validation accuracy of those trials among the
@@ -290,6 +315,8 @@ def main() -> None:
     print(report(results))
     print()
     print(queue_report(results))
+    print()
+    print(headroom(results))
     print()
     print(proposed_accuracy(results))
 

@@ -76,3 +76,14 @@ def test_the_narrow_target_is_the_default_space_narrowed(bench):
     assert space["training"]["epochs"] == 20 and "augment" in space["training"]
     assert space["compression"]["pruning_ratio"] == {"choices": [0.0, 0.25]}
     assert bench.narrow_space(4)["compression"]["finetune_epochs"] == 1 and bench.recipe(20) == []
+
+
+def test_headroom_pools_every_arms_trials(bench):
+    def trials(*points):
+        return {"trials": [{"state": "COMPLETE", "values": list(v)} for v in points]}
+
+    entry = {"cold-16": trials((0.95, 1e4)) | {"hv8": bench.hypervolume([(0.95, 1e4)])},
+             "warm-16": trials((0.97, 1e4), (0.99, 1e5))}
+    line = bench.headroom({"pixels": {"0": entry}}).splitlines()[-1]
+    pooled = bench.hypervolume([(0.97, 1e4), (0.99, 1e5)])  # 0.07 x 3 + 0.02 x 2
+    assert pooled == pytest.approx(0.25) and f"| {pooled:.4f} ± nan | {pooled / 0.15:.2f}x" in line
