@@ -201,13 +201,14 @@ def summary(table: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         mean, se = _mean_se([r["test"] for r in mine])
         inside = sum(r["inside"] for r in mine)
         diffs = [r["test"] - base[r["seed"]] for r in mine if r["seed"] in base]
+        final = [r for r in mine if r.get("final") is not None]  # picks also retrained with --final
         out[arm] = {"n": len(mine), "mean_test": mean, "se_test": se, "inside": inside,
                     "coverage": wilson(inside / len(mine), len(mine)),
                     "geo_params": math.exp(statistics.fmean(math.log(r["params"]) for r in mine)),
                     "max_params": max(r["params"] for r in mine), "gives_up": sum(r["gives_up"] for r in mine),
                     "vs_ideal": _mean_se(diffs) if diffs and arm != "knee:ideal" else None,
-                    "final": _mean_se(finals) if (finals := [r["final"] for r in mine if r.get("final") is not None]) else None,
-                    "final_gain": _mean_se([r["final"] - r["test"] for r in mine if r.get("final") is not None]) if finals else None}
+                    "final": _mean_se([r["final"] for r in final]) if final else None,
+                    "final_gain": _mean_se([r["final"] - r["test"] for r in final]) if final else None}
     return out
 
 

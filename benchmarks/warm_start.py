@@ -56,6 +56,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = (0.90, 7.0)  # (accuracy, log10 params), as benchmarks/search_efficiency.py
 SOURCE_EPOCHS = 20  # the default study's recipe (spaces/small_cnn.yaml), which the earlier studies ran
+SHIFTED_FINETUNE = {"finetune_epochs": 1, "finetune_fraction": 0.0}  # fine-tuning under another epoch count
 
 
 def narrow_space(epochs: int) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def narrow_space(epochs: int) -> dict[str, Any]:
     space["training"]["epochs"] = epochs
     space["compression"]["pruning_ratio"] = {"choices": [0.0, 0.25]}
     if epochs != SOURCE_EPOCHS:
-        space["compression"] |= {"finetune_epochs": 1, "finetune_fraction": 0.0}
+        space["compression"] |= SHIFTED_FINETUNE
     return space
 
 
@@ -77,8 +78,7 @@ def recipe(epochs: int) -> list[str]:
     """``--set`` items that train a target for ``epochs`` (nothing: the source's recipe)."""
     if epochs == SOURCE_EPOCHS:
         return []
-    return [f"space.training.epochs={epochs}", "space.compression.finetune_epochs=1",
-            "space.compression.finetune_fraction=0.0"]
+    return [f"space.training.epochs={epochs}", *(f"space.compression.{k}={v}" for k, v in SHIFTED_FINETUNE.items())]
 
 
 TRANSFERS = {

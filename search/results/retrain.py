@@ -216,6 +216,7 @@ def _interval_verdict(export: dict[str, Any], test_accuracy: float, epochs: int,
     if "uncertainty" not in export:
         return None
     searched = searched_epochs(export)
+    # verdict's train+val clause points at --fit train, which --final refuses: a final retrain says its own
     inside, line = verdict(test_accuracy, export["uncertainty"], "train" if final else fit, caller)
     if final:
         line += (f"; the interval states the search's protocol (the train split, {searched} epochs), "
