@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from scalesearch.errors import UnknownNameError
 
+#: ``sampler.startup`` values (``search/study/startup.py`` queues them; names checked equal in tests).
+STARTUP_NAMES = ("scale", "random")
+
 #: Every sampler by name, with what it is.
 SAMPLER_NAMES: dict[str, str] = {
     "auto": "Optuna's default for the number of objectives",
@@ -24,9 +27,12 @@ SAMPLER_NAMES: dict[str, str] = {
 class SamplerSpec:
     name: str = "auto"  # auto = Optuna's default for the number of objectives
     seed: int | None = 0
+    startup: str = "scale"  # the first trials a new study queues: search/study/startup.py
 
 
 def validate_sampler(sampler: SamplerSpec) -> None:
     """Check the ``sampler`` section of a spec."""
     if sampler.name not in SAMPLER_NAMES:
         raise UnknownNameError(f"sampler.name: unknown sampler {sampler.name!r}; choose from {', '.join(SAMPLER_NAMES)}")
+    if sampler.startup not in STARTUP_NAMES:
+        raise UnknownNameError(f"sampler.startup: unknown startup {sampler.startup!r}; choose from {', '.join(STARTUP_NAMES)}")

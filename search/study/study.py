@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.errors import SpecError, StorageError
-from scalesearch.search.compression.compress import uncompressed_params
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import (
     DatasetSpec,
@@ -36,6 +35,7 @@ from scalesearch.search.storage.storage import (
 from scalesearch.search.study.early_stopping import Hook, make_early_stopping
 from scalesearch.search.study.objective import Events, Objective, constraints_func
 from scalesearch.search.study.samplers import make_sampler
+from scalesearch.search.study.startup import queue_startup
 from scalesearch.search.study.seeding import study_seed
 from scalesearch.search.study.warm_sampler import learning_sampler
 from scalesearch.search.training.train import Trainer, train
@@ -204,7 +204,7 @@ def open_study(spec: StudySpec | None, storage_url: str | None, study_name: str 
     return apply_plan(plan_study(spec, storage_url, study_name, budget=budget, overrides=overrides), storage_url)
 
 
-def apply_plan(plan: StudyPlan, storage_url: str | None) -> tuple[Any, StudySpec]:
+def apply_plan(plan: StudyPlan, storage_url: str | None, *, warm: bool = False) -> tuple[Any, StudySpec]:
     """Carry out ``plan``: create the study (a study that never ran is deleted and created again
     with its new spec), or store a resumed study's changed budget; then open it for running."""
     import optuna
@@ -220,7 +220,7 @@ def apply_plan(plan: StudyPlan, storage_url: str | None) -> tuple[Any, StudySpec
         # The spec is for programs: a system attr, off the dashboard's study page (a JSON blob cut at 1,024 chars).
         storage.set_study_system_attr(storage.get_study_id_from_name(name), attrs.SPEC, spec_to_data(spec))
         study.set_user_attr(attrs.VERSIONS, versions())
-        seed_families(study, spec)
+        queue_startup(study, spec, warm=warm)  # search/study/startup.py
     elif plan.stored is not None and spec.budget.n_trials != plan.stored.budget.n_trials:
         data = system_attrs.study_data(plan.study, attrs.SPEC)
         system_attrs.set_study_data(plan.study, attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
@@ -233,19 +233,6 @@ def apply_plan(plan: StudyPlan, storage_url: str | None) -> tuple[Any, StudySpec
     study.sampler = make_sampler(spec.sampler.name, seed, constraints_func(spec), spec.budget.n_trials)
     study.sampler = learning_sampler(study, spec, study.sampler)  # a warm start's earlier trials too
     return study, spec
-
-
-def seed_families(study: Any, spec: StudySpec) -> None:
-    """Start a new multi-family study with one trial per family (other knobs sampled as usual),
-    so every family in the space is measured at least once even when the sampler, early on,
-    would favour a few. When the space searches compression, these trials are uncompressed
-    (and a single-family study gets one too): each family's baseline for its compressed
-    variants. Skipped when the budget is smaller than the number of families."""
-    families = list(spec.space.families)
-    baseline = uncompressed_params(spec.space.compression)
-    if (len(families) > 1 or baseline) and len(families) <= spec.budget.n_trials:
-        for family in families:
-            study.enqueue_trial({"family": family} | baseline, skip_if_exists=True)
 
 
 def count_finished(study: Any) -> int:
