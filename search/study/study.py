@@ -35,8 +35,8 @@ from scalesearch.search.storage.storage import (
 from scalesearch.search.study.early_stopping import Hook, make_early_stopping
 from scalesearch.search.study.objective import Events, Objective, constraints_func
 from scalesearch.search.study.samplers import make_sampler
-from scalesearch.search.study.startup import queue_startup
 from scalesearch.search.study.seeding import study_seed
+from scalesearch.search.study.startup import queue_startup
 from scalesearch.search.study.warm_sampler import learning_sampler
 from scalesearch.search.training.train import Trainer, train
 
