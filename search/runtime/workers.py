@@ -58,6 +58,8 @@ def prepare_worker(study: Any, spec: StudySpec, *, index: int | None = None, thr
     from scalesearch.search.study.objective import constraints_func
     from scalesearch.search.study.samplers import make_sampler
     from scalesearch.search.study.seeding import study_seed
+    from scalesearch.search.study.startup import with_startup
+    from scalesearch.search.study.warm_sampler import learning_sampler
 
     if index is not None and index < 0:
         raise SpecError(f"--index: must be 0 or more, got {index}")
@@ -74,12 +76,13 @@ def prepare_worker(study: Any, spec: StudySpec, *, index: int | None = None, thr
         device = assign_device(spec.device, index, gpus)
     seed = worker_seed(spec.sampler.seed, index)
     budget = dataclasses.replace(spec.budget, timeout=timeout) if timeout is not None else spec.budget
-    spec = dataclasses.replace(spec, device=device, threads=threads or spec.threads, budget=budget,
-                               sampler=dataclasses.replace(spec.sampler, seed=seed))
+    study_spec, spec = spec, dataclasses.replace(spec, device=device, threads=threads or spec.threads, budget=budget,
+                                                 sampler=dataclasses.replace(spec.sampler, seed=seed))
     # The worker's seed, moved on by the study's state: a worker joining a study never repeats
-    # the configs that earlier processes with the same seed proposed.
-    study.sampler = make_sampler(spec.sampler.name, study_seed(seed, study), constraints_func(spec),
-                                 spec.budget.n_trials)
+    # the configs that earlier processes with the same seed proposed. The startup design and a
+    # warm start's earlier trials are the study's, the same in every worker.
+    sampler = make_sampler(spec.sampler.name, study_seed(seed, study), constraints_func(spec), spec.budget.n_trials)
+    study.sampler = learning_sampler(study, study_spec, with_startup(sampler, study, study_spec))
     return spec
 
 

@@ -143,7 +143,7 @@ def open_run(spec: str | Path | Mapping[str, Any] | StudySpec | None = None, *, 
         check_family_code(plan.study, plan.spec, allow=allow_changed_family, caller=caller)
     data = check_data(plan, workers)
     warm = for_launch(warm_start, url, plan)  # search/study/warm_start.py; checked before anything is written
-    study, spec = apply_plan(plan, url, warm=warm is not None and bool(warm.queue))  # its queue replaces the scale startup
+    study, spec = apply_plan(plan, url, warm=warm is not None)  # its queue replaces the startup design
     record_family_code(study, spec, io=data)  # data's shape: where own families' models are fingerprinted
     if warm is not None:
         begin(study, spec, warm, lambda line: console.print(line, markup=False, highlight=False))

@@ -4,37 +4,45 @@ A study trades accuracy against cost, and its front is only as wide as the scale
 TPE and friends start from a handful of uniformly random trials; with 8 of them over two
 families, a seed can leave a whole decade of model sizes untried, and the model-based phase
 rarely goes back there (the default study at seed 4 found nothing good between 12K and 52K
-params). So a new study queues its startup trials itself, with ``enqueue_trial`` (partial
-params: the sampler still draws every other knob):
+params). So the first :func:`startup_trials` trials of a study follow a design:
 
-- ``sampler.startup: scale`` (the default): ``k = n // F`` trials per family, where ``n`` is
-  :func:`startup_trials` and ``F`` the number of families, interleaved (family A, B, A, B, ...).
-  Within a family they form a Latin hypercube over its scale knobs (``width_multiplier``,
-  ``depth_multiplier``): each searched range is cut into ``k`` equal strata (on the log scale
-  where the range is log), every stratum used once, at a seeded random point inside it, strata
-  paired across knobs by seeded permutations; a knob with choices cycles through them.
-- ``random``: one trial per family only (the sampler draws the rest), as before.
+- ``sampler.startup: scale`` (the default): ``k = n // F`` trials per family (``n`` startup
+  trials, ``F`` families), interleaved by trial number (family A, B, A, B, ...). Within a family
+  they form a Latin hypercube over its scale knobs (``width_multiplier``, ``depth_multiplier``):
+  each searched range is cut into ``k`` equal strata (on the log scale where the range is log),
+  every stratum used once, at a seeded random point inside it, strata paired across knobs by
+  seeded permutations; a knob with choices cycles through them. The sampler draws every other
+  knob, as it would.
+- ``random``: no design; the sampler draws them all.
 
-Either way each family's first trial is uncompressed (its baseline for the compressed variants;
-``search/compression/compress.py``'s ``uncompressed_params``), and nothing is queued when the
-budget is smaller than the number of families. A warm start (``search/study/warm_start.py``)
-queues its own configurations, which already span the earlier fronts' scales, so it keeps only
-the family baselines. Queued once, when the study is created: a resume queues nothing.
+Either way a new multi-family study (or one that searches compression) queues each family's
+first trial with ``enqueue_trial``, uncompressed (its baseline for the compressed variants;
+``uncompressed_params``), unless the budget is smaller than the number of families; those are
+trials 0 .. F-1, which is where the design puts the families too.
+
+The design is not queued: :class:`StartupSampler` wraps the study's sampler and answers a trial
+numbered below ``k * F`` from its row, so nothing waits in the storage when a study stops early,
+every worker process (which builds the same design from the study's seed) agrees, a resumed
+study past its startup is untouched, and a re-run config (fixed params) keeps its own values. A
+warm-started study (``search/study/warm_start.py``) queues earlier fronts' configurations, which
+already span their scales, so it has no design.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from typing import Any
 
 from scalesearch.search.compression.compress import uncompressed_params
+from scalesearch.search.study.samplers import SEED_ATTR
 from scalesearch.spaces.space import Choice, FloatRange, IntRange, Param
 
 #: ``sampler.startup`` values, with what each queues.
 STARTUP_NAMES: dict[str, str] = {
-    "scale": "a Latin hypercube over each family's width and depth",
-    "random": "one trial per family; the sampler draws the rest",
+    "scale": "the first trials: a Latin hypercube over each family's width and depth",
+    "random": "the sampler draws every knob from the first trial",
 }
 #: The family knobs that set a model's scale, stratified by ``startup: scale``.
 SCALE_KNOBS = ("width_multiplier", "depth_multiplier")
@@ -78,29 +86,75 @@ def scale_design(family: str, knobs: dict[str, Param], k: int, rng: random.Rando
     return design
 
 
-def startup_queue(space: Any, n_trials: int, how: str, seed: int | None) -> list[dict[str, Any]]:
-    """The params a new study over ``space`` queues first (see the module docstring), in order."""
+def scale_rows(space: Any, n_trials: int, seed: int | None) -> list[dict[str, Any]]:
+    """The design's partial params, one row per trial number (see the module docstring)."""
     families = list(space.families)
-    baseline = uncompressed_params(space.compression)
-    if len(families) > n_trials or (len(families) == 1 and not baseline and how != "scale"):
+    if len(families) > n_trials:
         return []
-    k = max(1, startup_trials(n_trials) // len(families)) if how == "scale" else 1
+    k = max(1, startup_trials(n_trials) // len(families))
     rng = random.Random(seed)
-    designs = {f: scale_design(f, dict(space.families[f]), k, rng) if how == "scale" else [{}] for f in families}
-    queue = []
-    for i in range(k):
+    designs = {f: scale_design(f, dict(space.families[f]), k, rng) for f in families}
+    rows = [{"family": family} | designs[family][i] for i in range(k) for family in families]
+    return rows if any(len(row) > 1 for row in rows) else []
+
+
+def queue_baselines(study: Any, spec: Any) -> None:
+    """Queue each family's uncompressed first trial in a new study (see the module docstring)."""
+    families = list(spec.space.families)
+    baseline = uncompressed_params(spec.space.compression)
+    if (len(families) > 1 or baseline) and len(families) <= spec.budget.n_trials:
         for family in families:
-            queue.append({"family": family} | designs[family][i] | (baseline if i == 0 else {}))
-    if len(families) == 1:  # no "family" param to fix: the sampler's suggest skips a single choice
-        queue = [{key: v for key, v in params.items() if key != "family"} for params in queue]
-    return [params for params in queue if params]
+            study.enqueue_trial({"family": family} | baseline, skip_if_exists=True)
 
 
-def queue_startup(study: Any, spec: Any, *, warm: bool = False) -> int:
-    """Queue a new study's startup trials (a warm start's: the family baselines only); returns
-    how many were queued."""
-    how = "random" if warm else spec.sampler.startup
-    queue = startup_queue(spec.space, spec.budget.n_trials, how, spec.sampler.seed)
-    for params in queue:
-        study.enqueue_trial(params, skip_if_exists=True)
-    return len(queue)
+class StartupSampler:
+    """``base`` with the design's values for the trials it covers (see the module docstring).
+    A subclass of ``optuna.samplers.BaseSampler`` (made by :func:`with_startup`)."""
+
+    def __init__(self, base: Any, rows: list[dict[str, Any]]):
+        self.base, self.rows = base, rows
+        setattr(self, SEED_ATTR, getattr(base, SEED_ATTR, None))
+
+    def _row(self, trial: Any) -> dict[str, Any]:
+        return self.rows[trial.number] if trial.number < len(self.rows) else {}
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> Any:
+        return self.base.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: Any, trial: Any, search_space: Any) -> Any:
+        row = self._row(trial)
+        return {k: v for k, v in self.base.sample_relative(study, trial, search_space).items() if k not in row}
+
+    def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: Any) -> Any:
+        row = self._row(trial)
+        if param_name in row and param_distribution._contains(param_distribution.to_internal_repr(row[param_name])):
+            return row[param_name]
+        return self.base.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        self.base.before_trial(study, trial)
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        self.base.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()
+
+
+@functools.cache
+def _sampler_class() -> type:
+    """StartupSampler as an Optuna ``BaseSampler`` (Optuna is imported only when a study runs)."""
+    import optuna
+
+    return type("StartupSampler", (StartupSampler, optuna.samplers.BaseSampler), {})
+
+
+def with_startup(sampler: Any, study: Any, spec: Any, *, warm: bool = False) -> Any:
+    """``sampler`` answering the study's startup design (``sampler.startup: scale``, from the seed
+    the study's spec gives, not a worker's); ``sampler`` itself for a warm start or ``random``."""
+    from scalesearch.search.config import attrs
+
+    if warm or spec.sampler.startup != "scale" or study.user_attrs.get(attrs.WARM_START):
+        return sampler
+    rows = scale_rows(spec.space, spec.budget.n_trials, spec.sampler.seed)
+    return _sampler_class()(sampler, rows) if rows else sampler

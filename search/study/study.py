@@ -36,7 +36,7 @@ from scalesearch.search.study.early_stopping import Hook, make_early_stopping
 from scalesearch.search.study.objective import Events, Objective, constraints_func
 from scalesearch.search.study.samplers import make_sampler
 from scalesearch.search.study.seeding import study_seed
-from scalesearch.search.study.startup import queue_startup
+from scalesearch.search.study.startup import queue_baselines, with_startup
 from scalesearch.search.study.warm_sampler import learning_sampler
 from scalesearch.search.training.train import Trainer, train
 
@@ -220,7 +220,7 @@ def apply_plan(plan: StudyPlan, storage_url: str | None, *, warm: bool = False) 
         # The spec is for programs: a system attr, off the dashboard's study page (a JSON blob cut at 1,024 chars).
         storage.set_study_system_attr(storage.get_study_id_from_name(name), attrs.SPEC, spec_to_data(spec))
         study.set_user_attr(attrs.VERSIONS, versions())
-        queue_startup(study, spec, warm=warm)  # search/study/startup.py
+        queue_baselines(study, spec)  # search/study/startup.py
     elif plan.stored is not None and spec.budget.n_trials != plan.stored.budget.n_trials:
         data = system_attrs.study_data(plan.study, attrs.SPEC)
         system_attrs.set_study_data(plan.study, attrs.SPEC, data | {"budget": data.get("budget", {}) | {"n_trials": spec.budget.n_trials}})
@@ -230,8 +230,9 @@ def apply_plan(plan: StudyPlan, storage_url: str | None, *, warm: bool = False) 
     study = stored_study(name, open_storage(storage_url, heartbeat=heartbeat))
     # Seeded from the study's state, so a resumed study never re-proposes its first configs.
     seed = study_seed(spec.sampler.seed, study)
-    study.sampler = make_sampler(spec.sampler.name, seed, constraints_func(spec), spec.budget.n_trials)
-    study.sampler = learning_sampler(study, spec, study.sampler)  # a warm start's earlier trials too
+    sampler = make_sampler(spec.sampler.name, seed, constraints_func(spec), spec.budget.n_trials)
+    # The startup design (search/study/startup.py); a warm start's earlier trials instead.
+    study.sampler = learning_sampler(study, spec, with_startup(sampler, study, spec, warm=warm))
     return study, spec
 
 

@@ -1,5 +1,5 @@
-"""A new study's startup queue (search/study/startup.py): a Latin hypercube over each family's
-scale, one uncompressed baseline per family, queued once, replaced by a warm start's queue."""
+"""A new study's startup design (search/study/startup.py): a Latin hypercube over each family's
+scale, answered by the sampler for the first trials, in every worker; none for a warm start."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scalesearch.errors import UnknownNameError
 from scalesearch.search.config.spec import load_spec
 from scalesearch.search.study import sampler_spec, startup
-from scalesearch.search.study.startup import startup_queue, startup_trials
+from scalesearch.search.study.startup import scale_rows, startup_trials
 from scalesearch.search.study.study import open_study
 from scalesearch.spaces.space import FloatRange, IntRange, load_space
 
@@ -28,45 +28,39 @@ def _strata(values, low, high, log):
 @pytest.mark.parametrize("seed", [0, 1, 4])
 def test_each_family_gets_one_width_per_stratum_and_every_depth(seed):
     space = _default_space()
-    queue = startup_queue(space, 24, "scale", seed)
+    rows = scale_rows(space, 24, seed)
     families = list(space.families)
     k = startup_trials(24) // len(families)
-    assert len(queue) == k * len(families) == 8
-    assert [q["family"] for q in queue] == families * k  # interleaved: A, B, A, B, ...
+    assert len(rows) == k * len(families) == 8
+    assert [r["family"] for r in rows] == families * k  # interleaved: A, B, A, B, ... (the baselines first)
     for family in families:
-        rows = [q for q in queue if q["family"] == family]
+        mine = [r for r in rows if r["family"] == family]
         width = space.families[family]["width_multiplier"]
-        widths = [q[f"{family}.width_multiplier"] for q in rows]
+        widths = [r[f"{family}.width_multiplier"] for r in mine]
         assert all(width.low <= w <= width.high for w in widths)
         assert _strata(widths, width.low, width.high, width.log) == list(range(k))  # a Latin hypercube
-        depths = [q[f"{family}.depth_multiplier"] for q in rows]
+        depths = [r[f"{family}.depth_multiplier"] for r in mine]
         choices = space.families[family]["depth_multiplier"].choices
         assert sorted(depths) == sorted(list(choices) * (k // len(choices)))  # balanced
-        # The family's first trial is its uncompressed baseline; the rest leave pruning to the sampler.
-        assert rows[0]["pruning_ratio"] == 0.0 and all("pruning_ratio" not in r for r in rows[1:])
+        assert all(set(r) == {"family", f"{family}.width_multiplier", f"{family}.depth_multiplier"} for r in mine)
 
 
-def test_the_queue_follows_the_seed():
+def test_the_design_follows_the_seed():
     space = _default_space()
-    assert startup_queue(space, 24, "scale", 3) == startup_queue(space, 24, "scale", 3)
-    assert startup_queue(space, 24, "scale", 3) != startup_queue(space, 24, "scale", 4)
+    assert scale_rows(space, 24, 3) == scale_rows(space, 24, 3)
+    assert scale_rows(space, 24, 3) != scale_rows(space, 24, 4)
 
 
-def test_random_startup_queues_only_the_family_baselines():
-    space = _default_space()
-    assert startup_queue(space, 24, "random", 0) == [{"family": f, "pruning_ratio": 0.0} for f in space.families]
-
-
-def test_a_budget_below_the_families_queues_nothing():
-    assert startup_queue(_default_space(), 1, "scale", 0) == []
+def test_a_budget_below_the_families_has_no_design():
+    assert scale_rows(_default_space(), 1, 0) == []
 
 
 def test_one_family_and_integer_ranges():
     space = load_space({"name": "one", "families": {"resnet": {
         "width_multiplier": {"low": 0.25, "high": 1.0}, "depth_multiplier": 1.0, "block": "basic"}}})
-    queue = startup_queue(space, 12, "scale", 0)
-    assert len(queue) == startup_trials(12) == 4 and all(set(q) == {"resnet.width_multiplier"} for q in queue)
-    assert _strata([q["resnet.width_multiplier"] for q in queue], 0.25, 1.0, False) == [0, 1, 2, 3]
+    rows = scale_rows(space, 12, 0)
+    assert len(rows) == startup_trials(12) == 4 and all(set(r) == {"family", "resnet.width_multiplier"} for r in rows)
+    assert _strata([r["resnet.width_multiplier"] for r in rows], 0.25, 1.0, False) == [0, 1, 2, 3]
     rows = startup.scale_design("f", {"width_multiplier": IntRange(1, 9, step=2)}, 3, __import__("random").Random(0))
     values = sorted(r["f.width_multiplier"] for r in rows)
     assert all(isinstance(v, int) and v in (1, 3, 5, 7, 9) for v in values) and len(set(values)) == 3
@@ -74,13 +68,49 @@ def test_one_family_and_integer_ranges():
     assert fixed == [{"f.width_multiplier": 0.5}] * 2
 
 
-def test_a_new_study_queues_once(storage_url):
+def _proposed(study, n):
+    """The scale knobs of the first ``n`` trials the study's sampler proposes (nothing trained)."""
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        params = {"family": trial.suggest_categorical("family", ["resnet", "convnext"])}
+        family = params["family"]
+        knobs = load_spec(None).space.families[family]
+        params[f"{family}.width_multiplier"] = trial.suggest_float(
+            f"{family}.width_multiplier", knobs["width_multiplier"].low, knobs["width_multiplier"].high, log=True)
+        params[f"{family}.depth_multiplier"] = trial.suggest_categorical(
+            f"{family}.depth_multiplier", list(knobs["depth_multiplier"].choices))
+        study.tell(trial, [0.9, 1000.0])
+        out.append(params)
+    return out
+
+
+def test_the_study_proposes_the_design_then_samples(storage_url):
     spec = load_spec(None, ["budget.n_trials=24"])
     study, spec = open_study(spec, storage_url)
-    waiting = [t.system_attrs["fixed_params"] for t in study.get_trials(deepcopy=False)]
-    assert waiting == startup_queue(spec.space, 24, "scale", spec.sampler.seed)
-    study, _ = open_study(spec, storage_url)  # a resume (nothing ran yet) queues nothing more
-    assert len(study.get_trials(deepcopy=False)) == len(waiting)
+    # Nothing waits in the storage but each family's uncompressed baseline (trials 0 and 1).
+    assert [t.system_attrs["fixed_params"] for t in study.get_trials(deepcopy=False)] == \
+        [{"family": f, "pruning_ratio": 0.0} for f in spec.space.families]
+    rows = scale_rows(spec.space, 24, spec.sampler.seed)
+    proposed = _proposed(study, len(rows) + 2)
+    assert proposed[:len(rows)] == rows
+    # Past the design, the sampler's own draws (not a row again).
+    assert all(p not in rows for p in proposed[len(rows):])
+
+
+def test_a_worker_follows_the_study_design_and_a_warm_start_has_none(storage_url):
+    from scalesearch.search.runtime.workers import prepare_worker
+    from scalesearch.search.study.study import apply_plan, plan_study
+
+    spec = load_spec(None, ["budget.n_trials=24"])
+    study, spec = open_study(spec, storage_url)
+    prepare_worker(study, spec, index=1)  # its own sampler seed; the study's design
+    assert _proposed(study, 3) == scale_rows(spec.space, 24, spec.sampler.seed)[:3]
+    other = load_spec(None, ["budget.n_trials=24", "study_name=warm"])
+    warm, _ = apply_plan(plan_study(other, storage_url), storage_url, warm=True)
+    assert not isinstance(warm.sampler, startup.StartupSampler)
+    random_start, _ = open_study(load_spec(None, ["sampler.startup=random", "study_name=r"]), storage_url)
+    assert not isinstance(random_start.sampler, startup.StartupSampler)
 
 
 def test_startup_names_are_checked():
