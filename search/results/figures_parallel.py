@@ -26,11 +26,23 @@ def _stacked(label: str) -> str:
     return label.replace(" ", "<br>")
 
 
+#: Room past the lowest and highest value, as a fraction of an axis's span: a tick at either end
+#: would otherwise straddle the end, and the one at the bottom run into the axis title below it.
+END_ROOM = 0.06
+
+
+def _padded(values: list[float]) -> list[float]:
+    lo, hi = min(values), max(values)
+    room = (hi - lo) * END_ROOM or max(abs(lo) * 0.1, 0.5)
+    return [lo - room, hi + room]
+
+
 def _numeric(label: str, values: list[float], log: bool, metric: str = "") -> dict[str, Any]:
     if not log:
-        return {"label": _stacked(label), "values": values}
+        return {"label": _stacked(label), "values": values, "range": _padded(values)}
     ticks = style.log_ticks(values, metric)
-    return {"label": _stacked(label + " (log)"), "values": [math.log10(v) for v in values],
+    logs = [math.log10(v) for v in values]
+    return {"label": _stacked(label + " (log)"), "values": logs, "range": _padded(logs),
             "tickvals": [math.log10(t) for t in ticks["tickvals"]], "ticktext": ticks["ticktext"]}
 
 
