@@ -18,6 +18,7 @@ from scalesearch.search.config.spec import load_spec
 from scalesearch.search.results.export import export_data
 from scalesearch.search.results.notes import study_note
 from scalesearch.search.results.study_view import read_study
+from scalesearch.search.runtime.workers import prepare_worker
 from scalesearch.search.study import warm_start
 from scalesearch.search.study.launch import open_run
 from scalesearch.search.study.space_mapping import Changes, map_config
@@ -165,7 +166,9 @@ def test_resume_does_not_queue_again_and_keeps_learning(source, storage_url, tin
     before = len(launch.study.trials)
     again, said = _warm(storage_url, n_trials=4)
     assert "keeps its start" in said and len(again.study.trials) == before
-    resumed, _ = open_study(None, storage_url, "after")  # as a worker or `run --study-name` opens it
+    resumed, spec = open_study(None, storage_url, "after")  # as a worker or `run --study-name` opens it
+    assert type(resumed.sampler).__name__ == "WarmSampler"
+    prepare_worker(resumed, spec, index=1)  # a `worker` process: its own seed, the same learning
     assert type(resumed.sampler).__name__ == "WarmSampler"
 
 
