@@ -107,6 +107,14 @@ def queue_baselines(study: Any, spec: Any) -> None:
             study.enqueue_trial({"family": family} | baseline, skip_if_exists=True)
 
 
+def _fits(distribution: Any, value: Any) -> bool:
+    """Whether ``value`` is one ``distribution`` can return (a categorical one raises on others)."""
+    try:
+        return distribution._contains(distribution.to_internal_repr(value))
+    except ValueError:
+        return False
+
+
 class StartupSampler:
     """``base`` with the design's values for the trials it covers (see the module docstring).
     A subclass of ``optuna.samplers.BaseSampler`` (made by :func:`with_startup`)."""
@@ -127,7 +135,7 @@ class StartupSampler:
 
     def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: Any) -> Any:
         row = self._row(trial)
-        if param_name in row and param_distribution._contains(param_distribution.to_internal_repr(row[param_name])):
+        if param_name in row and _fits(param_distribution, row[param_name]):
             return row[param_name]
         return self.base.sample_independent(study, trial, param_name, param_distribution)
 

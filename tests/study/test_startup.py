@@ -117,3 +117,14 @@ def test_startup_names_are_checked():
     assert tuple(startup.STARTUP_NAMES) == sampler_spec.STARTUP_NAMES
     with pytest.raises(UnknownNameError, match="sampler.startup: unknown startup 'grid'; choose from scale, random"):
         load_spec(None, ["sampler.startup=grid"])
+
+
+def test_a_value_outside_the_distribution_falls_back_to_the_sampler():
+    import optuna
+
+    base = optuna.samplers.RandomSampler(0)
+    sampler = startup._sampler_class()(base, [{"family": "vit", "x": 5.0}])
+    study = optuna.create_study(sampler=sampler)
+    trial = study.ask()
+    assert trial.suggest_categorical("family", ["resnet", "convnext"]) in ("resnet", "convnext")
+    assert 0.0 <= trial.suggest_float("x", 0.0, 1.0) <= 1.0
