@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 from scalesearch.errors import UnknownNameError
 
-#: ``sampler.startup`` values (``search/study/startup.py`` queues them; names checked equal in tests).
-STARTUP_NAMES = ("scale", "random")
+#: ``sampler.startup`` values, with what each gives a new study's first trials (``search/study/startup.py``).
+STARTUP_NAMES: dict[str, str] = {
+    "scale": "a Latin hypercube over each family's width and depth",
+    "random": "the sampler's own draws",
+}
 
 #: Every sampler by name, with what it is.
 SAMPLER_NAMES: dict[str, str] = {
@@ -27,7 +30,7 @@ SAMPLER_NAMES: dict[str, str] = {
 class SamplerSpec:
     name: str = "auto"  # auto = Optuna's default for the number of objectives
     seed: int | None = 0
-    startup: str = "scale"  # the first trials a new study queues: search/study/startup.py
+    startup: str = "scale"  # the design of a new study's first trials: search/study/startup.py
 
 
 def validate_sampler(sampler: SamplerSpec) -> None:

@@ -23,6 +23,11 @@ def trials_store_constraints() -> bool:
     return hasattr(optuna.trial.Trial, "set_constraint")
 
 
+def tpe_startup_trials(n_trials: int) -> int:
+    """Random trials before ``tpe`` models the study: a third of the budget, 4 to 10."""
+    return max(4, min(10, n_trials // 3))
+
+
 def _auto(seed: int | None, constraints: ConstraintsFunc, n_trials: int) -> Any:
     import optuna
 
@@ -34,7 +39,7 @@ def _tpe(seed: int | None, constraints: ConstraintsFunc, n_trials: int) -> Any:
 
     return optuna.samplers.TPESampler(
         seed=seed, constraints_func=constraints, multivariate=True, group=True,
-        n_startup_trials=max(4, min(10, n_trials // 3)),
+        n_startup_trials=tpe_startup_trials(n_trials),
     )
 
 

@@ -36,22 +36,17 @@ import random
 from typing import Any
 
 from scalesearch.search.compression.compress import uncompressed_params
-from scalesearch.search.study.samplers import SEED_ATTR
+from scalesearch.search.study.samplers import SEED_ATTR, tpe_startup_trials
 from scalesearch.spaces.space import Choice, FloatRange, IntRange, Param
 
-#: ``sampler.startup`` values, with what each queues.
-STARTUP_NAMES: dict[str, str] = {
-    "scale": "the first trials: a Latin hypercube over each family's width and depth",
-    "random": "the sampler draws every knob from the first trial",
-}
 #: The family knobs that set a model's scale, stratified by ``startup: scale``.
 SCALE_KNOBS = ("width_multiplier", "depth_multiplier")
 
 
 def startup_trials(n_trials: int) -> int:
-    """Trials before the sampler models the study: TPE's startup as ``search/study/samplers.py``
-    sets it (a third of the budget, 4 to 10), never more than the budget."""
-    return min(n_trials, max(4, min(10, n_trials // 3)))
+    """Trials before the sampler models the study: TPE's startup (``tpe_startup_trials``), never
+    more than the budget."""
+    return min(n_trials, tpe_startup_trials(n_trials))
 
 
 def _stratum_value(param: Param, position: float) -> Any:

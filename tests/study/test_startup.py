@@ -114,7 +114,7 @@ def test_a_worker_follows_the_study_design_and_a_warm_start_has_none(storage_url
 
 
 def test_startup_names_are_checked():
-    assert tuple(startup.STARTUP_NAMES) == sampler_spec.STARTUP_NAMES
+    assert set(sampler_spec.STARTUP_NAMES) == {"scale", "random"}  # with_startup's two cases
     with pytest.raises(UnknownNameError, match="sampler.startup: unknown startup 'grid'; choose from scale, random"):
         load_spec(None, ["sampler.startup=grid"])
 
