@@ -42,8 +42,10 @@ def _numeric(label: str, values: list[float], log: bool, metric: str = "") -> di
         return {"label": _stacked(label), "values": values, "range": _padded(values)}
     ticks = style.log_ticks(values, metric)
     logs = [math.log10(v) for v in values]
-    return {"label": _stacked(label + " (log)"), "values": logs, "range": _padded(logs),
-            "tickvals": [math.log10(t) for t in ticks["tickvals"]], "ticktext": ticks["ticktext"]}
+    ends = _padded(logs)  # unlabelled ticks there: plotly draws an axis only between its outer ticks
+    return {"label": _stacked(label + " (log)"), "values": logs, "range": ends,
+            "tickvals": [ends[0], *(math.log10(t) for t in ticks["tickvals"]), ends[1]],
+            "ticktext": ["", *ticks["ticktext"], ""]}
 
 
 def _categorical(label: str, values: list[Any]) -> dict[str, Any]:
