@@ -12,7 +12,9 @@ queues the next step. So on CUDA:
   (training batches have one shape: the trainer drops the ragged last batch). TF32 is set
   through the ``fp32_precision`` API where torch has it (2.9 on, where ``allow_tf32`` is
   deprecated) and through ``allow_tf32`` on the older torches ``pyproject.toml`` admits (2.5 on);
-- :func:`make_optimizer` uses AdamW's fused CUDA kernel (one launch for every parameter);
+- :func:`make_optimizer` uses AdamW's fused CUDA kernel (one launch for every parameter), and
+  its ``foreach`` implementation on the CPU (torch's CPU default loops over the parameters in
+  Python: 1.17 against 0.85 ms per step for a 20K-param ResNet's 62 tensors, one thread);
 - :func:`autocast_dtype` is bf16 on GPUs with bf16 tensor cores (compute capability 8.0 on:
   A100, H100, RTX 30xx on); older ones (V100, T4) emulate bf16 slowly or not at all, and fp16
   would need a gradient scaler, so they train in float32.
@@ -60,11 +62,12 @@ def autocast_dtype(device: str, cuda: Any = None) -> Any:
 
 
 def make_optimizer(params: Any, lr: float, weight_decay: float, device: str) -> Any:
-    """AdamW; the fused kernel on CUDA."""
+    """AdamW: the fused kernel on CUDA, the multi-tensor (``foreach``) one elsewhere."""
     import torch
 
-    fused = True if is_cuda(device) else None
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
+    if is_cuda(device):
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
 
 
 class FiniteWatch:

@@ -61,6 +61,7 @@ def test_cpu_settings_are_left_alone_and_the_optimizer_is_not_fused():
     assert settings() == before
     opt = make_optimizer([torch.nn.Parameter(torch.zeros(2))], 1e-3, 0.0, "cpu")
     assert isinstance(opt, torch.optim.AdamW) and not opt.defaults["fused"]
+    assert opt.defaults["foreach"] is True  # torch's CPU default is the per-parameter Python loop
 
 
 class _Strict:
