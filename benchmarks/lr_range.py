@@ -39,7 +39,8 @@ def run_one(family: str, width: float, depth: float, lr: float, seed: int) -> di
 
 
 def summary(rows: list[dict]) -> list[str]:
-    lines = []
+    """The Markdown table, header included: a row per model and lr, in lr order."""
+    lines = ["| model | params | peak lr | test accuracy |", "|---|---|---|---|"]
     for model in dict.fromkeys(r["model"] for r in rows):
         for lr in sorted({r["lr"] for r in rows if r["model"] == model}):
             at = [r for r in rows if r["model"] == model and r["lr"] == lr]
@@ -56,15 +57,12 @@ def main() -> None:
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
+    grid = [(m.split(":")[0], float(m.split(":")[1]), float(m.split(":")[2]), lr, seed)
+            for m in args.models for lr in args.lrs for seed in args.seeds]
     rows = []
-    for model in args.models:
-        family, width, depth = model.split(":")
-        for lr in args.lrs:
-            for seed in args.seeds:
-                rows.append(run_one(family, float(width), float(depth), lr, seed))
-                print(json.dumps(rows[-1]), flush=True)
-    print("| model | params | peak lr | test accuracy |")
-    print("|---|---|---|---|")
+    for point in grid:
+        rows.append(run_one(*point))
+        print(json.dumps(rows[-1]), flush=True)
     print("\n".join(summary(rows)))
 
 
