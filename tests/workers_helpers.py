@@ -159,12 +159,24 @@ FAKE_SPEC = {"study_name": "race", "space": TINY_SPACE, "sampler": {"name": "ran
              "workers": {"heartbeat_seconds": 1, "grace_seconds": 10}}
 
 
-def fake_worker(url: str, name: str, sleep_max: float, seed: int, host_lock: bool = True) -> tuple[int, int, int, str]:
+def _start_together(folder: str, n: int, me: int, timeout: float = 300.0) -> None:
+    """Mark this worker ready in ``folder`` and wait until ``n`` are. Spawned workers import torch
+    at different speeds on a busy machine; without this, the first one up can run a short budget
+    alone before the others ask for a trial."""
+    Path(folder, f"ready-{me}").touch()
+    deadline = time.monotonic() + timeout
+    while len(list(Path(folder).glob("ready-*"))) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def fake_worker(url: str, name: str, sleep_max: float, seed: int, host_lock: bool = True,
+                together: tuple[str, int] | None = None) -> tuple[int, int, int, str]:
     """One worker process: ``work()`` with an objective that sleeps 0..sleep_max seconds.
 
     ``host_lock=False`` disables the per-host ask lock, as if every worker ran on its own host,
-    so only the claim rule keeps the budget exact. Module-level so multiprocessing's spawn can
-    import it; returns the WorkResult's fields.
+    so only the claim rule keeps the budget exact. ``together=(folder, n)`` starts the work only
+    once ``n`` workers have opened the study (see :func:`_start_together`). Module-level so
+    multiprocessing's spawn can import it; returns the WorkResult's fields.
     """
     import random
 
@@ -180,6 +192,8 @@ def fake_worker(url: str, name: str, sleep_max: float, seed: int, host_lock: boo
         loop.AskLock = NoLock  # type: ignore[misc]
 
     study, spec = open_study(None, url, name)
+    if together is not None:
+        _start_together(*together, me=seed)
     rng = random.Random(seed)
 
     def objective(trial: Any) -> list[float]:

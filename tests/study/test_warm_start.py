@@ -222,7 +222,10 @@ def test_workers_share_one_warm_start_queue(backend, tmp_path, request):
     assert len(plan.queue) == warm_start.QUEUED
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
-        results = pool.starmap(fake_worker, [(url, name, 0.05, seed, False) for seed in range(4)], chunksize=1)
+        ready = tmp_path / "ready"
+        ready.mkdir()
+        results = pool.starmap(fake_worker, [(url, name, 0.05, seed, False, (str(ready), 4)) for seed in range(4)],
+                               chunksize=1)
     assert all(stopped == "budget" for *_, stopped in results), results
     study = load(url, name)
     counts = states(study)
