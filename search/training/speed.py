@@ -65,9 +65,8 @@ def make_optimizer(params: Any, lr: float, weight_decay: float, device: str) -> 
     """AdamW: the fused kernel on CUDA, the multi-tensor (``foreach``) one elsewhere."""
     import torch
 
-    if is_cuda(device):
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
+    kernel = {"fused": True} if is_cuda(device) else {"foreach": True}
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **kernel)
 
 
 class FiniteWatch:
