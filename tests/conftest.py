@@ -13,21 +13,15 @@ from scalesearch.search.training.train import EpochReport, TrainConfig, TrainRes
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _own_device_locks(tmp_path_factory):
-    """Latency measurements wait for other workers' epochs on the host (device_share.py); a
-    test session coordinates with its own workers only, not with other sessions on the host."""
-    import os
+@pytest.fixture(autouse=True)
+def _own_device_locks(tmp_path_factory, monkeypatch):
+    """Latency measurements wait for other workers' epochs on the host (device_share.py); each
+    test coordinates with its own workers only: not with other sessions on the host, nor with a
+    worker an earlier test left behind (it would make this test's latencies contended)."""
+    from scalesearch.search.runtime import device_share
 
-    from scalesearch.search.runtime.device_share import LOCK_DIR_VAR
-
-    before = os.environ.get(LOCK_DIR_VAR)
-    os.environ[LOCK_DIR_VAR] = str(tmp_path_factory.mktemp("device-locks"))
-    yield
-    if before is None:
-        os.environ.pop(LOCK_DIR_VAR, None)
-    else:
-        os.environ[LOCK_DIR_VAR] = before
+    monkeypatch.setenv(device_share.LOCK_DIR_VAR, str(tmp_path_factory.mktemp("device-locks")))
+    monkeypatch.setattr(device_share, "_SHARES", {})
 
 
 @pytest.fixture(autouse=True)
