@@ -90,7 +90,7 @@ def test_small_models_train_longer_and_their_config_says_so(tiny_data, fake_trai
     from scalesearch.search.compression.measure import count_params
     from scalesearch.search.training.models import build_model
 
-    spec = load_spec(None, [*TINY_OVERRIDES, "space.families={resnet: {width_multiplier: %s, depth_multiplier: 0.5}}" % width,
+    spec = load_spec(None, [*TINY_OVERRIDES, f"space.families={{resnet: {{width_multiplier: {width}, depth_multiplier: 0.5}}}}",
                             "space.training.epochs=2", "space.epochs_by_size={reference_params: 80000, max_factor: 2.0}"])
     study = optuna.create_study(directions=spec.directions)
     study.optimize(Objective(spec, tiny_data, "cpu", trainer=fake_trainer), n_trials=1)
