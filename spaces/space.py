@@ -20,9 +20,6 @@ A space file::
       pruning_ratio: {choices: [0.0, 0.3, 0.5]}
       finetune_epochs: 2
       quantization: {choices: [none, int8_static]}
-    epochs_by_size:                    # optional: models under 20K params train longer,
-      reference_params: 20000          # epochs x min(2, sqrt(20000 / params)) (5K params: 2x)
-      max_factor: 2.0
 
 A parameter is a plain value (fixed), ``{choices: [...]}`` (categorical) or
 ``{low, high[, log][, step][, type: int]}`` (a float range unless ``type: int``).
@@ -104,25 +101,6 @@ class Choice:
 Param = Fixed | FloatRange | IntRange | Choice
 
 
-@dataclass(frozen=True)
-class EpochsBySize:
-    """Small models train longer: a model of ``params`` below ``reference_params`` trains the
-    sampled epochs x ``min(max_factor, sqrt(reference_params / params))``, counted on the model as
-    built (before compression). Small models are cheap per epoch and still learning when larger
-    ones have converged."""
-
-    reference_params: int
-    max_factor: float
-
-    def epochs(self, epochs: int, params: int) -> int:
-        """The epochs a model of ``params`` parameters trains, for sampled ``epochs``."""
-        factor = min(self.max_factor, (self.reference_params / max(params, 1)) ** 0.5)
-        return max(epochs, round(epochs * factor))
-
-    def to_data(self) -> dict[str, Any]:
-        return {"reference_params": self.reference_params, "max_factor": self.max_factor}
-
-
 def param_values(param: Param) -> list[Any]:
     """The values a knob can take: its fixed value, its choices, or a range's two ends."""
     match param:
@@ -143,7 +121,6 @@ class SearchSpace:
     input_size: int | None = None
     description: str = ""
     compression: Mapping[str, Param] = field(default_factory=dict)
-    epochs_by_size: EpochsBySize | None = None
 
     def to_data(self) -> dict[str, Any]:
         """The plain-data form :func:`parse_space` reads back (stored with each study)."""
@@ -156,8 +133,6 @@ class SearchSpace:
         }
         if self.compression:
             data["compression"] = {k: param_to_data(p) for k, p in self.compression.items()}
-        if self.epochs_by_size:
-            data["epochs_by_size"] = self.epochs_by_size.to_data()
         return data
 
 
@@ -286,10 +261,9 @@ def parse_space(data: Any, where: str = "space") -> SearchSpace:
     """A :class:`SearchSpace` from its data form, validated against the family registry."""
     if not isinstance(data, Mapping):
         raise SpecError(f"{where}: expected a mapping with 'families' and 'training', got {data!r}")
-    unknown = set(data) - {"name", "description", "input_size", "families", "training", "compression", "epochs_by_size"}
+    unknown = set(data) - {"name", "description", "input_size", "families", "training", "compression"}
     if unknown:
-        raise SpecError(f"{where}: unknown key {sorted(unknown)[0]!r}; a space has name, description, input_size, "
-                        "families, training, compression, epochs_by_size")
+        raise SpecError(f"{where}: unknown key {sorted(unknown)[0]!r}; a space has name, description, input_size, families, training, compression")
     families_data = data.get("families")
     if not isinstance(families_data, Mapping) or not families_data:
         raise SpecError(f"{where}.families: expected a non-empty mapping of family -> knobs; families: {', '.join(list_families())}")
@@ -332,21 +306,7 @@ def parse_space(data: Any, where: str = "space") -> SearchSpace:
         input_size=input_size,
         description=str(data.get("description", "")),
         compression=compression,
-        epochs_by_size=_parse_epochs_by_size(data.get("epochs_by_size"), f"{where}.epochs_by_size"),
     )
-
-
-def _parse_epochs_by_size(data: Any, where: str) -> EpochsBySize | None:
-    if data is None:
-        return None
-    if not isinstance(data, Mapping) or set(data) != {"reference_params", "max_factor"}:
-        raise SpecError(f"{where}: expected {{reference_params: <params>, max_factor: <factor>}}, got {data!r}")
-    reference, factor = data["reference_params"], data["max_factor"]
-    if isinstance(reference, bool) or not isinstance(reference, int | float) or reference < 1 or reference != int(reference):
-        raise SpecError(f"{where}.reference_params: expected a positive whole number of parameters, got {reference!r}")
-    if _number(factor, f"{where}.max_factor") < 1:
-        raise SpecError(f"{where}.max_factor: expected a factor of at least 1, got {factor!r}")
-    return EpochsBySize(int(reference), float(factor))
 
 
 def _parse_compression(data: Any, where: str) -> dict[str, Param]:

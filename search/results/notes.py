@@ -26,7 +26,7 @@ from scalesearch.search.results.report import (
     trial_row,
 )
 from scalesearch.search.storage.storage import redact
-from scalesearch.spaces.space import Choice, EpochsBySize, Fixed, FloatRange, IntRange, Param
+from scalesearch.spaces.space import Choice, Fixed, FloatRange, IntRange, Param
 
 #: What each objective means, for the note's objectives table.
 MEANING = {"accuracy": "validation accuracy (fraction correct)", "params": "parameters of the deployed model",
@@ -61,14 +61,6 @@ def _num(value: Any) -> str:
 
 def _knobs(knobs: Mapping[str, Param]) -> str:
     return ", ".join(f"{name} {describe_param(p)}" for name, p in knobs.items()) or "-"
-
-
-def _epochs_by_size(rule: EpochsBySize | None) -> str:
-    if rule is None:
-        return ""
-    reference = f"{rule.reference_params / 1000:g}K"
-    return (f" Models under {reference} params train longer: epochs x min({rule.max_factor:g}, "
-            f"sqrt({reference} / params)), the count each trial's config shows.")
 
 
 def shown_url(storage_url: str) -> str:
@@ -124,7 +116,7 @@ def study_note(study: Any, spec: StudySpec, storage_url: str) -> str:
                 " never counted here." if started else ""), "",
              "| family | knobs |", "|---|---|",
              *(f"| {family} | {_knobs(knobs)} |" for family, knobs in space.families.items()), "",
-             f"Training: {_knobs(space.training)}." + _epochs_by_size(space.epochs_by_size), "",
+             f"Training: {_knobs(space.training)}.", "",
              f"Compression: {_knobs(space.compression) if space.compression else 'none (deployed as trained)'}.", "",
              "## Objectives", "", "| objective | direction | unit |", "|---|---|---|"]
     for name, direction in zip(spec.objectives, spec.directions, strict=True):

@@ -15,7 +15,6 @@ from typing import Any, Protocol
 from scalesearch.errors import ModelBuildError
 from scalesearch.search.compression.deploy import check_deploy, deploy_trial
 from scalesearch.search.compression.estimate import costs_before_training
-from scalesearch.search.compression.measure import count_params
 from scalesearch.search.config import attrs, system_attrs
 from scalesearch.search.config.spec import StudySpec
 from scalesearch.search.datasets import Dataset
@@ -104,7 +103,6 @@ class Objective:
                                                             f"{fail_reason(e.__cause__ or e, self.device)}"))
             system_attrs.set_trial_data(trial, attrs.ERROR, error_text(e))
             raise
-        self._fit_epochs(trial, config, model)
         # Deployed costs (compressed as configured) before training: what constraints and early
         # stopping judge every trial on; the measured ones replace the metrics at the end.
         planned = costs_before_training(model, self.data, config.get("compression"))
@@ -148,19 +146,6 @@ class Objective:
         system_attrs.set_trial_data(trial, system_attrs.VAL_CURVE, [round(a, 5) for a in result.curve])
         stored = system_attrs.exact_metrics(trial)
         return [float(stored[name]) for name in self.spec.objectives]
-
-    def _fit_epochs(self, trial: Any, config: dict[str, Any], model: Any) -> None:
-        """Small models train longer (``space.epochs_by_size``): the epochs this model trains
-        replace the sampled ones in the stored config, which early stopping, export and
-        ``train`` read."""
-        rule = self.spec.space.epochs_by_size
-        if rule is None:
-            return
-        sampled = config["training"].get("epochs", TrainConfig.epochs)
-        fitted = rule.epochs(sampled, count_params(model))
-        if fitted != sampled:
-            config["training"] = config["training"] | {"epochs": fitted}
-            system_attrs.set_trial_data(trial, attrs.CONFIG, config)
 
     def _latency_reference(self, trial: Any) -> list[tuple[float, float]]:
         """The study's complete trials' ``(flops, latency_ms)`` on this deploy device, which a new

@@ -94,26 +94,3 @@ def test_augment_and_ema_are_training_knobs_within_their_ranges():
     for knob, bad in (("augment", {"low": 0.0, "high": 1.5}), ("augment", -0.1), ("ema", 1.0)):
         with pytest.raises(SpecError, match=rf"space\.training\.{knob}: .* is outside its range"):
             parse_space({"families": {"resnet": {}}, "training": {knob: bad}})
-
-
-def test_epochs_by_size_trains_small_models_longer_up_to_its_factor():
-    space = parse_space({"families": {"resnet": {}}, "training": {"epochs": 20},
-                         "epochs_by_size": {"reference_params": 20000, "max_factor": 2.0}})
-    rule = space.epochs_by_size
-    assert [rule.epochs(20, p) for p in (1_000, 5_470, 9_950, 20_000, 500_000)] == [40, 38, 28, 20, 20]
-    assert rule.epochs(3, 10_000) == 4  # sqrt(2) x 3, rounded
-    assert parse_space(space.to_data()) == space
-    assert parse_space({"families": {"resnet": {}}}).epochs_by_size is None
-
-
-@pytest.mark.parametrize(("bad", "message"), [
-    ({"reference_params": 20000}, r"expected \{reference_params"),
-    ({"reference_params": 0, "max_factor": 2}, "reference_params: expected a positive whole number"),
-    ({"reference_params": 2.5e4 + 0.5, "max_factor": 2}, "reference_params: expected a positive whole number"),
-    ({"reference_params": 20000, "max_factor": 0.5}, "max_factor: expected a factor of at least 1"),
-    ({"reference_params": 20000, "max_factor": "x"}, "max_factor: expected a number"),
-    (20000, r"expected \{reference_params"),
-])
-def test_epochs_by_size_refuses_what_it_cannot_mean(bad, message):
-    with pytest.raises(SpecError, match=rf"space\.epochs_by_size.*{message}"):
-        parse_space({"families": {"resnet": {}}, "epochs_by_size": bad})

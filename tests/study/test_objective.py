@@ -80,21 +80,3 @@ def test_constraints_become_optuna_violations(tiny_data, fake_trainer):
         (violation,) = func(trial)
         assert math.isclose(violation, trial.user_attrs["ss.params"] - 30000)
     assert constraints_func(load_spec(None, TINY_OVERRIDES)) is None
-
-
-@pytest.mark.parametrize(("width", "trains"), [(0.0625, 4), (0.5, 2)])
-def test_small_models_train_longer_and_their_config_says_so(tiny_data, fake_trainer, width, trains):
-    """``space.epochs_by_size``: a model under the reference size trains epochs x sqrt(reference /
-    params) (at most max_factor), and the stored config -- what export and ``train`` read --
-    holds the epochs it trained."""
-    from scalesearch.search.compression.measure import count_params
-    from scalesearch.search.training.models import build_model
-
-    spec = load_spec(None, [*TINY_OVERRIDES, f"space.families={{resnet: {{width_multiplier: {width}, depth_multiplier: 0.5}}}}",
-                            "space.training.epochs=2", "space.epochs_by_size={reference_params: 80000, max_factor: 2.0}"])
-    study = optuna.create_study(directions=spec.directions)
-    study.optimize(Objective(spec, tiny_data, "cpu", trainer=fake_trainer), n_trials=1)
-    config = system_attrs.trial_config(study.trials[0])
-    params = count_params(build_model(config, tiny_data))
-    assert (params < 80000) == (trains > 2)
-    assert fake_trainer.calls[0].epochs == trains == config["training"]["epochs"]
