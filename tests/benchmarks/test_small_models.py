@@ -41,12 +41,13 @@ def test_report_reads_each_arm_and_pairs_the_seeds(bench, tmp_path):
     # (0.05 x 3) + (0.04 x 2): accuracy over 0.90 times decades under 10^7 params
     assert rows[0]["hv"] == pytest.approx(0.05 * 3 + 0.04 * 2) and rows[0]["trials"] == 2
     assert rows[1] == {"small": 0.9611, "best": 0.98, "small_final": 0.9861, "best_final": 0.9944,
+                       "lcb": None, "lcb_final": None,  # a seed without the lcb pick's retrains
                        "hv": pytest.approx(0.15), "trials": 1, "wall": 130.0, "cpu": 260.0}
     assert rows[0]["small_final"] is None  # a seed retrained without --final
     assert math.isnan(rows[0]["cpu"])  # an arm timed without CPU seconds
     table = bench.report({"before": tmp_path / "a", "after": tmp_path / "b"}, "d{seed}")
     assert "| before | 0,1 | 0.9639 ± 0.0028 | 0.9850 ± 0.0050 | 0.9861 (1 seed) | 0.9944 (1 seed) |" in table
-    assert "| before | 1 | 0.9611 | 0.98 | 0.9861 | 0.9944 | 0.1500 | 1 | 130 |" in table
+    assert "| before | 1 | 0.9611 | 0.98 | 0.9861 | 0.9944 | None | None | 0.1500 | 1 | 130 |" in table
     assert "| after − before (paired) | 0,1 | 0.0181 ± 0.0015 |" in table
 
 
