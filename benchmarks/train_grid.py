@@ -5,7 +5,7 @@ Each ``--models`` FAMILY:WIDTH:DEPTH trains as a default-study trial does (one-c
 weight decay 1e-2, label smoothing 0.05; CPU, one thread) at each ``--lrs`` peak learning rate,
 ``--epochs`` count, ``--augment`` strength and ``--seeds`` seed. Prints one JSON line per
 training (params, validation and test accuracy, seconds), then per grid point the mean test
-accuracy ± SE over seeds.
+accuracy ± SE over seeds and the paired difference from the model's first grid point.
 
 ``--dataset`` is ``digits`` or an image folder (one sub-folder per class). ``--make-photo-digits
 DIR`` first writes one a recipe fitted to digits has not seen: each digit drawn in a random
@@ -20,9 +20,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import statistics
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from small_models import mean_se  # noqa: E402  (a sibling script of this folder)
 
 PHOTO_DIGIT_SIZE = 16
 
@@ -74,16 +77,21 @@ def run_one(dataset: str, family: str, width: float, depth: float, lr: float, ep
 
 
 def summary(rows: list[dict]) -> list[str]:
-    """The Markdown table, header included: a row per model and (lr, epochs, augment), in that order."""
-    lines = ["| model | params | peak lr | epochs | augment | test accuracy |", "|---|---|---|---|---|---|"]
+    """The Markdown table, header included: a row per model and (lr, epochs, augment), in that
+    order, with the mean test accuracy ± SE over seeds and its difference from the model's first
+    row, paired by seed."""
+    lines = ["| model | params | peak lr | epochs | augment | test accuracy | vs the first row, paired |",
+             "|---|---|---|---|---|---|---|"]
     for model in dict.fromkeys(r["model"] for r in rows):
-        for point in sorted({(r["lr"], r["epochs"], r["augment"]) for r in rows if r["model"] == model}):
-            at = [r for r in rows if r["model"] == model and (r["lr"], r["epochs"], r["augment"]) == point]
-            tests = [r["test"] for r in at]
-            se = statistics.stdev(tests) / len(tests) ** 0.5 if len(tests) > 1 else float("nan")
-            lr, epochs, augment = point
-            lines.append(f"| {model} | {at[0]['params'] / 1000:.1f}K | {lr:g} | {epochs} | {augment:g} | "
-                         f"{statistics.fmean(tests):.4f} ± {se:.4f} |")
+        by_point: dict[tuple, dict[int, float]] = {}
+        for r in sorted((r for r in rows if r["model"] == model), key=lambda r: (r["lr"], r["epochs"], r["augment"])):
+            by_point.setdefault((r["lr"], r["epochs"], r["augment"]), {})[r["seed"]] = r["test"]
+        first = next(iter(by_point.values()))
+        params = next(r["params"] for r in rows if r["model"] == model)
+        for (lr, epochs, augment), tests in by_point.items():
+            paired = [t - first[seed] for seed, t in tests.items() if seed in first] if tests is not first else []
+            lines.append(f"| {model} | {params / 1000:.1f}K | {lr:g} | {epochs} | {augment:g} | "
+                         f"{mean_se(list(tests.values()))} | {mean_se(paired) if paired else ''} |")
     return lines
 
 
