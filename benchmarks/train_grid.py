@@ -53,17 +53,22 @@ def make_photo_digits(folder: Path, seed: int = 0, size: int = PHOTO_DIGIT_SIZE)
     return len(digits.images)
 
 
-def run_one(dataset: str, family: str, width: float, depth: float, lr: float, epochs: int, augment: float,
-            seed: int) -> dict:
-    import torch
-
+def load(dataset: str):
+    """``digits``, or the image folder at ``dataset``, loaded and split once for the whole grid."""
     from scalesearch.search.datasets.load import load_dataset
     from scalesearch.search.datasets.spec import DatasetSpec
+
+    return load_dataset("digits" if dataset == "digits" else DatasetSpec(kind="imagefolder", root=dataset))
+
+
+def run_one(data, family: str, width: float, depth: float, lr: float, epochs: int, augment: float, seed: int) -> dict:
+    import torch
+
+    from scalesearch.search.compression.measure import count_params
     from scalesearch.search.training.train import TrainConfig, evaluate, train
     from scalesearch.spaces.registry import ModelInput, get_family
 
     torch.set_num_threads(1)
-    data = load_dataset("digits" if dataset == "digits" else DatasetSpec(kind="imagefolder", root=dataset))
     torch.manual_seed(seed)
     io = ModelInput(data.num_classes, data.in_chans, data.input_size)
     model = get_family(family).build(io, width_multiplier=width, depth_multiplier=depth)
@@ -72,7 +77,7 @@ def run_one(dataset: str, family: str, width: float, depth: float, lr: float, ep
     started = time.perf_counter()
     result = train(model, data, cfg, "cpu")
     return {"model": f"{family} w={width} d={depth}", "lr": lr, "epochs": epochs, "augment": augment, "seed": seed,
-            "params": sum(p.numel() for p in model.parameters()), "val": round(result.val_accuracy, 4),
+            "params": count_params(model), "val": round(result.val_accuracy, 4),
             "test": round(evaluate(model, data.test, "cpu", cfg), 4), "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -109,10 +114,10 @@ def main() -> None:
     if args.make_photo_digits:
         print(f"wrote {make_photo_digits(args.make_photo_digits)} images to {args.make_photo_digits}", flush=True)
     models = [(m.split(":")[0], float(m.split(":")[1]), float(m.split(":")[2])) for m in args.models]
-    rows = []
+    data, rows = load(args.dataset), []
     for (family, width, depth), lr, epochs, augment, seed in itertools.product(
             models, args.lrs, args.epochs, args.augment, args.seeds):
-        rows.append(run_one(args.dataset, family, width, depth, lr, epochs, augment, seed))
+        rows.append(run_one(data, family, width, depth, lr, epochs, augment, seed))
         print(json.dumps(rows[-1]), flush=True)
     print("\n".join(summary(rows)))
 

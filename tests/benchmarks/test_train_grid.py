@@ -17,6 +17,7 @@ def test_summary_rows_per_model_and_grid_point_in_order():
         "| resnet w=0.03125 d=0.5 | 5.5K | 0.008 | 20 | 0.4 | 0.9750 ± 0.0050 | 0.2650 ± 0.0050 |",
         "| resnet w=0.03125 d=0.5 | 5.5K | 0.008 | 40 | 0.4 | 0.9850 ± 0.0050 | 0.2750 ± 0.0050 |"]
 
+
 def test_photo_digits_are_an_rgb_image_folder_of_the_ten_digits(tmp_path):
     from PIL import Image
 
